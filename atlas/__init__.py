@@ -1,0 +1,26 @@
+"""The flexibility atlas: P-Q flexibility of distributed energy resources at each HV/MV
+primary substation, hour by hour, following Bosisio et al. (Milan case study).
+
+The pipeline, one module per stage::
+
+    study       the study file: schema, validation, resolved paths
+    inputs      readers of the tabular inputs (substations, capacity, load, profiles, EV)
+    timeaxis    the 8760-hour UTC axis of a study year
+    profiles    per-unit profiles (file or built-in defaults)
+    capability  per-technology P-Q capability sets (grid-code parameter table)
+    envelope    aggregation at the PS: four figures, Minkowski polygons, yearly hull
+    pipeline    one study, end to end (the API behind ``atlas run``)
+    outputs     atomic writers and the run manifest
+    cli         the ``atlas`` command
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from atlas.errors import AtlasInputError
+
+try:
+    __version__ = version("flexibility-atlas")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = ["AtlasInputError", "__version__"]

@@ -1,0 +1,77 @@
+"""The ``atlas`` command: a thin layer over :mod:`atlas.pipeline`.
+
+A user error (:class:`~atlas.errors.AtlasInputError`) prints one line
+``path[:line]: key or row: what is wrong, what is expected`` and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from atlas import __version__
+from atlas.errors import AtlasInputError
+
+
+def _user_errors(func):
+    """Turn an AtlasInputError into one line on stderr and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except AtlasInputError as exc:
+            click.echo(f"error: {exc.one_line()}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="atlas")
+def main() -> None:
+    """The flexibility atlas: hourly P-Q flexibility of DERs at each primary substation."""
+
+
+@main.command()
+@click.argument("study_file", type=click.Path(path_type=Path))
+@_user_errors
+def validate(study_file: Path) -> None:
+    """Check a study file and every input it names, without computing."""
+    from atlas.pipeline import load_inputs
+
+    inputs = load_inputs(study_file)
+    n_rows = len(inputs.capacity)
+    click.echo(
+        f"{study_file}: ok: study {inputs.study.name!r}, year {inputs.study.year}, "
+        f"{len(inputs.ps_ids)} substations, scenarios {inputs.study.scenarios}, {n_rows} capacity rows"
+    )
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(path_type=Path), default=None, help="Study file (TOML). Default: the embedded Milan demo.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("outputs"), show_default=True, help="Output folder.")
+@click.option("--format", "formats", type=click.Choice(["parquet", "csv"]), multiple=True, default=("parquet",), show_default=True, help="Hourly table format; repeat for both (parquet is always written).")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar over substations.")
+@_user_errors
+def run(config: Path | None, out_dir: Path, formats: tuple[str, ...], progress: bool) -> None:
+    """Run a study and write its outputs (default: the embedded Milan demo into ./outputs)."""
+    from atlas.demo import demo_study_path
+    from atlas.pipeline import write_run
+
+    if config is None:
+        config = demo_study_path()
+        click.echo(f"no --config given: running the embedded Milan demo ({config})")
+    t0 = time.perf_counter()
+    written = write_run(config, out_dir, formats=formats, progress=progress)
+    click.echo(f"wrote {len(written)} files to {out_dir} in {time.perf_counter() - t0:.1f} s:")
+    for p in written:
+        click.echo(f"  {p.name}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,305 @@
+"""Aggregation at the primary substation: the four figures, Minkowski polygons, yearly hull.
+
+For hour t, with E_k(t) the deviation set of DER group k (generator convention), the
+aggregated deviation set is the Minkowski sum E(t) = E_1(t) + E_2(t) + ..., and the PS
+envelope in load convention is {x(t)} - E(t), x(t) = (P_ps(t), Q_ps(t)) the measured PS point.
+
+The figures are extents, which add up under a Minkowski sum: they are summed exactly, never
+read off polygons. The polygons are built by merging the groups' edges sorted by angle,
+vectorised over hours (no per-hour Python loop, no shapely call in the hot path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from atlas.capability import DeviationSet
+from atlas.conventions import FIGURES, TECHNOLOGIES
+
+TWO_PI = 2.0 * np.pi
+
+
+@dataclass(frozen=True)
+class DerGroup:
+    """One group of DERs under a PS: a technology with one parameter set.
+
+    Attributes
+    ----------
+    technology : str
+        One of :data:`atlas.conventions.TECHNOLOGIES`.
+    label : str
+        A readable name, e.g. ``"pv"`` or ``"ev/v2g"``.
+    sets : DeviationSet
+        Its hourly deviation sets (generator convention).
+    """
+
+    technology: str
+    label: str
+    sets: DeviationSet
+
+
+@dataclass(frozen=True)
+class PsFlexibility:
+    """Hourly flexibility of one PS in one scenario (generator convention figures).
+
+    Attributes
+    ----------
+    figures : dict of numpy.ndarray
+        ``p_up_mw``, ``p_down_mw``, ``q_up_mvar``, ``q_down_mvar``, each (n_hours,), >= 0.
+    by_technology : dict of numpy.ndarray
+        ``{figure}_{tech}`` for every technology of :data:`TECHNOLOGIES`, 0 where absent.
+    vertices : numpy.ndarray or None
+        Vertices of E(t), counter-clockwise, (n_hours, n_vertices, 2), dp and dq. [MW, Mvar]
+    """
+
+    figures: dict[str, np.ndarray]
+    by_technology: dict[str, np.ndarray]
+    vertices: np.ndarray | None
+
+
+def aggregate_figures(groups: list[DerGroup], n_hours: int) -> tuple[dict, dict]:
+    """Sum the groups' figures, in total and per technology.
+
+    Parameters
+    ----------
+    groups : list of DerGroup
+    n_hours : int
+
+    Returns
+    -------
+    figures, by_technology : dict of numpy.ndarray
+        See :class:`PsFlexibility`.
+    """
+    attr = {"p_up_mw": "p_up", "p_down_mw": "p_down", "q_up_mvar": "q_up", "q_down_mvar": "q_down"}
+    by_tech = {f"{fig}_{tech}": np.zeros(n_hours) for fig in FIGURES for tech in TECHNOLOGIES}
+    for g in groups:
+        for fig, a in attr.items():
+            by_tech[f"{fig}_{g.technology}"] += getattr(g.sets, a)
+    figures = {fig: sum(by_tech[f"{fig}_{tech}"] for tech in TECHNOLOGIES) for fig in FIGURES}
+    return figures, by_tech
+
+
+def minkowski_sum(vertex_sets: list[np.ndarray]) -> np.ndarray:
+    """Minkowski sum of convex polygons, hour by hour, by merging edges sorted by angle.
+
+    Parameters
+    ----------
+    vertex_sets : list of numpy.ndarray
+        Each (n_hours, n_vertices_k, 2), the vertices of a convex polygon per hour in
+        counter-clockwise order; repeated vertices and degenerate polygons (a segment, a
+        point) are allowed.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_hours, sum_k n_vertices_k, 2): the vertices of the sum, counter-clockwise, with
+        repeated vertices where edges have zero length.
+
+    Notes
+    -----
+    The edges of a convex polygon, walked counter-clockwise, turn monotonically through one
+    full turn; the sum's edges are all the summands' edges sorted by angle. Their cumulative
+    sum gives the sum's shape up to a translation, which is fixed exactly by the bounding box:
+    the sum's lowest x (y) is the sum of the summands' lowest x (y).
+    """
+    if not vertex_sets:
+        raise ValueError("minkowski_sum needs at least one polygon")
+    if len(vertex_sets) == 1:
+        return vertex_sets[0].copy()
+    n_hours = vertex_sets[0].shape[0]
+    n_edges = sum(v.shape[1] for v in vertex_sets)
+    # edge components, x and y apart for contiguous gathers: (n_hours, n_edges) each
+    ex = np.empty((n_hours, n_edges))
+    ey = np.empty((n_hours, n_edges))
+    low_x = np.zeros(n_hours)
+    low_y = np.zeros(n_hours)
+    j = 0
+    for v in vertex_sets:
+        k = v.shape[1]
+        for comp, e, low in ((v[..., 0], ex, low_x), (v[..., 1], ey, low_y)):
+            np.subtract(comp[:, 1:], comp[:, :-1], out=e[:, j : j + k - 1])
+            np.subtract(comp[:, 0], comp[:, -1], out=e[:, j + k - 1])
+            low += comp.min(axis=1)
+        j += k
+    angle = np.arctan2(ey, ex)  # (-pi, pi]
+    angle[angle < 0.0] += TWO_PI
+    # a zero-length edge has no direction; it adds nothing wherever it sorts
+    flat = np.argsort(angle, axis=1)
+    flat += (np.arange(n_hours) * n_edges)[:, None]
+    out = np.empty((n_hours, n_edges, 2))
+    for c, (e, low) in enumerate(((ex, low_x), (ey, low_y))):
+        shape = np.cumsum(np.take(e, flat), axis=1)  # closes at the start
+        out[..., c] = shape + (low - shape.min(axis=1))[:, None]
+    return out
+
+
+def shoelace_area(vertices: np.ndarray) -> np.ndarray:
+    """Area of polygons given as (..., n_vertices, 2) counter-clockwise vertices. [MW Mvar]"""
+    x, y = vertices[..., 0], vertices[..., 1]
+    return 0.5 * np.sum(x * np.roll(y, -1, axis=-1) - np.roll(x, -1, axis=-1) * y, axis=-1)
+
+
+def ps_flexibility(groups: list[DerGroup], n_hours: int, with_polygons: bool = True) -> PsFlexibility:
+    """The four figures, the per-technology breakdown and the polygons E(t) of one PS.
+
+    Parameters
+    ----------
+    groups : list of DerGroup
+        The PS's DER groups in one scenario, each with vertices if ``with_polygons``.
+    n_hours : int
+    with_polygons : bool, default True
+
+    Returns
+    -------
+    PsFlexibility
+        With no group, the figures are zero and E(t) is the point (0, 0).
+    """
+    figures, by_tech = aggregate_figures(groups, n_hours)
+    vertices = None
+    if with_polygons:
+        sets = [g.sets.vertices for g in groups if g.sets.vertices is not None]
+        vertices = minkowski_sum(sets) if sets else np.zeros((n_hours, 1, 2))
+    return PsFlexibility(figures, by_tech, vertices)
+
+
+def ps_envelope_vertices(ps_point: np.ndarray, deviation_vertices: np.ndarray) -> np.ndarray:
+    """Hourly PS envelopes in load convention: ``x(t) - E(t)``.
+
+    Parameters
+    ----------
+    ps_point : numpy.ndarray
+        (n_hours, 2), the measured PS point (P, Q), load convention. [MW, Mvar]
+    deviation_vertices : numpy.ndarray
+        (n_hours, n_vertices, 2), E(t), generator convention. [MW, Mvar]
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_hours, n_vertices, 2), load convention, counter-clockwise (a point reflection
+        keeps the orientation).
+    """
+    return ps_point[:, None, :] - deviation_vertices
+
+
+#: Directions of the inner polygon used to drop interior points before a convex hull.
+_PRUNE_DIRECTIONS = np.stack(
+    [np.cos(np.arange(16) * np.pi / 8), np.sin(np.arange(16) * np.pi / 8)], axis=0
+)  # (2, 16), counter-clockwise
+
+
+def _prune_interior(points: np.ndarray) -> np.ndarray:
+    """Drop points strictly inside the polygon of the extreme points in 16 directions.
+
+    The Akl-Toussaint heuristic: the extreme points are on the hull, so every point strictly
+    inside their polygon is not, and the convex hull of the rest is unchanged.
+    """
+    if len(points) < 256:
+        return points
+    proj = points @ _PRUNE_DIRECTIONS  # (n_points, 16)
+    poly = points[np.argmax(proj, axis=0)]  # extreme points, counter-clockwise
+    keep = np.r_[True, np.any(poly[1:] != poly[:-1], axis=1)]
+    poly = poly[keep]
+    if len(poly) > 1 and np.all(poly[0] == poly[-1]):
+        poly = poly[:-1]
+    if len(poly) < 3:
+        return points
+    nxt = np.roll(poly, -1, axis=0)
+    # left of edge a->b: (b - a) x (p - a) > 0, i.e. p @ n + c > 0 with n = (-(by-ay), bx-ax)
+    normal = np.stack([-(nxt[:, 1] - poly[:, 1]), nxt[:, 0] - poly[:, 0]], axis=0)  # (2, k)
+    offset = -np.sum(poly * normal.T, axis=1)  # (k,)
+    scale = np.abs(points).max() + 1.0
+    tol = 1e-9 * scale * np.abs(normal).sum(axis=0)
+    inside = np.all(points @ normal + offset > tol, axis=1)
+    return points[~inside]
+
+
+def convex_hull(points: np.ndarray) -> BaseGeometry:
+    """Convex hull of points (n, 2): a Polygon, or a LineString or Point if degenerate."""
+    pts = _prune_interior(np.ascontiguousarray(points, dtype=float).reshape(-1, 2))
+    return shapely.convex_hull(shapely.multipoints(pts))
+
+
+def yearly_envelope(ps_point: np.ndarray, deviation_vertices: np.ndarray) -> BaseGeometry:
+    """Yearly envelope of a PS in one scenario, load convention.
+
+    The convex hull of the union over hours of the PS envelopes ``x(t) - E(t)``, i.e. the
+    hull of all their vertices (METHOD.md).
+
+    Parameters
+    ----------
+    ps_point : numpy.ndarray
+        (n_hours, 2) measured PS point (P, Q), load convention. [MW, Mvar]
+    deviation_vertices : numpy.ndarray
+        (n_hours, n_vertices, 2) E(t) in generator convention. [MW, Mvar]
+
+    Returns
+    -------
+    shapely geometry
+        Polygon in the P-Q plane (x = P, y = Q), or LineString/Point when degenerate.
+
+    Notes
+    -----
+    Exact, with a shortcut: the hours that reach the bounding boxes' extremes in 16
+    directions give an inner polygon made of true vertices; an hour whose bounding box lies
+    strictly inside it cannot touch the hull and is left out before the final hull.
+    """
+    ps_point = np.asarray(ps_point, dtype=float)
+    dx, dy = deviation_vertices[..., 0], deviation_vertices[..., 1]
+    # bounding box of each hour's envelope x(t) - E(t): (n_hours,) each
+    p_lo = ps_point[:, 0] - dx.max(axis=1)
+    p_hi = ps_point[:, 0] - dx.min(axis=1)
+    q_lo = ps_point[:, 1] - dy.max(axis=1)
+    q_hi = ps_point[:, 1] - dy.min(axis=1)
+    corners_x = np.stack([p_lo, p_hi, p_hi, p_lo], axis=1)  # (n_hours, 4)
+    corners_y = np.stack([q_lo, q_lo, q_hi, q_hi], axis=1)
+    ux, uy = _PRUNE_DIRECTIONS
+    score = (corners_x[:, :, None] * ux + corners_y[:, :, None] * uy).max(axis=1)  # (n_hours, 16)
+    seed_hours = np.unique(np.argmax(score, axis=0))
+    inner = convex_hull(ps_envelope_vertices(ps_point[seed_hours], deviation_vertices[seed_hours]))
+    if inner.geom_type == "Polygon":
+        inside = shapely.contains_xy(inner, corners_x.ravel(), corners_y.ravel())
+        keep = ~inside.reshape(-1, 4).all(axis=1)
+        keep[seed_hours] = True
+    else:
+        keep = np.ones(len(ps_point), dtype=bool)
+    return convex_hull(ps_envelope_vertices(ps_point[keep], deviation_vertices[keep]))
+
+
+def cloud_hulls(ps_point: np.ndarray, concave_ratio: float = 0.2) -> dict[str, BaseGeometry]:
+    """Convex and concave hulls of the as-is PS cloud (the measured hourly points).
+
+    Parameters
+    ----------
+    ps_point : numpy.ndarray
+        (n_hours, 2), (P, Q) load convention. [MW, Mvar]
+    concave_ratio : float, default 0.2
+        shapely's ``concave_hull`` ratio: 1 gives the convex hull, smaller values follow the
+        cloud more closely. 0.2 keeps the cloud's shape without holes (docs/method.md).
+
+    Returns
+    -------
+    dict
+        ``{"cloud_convex": geometry, "cloud_concave": geometry}``.
+    """
+    pts = np.unique(np.asarray(ps_point, dtype=float), axis=0)
+    multipoint = shapely.multipoints(pts)
+    return {
+        "cloud_convex": shapely.convex_hull(multipoint),
+        "cloud_concave": shapely.concave_hull(multipoint, ratio=concave_ratio, allow_holes=False),
+    }
+
+
+def hourly_polygons(vertices: np.ndarray) -> np.ndarray:
+    """Shapely geometries of hourly polygons (n_hours, n_vertices, 2) -> (n_hours,) array.
+
+    Repeated vertices are dropped; a degenerate set becomes its LineString or Point. Meant
+    for drawing and inspection, not for the hot path.
+    """
+    out = np.empty(len(vertices), dtype=object)
+    for i, v in enumerate(vertices):
+        out[i] = convex_hull(v)
+    return out

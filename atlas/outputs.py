@@ -1,0 +1,133 @@
+"""Atomic writers and the run manifest.
+
+Every output is written to a temporary file in the destination folder and moved into place
+with :func:`os.replace`, so a reader never sees half a file and an interrupted run leaves the
+previous file intact (file by file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from atlas import __version__
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
+@contextmanager
+def atomic_path(dest: Path):
+    """Yield a temporary path beside ``dest``; on success move it onto ``dest``.
+
+    On error the temporary file is removed and ``dest`` is left as it was.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
+    try:
+        yield Path(tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(dest: Path, writer: Callable[[Path], None]) -> Path:
+    """Call ``writer(tmp_path)`` and move the result onto ``dest`` atomically."""
+    with atomic_path(dest) as tmp:
+        writer(tmp)
+    return Path(dest)
+
+
+def write_text_atomic(dest: Path, text: str) -> Path:
+    return write_atomic(dest, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_hourly(hourly: pd.DataFrame, out_dir: Path, formats: tuple[str, ...] = ("parquet",)) -> list[Path]:
+    """Write ``flexibility_hourly.parquet`` (and ``.csv`` if asked).
+
+    Times are UTC; the CSV writes them as ISO 8601 with ``Z``.
+    """
+    written = []
+    if "parquet" in formats:
+        written.append(
+            write_atomic(out_dir / "flexibility_hourly.parquet", lambda p: hourly.to_parquet(p, index=False, compression="zstd"))
+        )
+    if "csv" in formats:
+        csv = hourly.copy()
+        csv["time"] = csv["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        written.append(write_atomic(out_dir / "flexibility_hourly.csv", lambda p: csv.to_csv(p, index=False, float_format="%.9g")))
+    return written
+
+
+def write_envelopes(envelopes: pd.DataFrame, out_dir: Path) -> Path:
+    """Write ``envelopes.csv``: scenario, ps_id, kind, wkt (P-Q plane, load convention)."""
+    table = envelopes.drop(columns="geometry").assign(wkt=[g.wkt for g in envelopes["geometry"]])
+    return write_atomic(out_dir / "envelopes.csv", lambda p: table.to_csv(p, index=False))
+
+
+def manifest(study, inputs_files: dict[str, Path], parameters: dict, timings_s: dict, outputs: list[Path]) -> dict:
+    """The run manifest: inputs' checksums, parameters, versions and timings."""
+    import numpy
+    import pvlib
+    import shapely
+
+    return {
+        "atlas_version": __version__,
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "study": {"file": str(study.path), "sha256": sha256(study.path), **study.model.study.model_dump()},
+        "scenarios": study.scenarios,
+        "inputs": {key: {"path": str(p), "sha256": sha256(p)} for key, p in inputs_files.items()},
+        "settings": study.model.model_dump(mode="json", exclude={"study", "inputs"}),
+        "capability_parameters": {
+            f"{tech}/{level}": {
+                "active_range": p.active_range,
+                "pf_inject": p.pf_inject,
+                "pf_absorb": p.pf_absorb,
+                "p_min_pu": p.p_min_pu,
+                "q_at_night": p.q_at_night,
+                "source": p.source,
+            }
+            for (tech, level), p in sorted(parameters.items())
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "numpy": numpy.__version__,
+            "pandas": pd.__version__,
+            "shapely": shapely.__version__,
+            "pvlib": pvlib.__version__,
+        },
+        "timings_s": {k: round(v, 4) for k, v in timings_s.items()},
+        "outputs": [p.name for p in outputs],
+    }
+
+
+def write_manifest(data: dict, out_dir: Path) -> Path:
+    return write_text_atomic(out_dir / "run.json", json.dumps(data, indent=2, default=str) + "\n")

@@ -1,0 +1,293 @@
+"""The study file (TOML): schema, validation and resolved paths. No computation here.
+
+See docs/study-file.md for every key. Relative paths resolve against the study file's folder.
+Any problem is an :class:`~atlas.errors.AtlasInputError` naming the file, the line where it can
+be found, the key and what is expected.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import zoneinfo
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from atlas.conventions import CAPACITY_TECHNOLOGIES, EV_LOCATIONS, EV_V2G_DEFAULT, LEVELS
+from atlas.errors import AtlasInputError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StudySection(_Strict):
+    name: str = Field(min_length=1)
+    year: int = Field(ge=1900, le=2200)
+    timezone: str = "Europe/Rome"
+    description: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}, expected an IANA name such as 'Europe/Rome'") from None
+        return value
+
+
+class InputsSection(_Strict):
+    substations: Path
+    capacity: Path
+    load: Path
+    load_year: int | None = Field(default=None, ge=1900, le=2200)
+
+
+class FileProfile(_Strict):
+    source: Literal["file"]
+    file: Path
+
+
+class PvDefaultProfile(_Strict):
+    """Built-in PV profile: pvlib clear sky at the substations' mean location."""
+
+    source: Literal["clearsky"]
+    tilt_deg: float = Field(default=30.0, ge=0.0, le=90.0)
+    azimuth_deg: float = Field(default=180.0, ge=0.0, lt=360.0)
+    system_losses: float = Field(default=0.14, ge=0.0, lt=1.0)
+    dc_ac_ratio: float = Field(default=1.0, gt=0.0, le=3.0)
+
+
+class DefaultProfile(_Strict):
+    """Built-in seasonal default of a technology (docs/profiles.md)."""
+
+    source: Literal["default"]
+
+
+class NoEv(_Strict):
+    source: Literal["none"]
+
+
+PvProfile = Annotated[FileProfile | PvDefaultProfile, Field(discriminator="source")]
+SeasonalProfile = Annotated[FileProfile | DefaultProfile, Field(discriminator="source")]
+EvProfile = Annotated[FileProfile | NoEv, Field(discriminator="source")]
+
+
+class ProfilesSection(_Strict):
+    pv: PvProfile = PvDefaultProfile(source="clearsky")
+    chp: SeasonalProfile = DefaultProfile(source="default")
+    hydro: SeasonalProfile = DefaultProfile(source="default")
+    biomass: SeasonalProfile = DefaultProfile(source="default")
+    ev: EvProfile = NoEv(source="none")
+
+
+class ScenariosSection(_Strict):
+    names: list[str] = Field(min_length=1)
+
+    @field_validator("names", mode="before")
+    @classmethod
+    def _strings(cls, value):
+        if isinstance(value, list):
+            bad = [v for v in value if not isinstance(v, str)]
+            if bad:
+                raise ValueError(f"scenario names must be strings, quote them: {bad[0]!r} -> \"{bad[0]}\"")
+        return value
+
+    @field_validator("names")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("scenario names must be unique")
+        if any(not v.strip() for v in value):
+            raise ValueError("scenario names must not be empty")
+        return value
+
+
+class EvSection(_Strict):
+    v2g_locations: list[str] = sorted(EV_V2G_DEFAULT)
+
+    @field_validator("v2g_locations")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if v not in EV_LOCATIONS]
+        if bad:
+            raise ValueError(f"unknown location {bad[0]!r}, expected some of {list(EV_LOCATIONS)}")
+        return value
+
+
+class EnvelopeSection(_Strict):
+    concave_ratio: float = Field(default=0.2, gt=0.0, le=1.0)
+
+
+class CapabilityOverride(_Strict):
+    active_range: Literal["curtail", "dispatch", "reduce"] | None = None
+    pf_inject: float | None = Field(default=None, ge=0.0, le=1.0)
+    pf_absorb: float | None = Field(default=None, ge=0.0, le=1.0)
+    p_min_pu: float | None = Field(default=None, ge=0.0, le=1.0)
+    q_at_night: bool | None = None
+
+
+class StudyModel(_Strict):
+    study: StudySection
+    inputs: InputsSection
+    profiles: ProfilesSection = ProfilesSection()
+    scenarios: ScenariosSection
+    ev: EvSection = EvSection()
+    envelope: EnvelopeSection = EnvelopeSection()
+    capability: dict[str, dict[str, CapabilityOverride]] = {}
+
+    @field_validator("capability")
+    @classmethod
+    def _known_keys(cls, value):
+        for tech, per_level in value.items():
+            if tech not in CAPACITY_TECHNOLOGIES:
+                raise ValueError(f"unknown technology {tech!r}, expected one of {list(CAPACITY_TECHNOLOGIES)}")
+            for level in per_level:
+                if level not in (*LEVELS, "*"):
+                    raise ValueError(f"unknown level {level!r} under {tech!r}, expected one of {list(LEVELS)} or '*'")
+        return value
+
+
+class Study:
+    """A validated study: the model, the file it came from, and resolved input paths.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The study file.
+    model : StudyModel
+        Validated content.
+    """
+
+    def __init__(self, path: Path, model: StudyModel) -> None:
+        self.path = Path(path)
+        self.model = model
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def name(self) -> str:
+        return self.model.study.name
+
+    @property
+    def year(self) -> int:
+        return self.model.study.year
+
+    @property
+    def timezone(self) -> str:
+        return self.model.study.timezone
+
+    @property
+    def scenarios(self) -> list[str]:
+        return list(self.model.scenarios.names)
+
+    def resolve(self, p: Path) -> Path:
+        """A path of the study file, absolute (relative ones against the file's folder)."""
+        p = Path(p).expanduser()
+        return p if p.is_absolute() else (self.folder / p).resolve()
+
+    def input_files(self) -> dict[str, Path]:
+        """Every input file the study reads, keyed by its study-file key."""
+        m = self.model
+        files = {
+            "inputs.substations": m.inputs.substations,
+            "inputs.capacity": m.inputs.capacity,
+            "inputs.load": m.inputs.load,
+        }
+        for tech in ("pv", "chp", "hydro", "biomass", "ev"):
+            prof = getattr(m.profiles, tech)
+            if isinstance(prof, FileProfile):
+                files[f"profiles.{tech}.file"] = prof.file
+        return {k: self.resolve(v) for k, v in files.items()}
+
+    def capability_overrides(self) -> dict[str, dict[str, dict[str, object]]]:
+        """Study-file overrides of the grid-code parameters, unset fields left out."""
+        return {
+            tech: {lv: o.model_dump(exclude_none=True) for lv, o in per_level.items()}
+            for tech, per_level in self.model.capability.items()
+        }
+
+
+def _line_of(text: str, loc: tuple) -> int | None:
+    """1-based line of the TOML text that defines the longest prefix of a key path.
+
+    Tables (``[a.b]``) and assignments (``key = ...``) are matched; a key that is missing
+    points at its table's header. Returns None if nothing matches.
+    """
+    keys = [str(k) for k in loc if not isinstance(k, int)]
+    header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    assign = re.compile(r"^\s*([A-Za-z0-9_\-\"'.]+)\s*=")
+    table: list[str] = []
+    best_line, best_depth = None, 0
+    for i, line in enumerate(text.splitlines(), start=1):
+        if m := header.match(line):
+            table = [t.strip().strip("\"'") for t in m.group(1).split(".")]
+            path = table
+        elif m := assign.match(line):
+            path = table + [t.strip().strip("\"'") for t in m.group(1).split(".")]
+        else:
+            continue
+        if len(path) > best_depth and keys[: len(path)] == path:
+            best_line, best_depth = i, len(path)
+    return best_line
+
+
+def load_study(path: str | Path) -> Study:
+    """Read and validate a study file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The TOML study file.
+
+    Returns
+    -------
+    Study
+
+    Raises
+    ------
+    AtlasInputError
+        The file is missing, not TOML, or a key is missing, unknown or of the wrong value.
+        Input files are checked for existence here; their content when they are read.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AtlasInputError(path, "", "study file not found, expected a TOML file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise AtlasInputError(path, "", f"not valid TOML ({exc})", line=int(m.group(1)) if m else None) from None
+    try:
+        model = StudyModel.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        if loc[:1] == ("profiles",) and len(loc) >= 3 and loc[2] in _UNION_TAGS:
+            loc = loc[:2] + loc[3:]  # drop pydantic's union tag ('file', 'clearsky', ...)
+        key = ".".join(str(k) for k in loc)
+        msg = err["msg"]
+        if err["type"] == "missing":
+            msg = "missing, a value is required"
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown key, see docs/study-file.md for the keys"
+        elif err["type"] == "union_tag_invalid":
+            msg = f"unknown source {err.get('input')!r}, expected one of {err['ctx']['expected_tags']}"
+        msg = msg.removeprefix("Value error, ")
+        raise AtlasInputError(path, key, msg, line=_line_of(text, loc)) from None
+    study = Study(path.resolve(), model)
+    for key, file in study.input_files().items():
+        if not file.is_file():
+            raise AtlasInputError(
+                path, key, f"file not found: {file}", line=_line_of(text, tuple(key.split(".")))
+            )
+    return study
+
+
+_UNION_TAGS = {"file", "clearsky", "default", "none"}
