@@ -81,7 +81,9 @@ class CapabilityParams:
 
     def __post_init__(self) -> None:
         if self.active_range not in ACTIVE_RANGES:
-            raise ValueError(f"active_range must be one of {ACTIVE_RANGES}, got {self.active_range!r}")
+            raise ValueError(
+                f"active_range must be one of {ACTIVE_RANGES}, got {self.active_range!r}"
+            )
         for name in ("pf_inject", "pf_absorb"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -127,7 +129,9 @@ def default_parameter_table() -> pd.DataFrame:
     """
     with resources.as_file(_parameter_file()) as path:
         table = pd.read_csv(path, comment="#", dtype={"technology": str, "level": str})
-    table["q_at_night"] = table["q_at_night"].astype(str).str.lower().map({"true": True, "false": False})
+    table["q_at_night"] = (
+        table["q_at_night"].astype(str).str.lower().map({"true": True, "false": False})
+    )
     return table
 
 
@@ -162,16 +166,28 @@ def override_parameters(
     fields = {"active_range", "pf_inject", "pf_absorb", "p_min_pu", "q_at_night"}
     for tech, per_level in overrides.items():
         if not any(t == tech for t, _ in base):
-            raise AtlasInputError(path, f"capability.{tech}", f"unknown technology, expected one of {sorted({t for t, _ in base})}")
+            raise AtlasInputError(
+                path,
+                f"capability.{tech}",
+                f"unknown technology, expected one of {sorted({t for t, _ in base})}",
+            )
         for level, values in per_level.items():
             levels = LEVELS if level == "*" else (level,)
             for lv in levels:
                 key = (tech, lv)
                 if key not in base:
-                    raise AtlasInputError(path, f"capability.{tech}.{level}", f"unknown level, expected one of {LEVELS} or '*'")
+                    raise AtlasInputError(
+                        path,
+                        f"capability.{tech}.{level}",
+                        f"unknown level, expected one of {LEVELS} or '*'",
+                    )
                 unknown = set(values) - fields
                 if unknown:
-                    raise AtlasInputError(path, f"capability.{tech}.{level}.{sorted(unknown)[0]}", f"unknown parameter, expected one of {sorted(fields)}")
+                    raise AtlasInputError(
+                        path,
+                        f"capability.{tech}.{level}.{sorted(unknown)[0]}",
+                        f"unknown parameter, expected one of {sorted(fields)}",
+                    )
                 try:
                     out[key] = replace(out[key], **values, source="study file override")
                 except (ValueError, TypeError) as exc:
@@ -218,7 +234,9 @@ class DeviationSet:
     vertices: np.ndarray | None = None
 
 
-def box_disc_limits(params: CapabilityParams, sn_mva: float, pu: np.ndarray) -> dict[str, np.ndarray]:
+def box_disc_limits(
+    params: CapabilityParams, sn_mva: float, pu: np.ndarray
+) -> dict[str, np.ndarray]:
     """Operating point and limits of a ``box_disc`` set, hour by hour.
 
     Parameters
@@ -352,7 +370,7 @@ def _box_disc_vertices(sn, p_lo, p_hi, q_inject, q_absorb, n_up, n_dn) -> np.nda
 #: Vertices of the unit disc every 5 degrees starting at angle 0, with exact 0 and +-1 at
 #: the quadrant points so that the extents are exact.
 def _unit_disc(step_deg: float = MAX_ARC_STEP_DEG) -> np.ndarray:
-    n = int(round(360.0 / step_deg))
+    n = round(360.0 / step_deg)
     if n % 4:
         raise ValueError("the disc step must divide 90 degrees")
     ang = np.arange(n) * (2.0 * np.pi / n)
@@ -398,6 +416,65 @@ def ev_set(charging_mw: np.ndarray, v2g: bool, with_vertices: bool = True) -> De
             vertices = d[:, None, None] * UNIT_DISC[None, :, :]
         return DeviationSet(d.copy(), d.copy(), d.copy(), d.copy(), vertices)
     if with_vertices:
-        vertices = np.zeros(d.shape + (2, 2))
+        vertices = np.zeros((*d.shape, 2, 2))
         vertices[:, 0, 0] = -d
     return DeviationSet(zero, d.copy(), zero.copy(), zero.copy(), vertices)
+
+
+GroupKind = Literal["box_disc", "ev_v2g", "ev_charge"]
+
+
+@dataclass(frozen=True)
+class DerSpec:
+    """One group of DERs under a PS, as inputs: its sets can be built for any hours.
+
+    Attributes
+    ----------
+    technology : str
+        One of :data:`atlas.conventions.TECHNOLOGIES`.
+    label : str
+        A readable name, e.g. ``"pv/MV"`` or ``"ev/v2g"``.
+    kind : {'box_disc', 'ev_v2g', 'ev_charge'}
+        Which set (see the module docstring).
+    series : numpy.ndarray
+        (n_hours,): the per-unit profile for ``box_disc`` [-], the charging power d(t) for
+        the EV kinds [MW].
+    sn_mva : float
+        Installed capacity of a ``box_disc`` group. [MVA]
+    params : CapabilityParams or None
+        Grid-code parameters of a ``box_disc`` group.
+    """
+
+    technology: str
+    label: str
+    kind: GroupKind
+    series: np.ndarray
+    sn_mva: float = 0.0
+    params: CapabilityParams | None = None
+
+    def sets(self, hours: np.ndarray | None = None, with_vertices: bool = True) -> DeviationSet:
+        """The group's deviation sets for ``hours`` (indices into the axis; default all)."""
+        series = self.series if hours is None else self.series[hours]
+        if self.kind == "box_disc":
+            return box_disc_set(self.params, self.sn_mva, series, with_vertices=with_vertices)
+        return ev_set(series, v2g=self.kind == "ev_v2g", with_vertices=with_vertices)
+
+    def enclosing_disc(self) -> tuple[np.ndarray, np.ndarray]:
+        """A disc containing each hour's deviation set: centre dp on the p axis and radius.
+
+        Returns
+        -------
+        centre_dp_mw, radius : numpy.ndarray, each (n_hours,). [MW], [MVA]
+
+        Notes
+        -----
+        box_disc: the set lies in the circle of radius Sn about the origin of the (p, q)
+        plane, i.e. about (-p0, 0) in deviation coordinates. A V2G disc is its own bound; a
+        charging segment [-d, 0] lies in the disc of radius d/2 about -d/2.
+        """
+        s = np.asarray(self.series, dtype=float)
+        if self.kind == "box_disc":
+            return -s * self.sn_mva, np.full_like(s, self.sn_mva)
+        if self.kind == "ev_v2g":
+            return np.zeros_like(s), s
+        return -0.5 * s, 0.5 * s

@@ -53,12 +53,47 @@ def validate(study_file: Path) -> None:
 
 
 @main.command()
-@click.option("--config", "config", type=click.Path(path_type=Path), default=None, help="Study file (TOML). Default: the embedded Milan demo.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("outputs"), show_default=True, help="Output folder.")
-@click.option("--format", "formats", type=click.Choice(["parquet", "csv"]), multiple=True, default=("parquet",), show_default=True, help="Hourly table format; repeat for both (parquet is always written).")
-@click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar over substations.")
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Study file (TOML). Default: the embedded Milan demo.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("outputs"),
+    show_default=True,
+    help="Output folder.",
+)
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["parquet", "csv"]),
+    multiple=True,
+    default=("parquet",),
+    show_default=True,
+    help="Hourly table format; repeat for both (parquet is always written).",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Progress bar over substations.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Processes to use; 0 for one per CPU.",
+)
 @_user_errors
-def run(config: Path | None, out_dir: Path, formats: tuple[str, ...], progress: bool) -> None:
+def run(
+    config: Path | None, out_dir: Path, formats: tuple[str, ...], progress: bool, workers: int
+) -> None:
     """Run a study and write its outputs (default: the embedded Milan demo into ./outputs)."""
     from atlas.demo import demo_study_path
     from atlas.pipeline import write_run
@@ -67,7 +102,9 @@ def run(config: Path | None, out_dir: Path, formats: tuple[str, ...], progress: 
         config = demo_study_path()
         click.echo(f"no --config given: running the embedded Milan demo ({config})")
     t0 = time.perf_counter()
-    written = write_run(config, out_dir, formats=formats, progress=progress)
+    written = write_run(
+        config, out_dir, formats=formats, progress=progress, workers=workers or None
+    )
     click.echo(f"wrote {len(written)} files to {out_dir} in {time.perf_counter() - t0:.1f} s:")
     for p in written:
         click.echo(f"  {p.name}")

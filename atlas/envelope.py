@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from scipy.spatial import ConvexHull, QhullError
 from shapely.geometry.base import BaseGeometry
 
 from atlas.capability import DeviationSet
@@ -143,7 +144,9 @@ def shoelace_area(vertices: np.ndarray) -> np.ndarray:
     return 0.5 * np.sum(x * np.roll(y, -1, axis=-1) - np.roll(x, -1, axis=-1) * y, axis=-1)
 
 
-def ps_flexibility(groups: list[DerGroup], n_hours: int, with_polygons: bool = True) -> PsFlexibility:
+def ps_flexibility(
+    groups: list[DerGroup], n_hours: int, with_polygons: bool = True
+) -> PsFlexibility:
     """The four figures, the per-technology breakdown and the polygons E(t) of one PS.
 
     Parameters
@@ -218,9 +221,17 @@ def _prune_interior(points: np.ndarray) -> np.ndarray:
 
 
 def convex_hull(points: np.ndarray) -> BaseGeometry:
-    """Convex hull of points (n, 2): a Polygon, or a LineString or Point if degenerate."""
-    pts = _prune_interior(np.ascontiguousarray(points, dtype=float).reshape(-1, 2))
-    return shapely.convex_hull(shapely.multipoints(pts))
+    """Convex hull of points (n, 2): a Polygon, or a LineString or Point if degenerate.
+
+    Qhull (scipy) for full-dimensional sets, shapely (GEOS) when the points are collinear
+    or coincident.
+    """
+    pts = np.ascontiguousarray(points, dtype=float).reshape(-1, 2)
+    try:
+        hull = ConvexHull(pts)
+    except (QhullError, ValueError):
+        return shapely.convex_hull(shapely.multipoints(pts))
+    return shapely.Polygon(pts[hull.vertices])  # counter-clockwise
 
 
 def yearly_envelope(ps_point: np.ndarray, deviation_vertices: np.ndarray) -> BaseGeometry:
@@ -303,3 +314,123 @@ def hourly_polygons(vertices: np.ndarray) -> np.ndarray:
     for i, v in enumerate(vertices):
         out[i] = convex_hull(v)
     return out
+
+
+def _unit_directions(n: int) -> np.ndarray:
+    """n unit vectors evenly spread counter-clockwise from angle 0, shape (n, 2)."""
+    ang = np.arange(n) * (TWO_PI / n)
+    return np.stack([np.cos(ang), np.sin(ang)], axis=1)
+
+
+def envelope_support_bound(
+    ps_point: np.ndarray, specs: list, sets: list[DeviationSet], directions: np.ndarray
+) -> np.ndarray:
+    """Upper bound of the support function of each hour's PS envelope ``x(t) - E(t)``.
+
+    Parameters
+    ----------
+    ps_point : numpy.ndarray
+        (n_hours, 2) PS point, load convention. [MW, Mvar]
+    specs : list of atlas.capability.DerSpec
+        The groups (for their enclosing discs).
+    sets : list of DeviationSet
+        The groups' figures over all hours (vertices not needed), same order as ``specs``.
+    directions : numpy.ndarray
+        (n_directions, 2) unit vectors u in the P-Q plane.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_hours, n_directions): ``h(u) >= max over the envelope of u . z``. [MW]
+
+    Notes
+    -----
+    The support of x - E in u is ``u . x + h_E(-u)`` and supports add under a Minkowski
+    sum; each group's support is bounded by the smaller of its bounding box's (from the
+    exact figures) and its enclosing disc's. The polygons are inscribed in the exact sets,
+    so these bound the polygons too.
+    """
+    w = -np.asarray(directions, dtype=float)  # directions in deviation coordinates
+    wx, wy = w[:, 0], w[:, 1]
+    box_coef = np.stack(
+        [np.maximum(wx, 0), np.maximum(-wx, 0), np.maximum(wy, 0), np.maximum(-wy, 0)]
+    )
+    disc_coef = np.stack([wx, np.ones_like(wx)])  # centre on the p axis; |w| = 1
+    total = ps_point @ np.asarray(directions, dtype=float).T  # (n_hours, n_directions)
+    for spec, s in zip(specs, sets, strict=True):
+        extents = np.stack([s.p_up, s.p_down, s.q_up, s.q_down], axis=1)  # (n_hours, 4)
+        disc = np.stack(spec.enclosing_disc(), axis=1)  # (n_hours, 2)
+        total += np.minimum(extents @ box_coef, disc @ disc_coef)
+    return total
+
+
+def yearly_envelope_pruned(
+    ps_point: np.ndarray,
+    specs: list,
+    sets: list[DeviationSet] | None = None,
+    n_directions: int = 64,
+    seed_every: int = 97,
+) -> BaseGeometry:
+    """The yearly envelope of :func:`yearly_envelope`, building only the polygons that matter.
+
+    Parameters
+    ----------
+    ps_point : numpy.ndarray
+        (n_hours, 2) PS point, load convention. [MW, Mvar]
+    specs : list of atlas.capability.DerSpec
+        The PS's DER groups in one scenario.
+    sets : list of DeviationSet, optional
+        Their figures over all hours (computed if not given).
+    n_directions : int, default 64
+        Directions in which the hour with the largest support bound is a seed.
+    seed_every : int, default 97
+        Every ``seed_every``-th hour is a seed too (97, prime to 24 and to 168, samples
+        every hour of the day and of the week); 0 for none. Seeds change the speed only,
+        never the result.
+
+    Returns
+    -------
+    shapely geometry
+        Exactly the hull of all hourly envelope vertices (the same as
+        :func:`yearly_envelope`), in load convention.
+
+    Notes
+    -----
+    Seed hours (the best in each direction by the support bound, and a regular sample)
+    get their polygons; the hull of their vertices, an inner polygon P made of true
+    vertices. An hour whose support bound (:func:`envelope_support_bound`) is below P's in
+    the normal of every edge of P lies strictly inside P and cannot change the hull; the polygons of the other hours are built and the
+    hull taken over seeds and survivors.
+    """
+    ps_point = np.asarray(ps_point, dtype=float)
+    n_hours = len(ps_point)
+    if not specs:
+        return convex_hull(ps_point)
+    if sets is None:
+        sets = [s.sets(with_vertices=False) for s in specs]
+
+    def vertices(hours: np.ndarray) -> np.ndarray:
+        polys = minkowski_sum([s.sets(hours).vertices for s in specs])
+        return ps_envelope_vertices(ps_point[hours], polys).reshape(-1, 2)
+
+    dirs = _unit_directions(n_directions)
+    bound = envelope_support_bound(ps_point, specs, sets, dirs)
+    sample = np.arange(0, n_hours, seed_every) if seed_every else np.arange(0)
+    seeds = np.unique(np.r_[np.argmax(bound, axis=0), sample])
+    seed_pts = vertices(seeds)
+    inner = convex_hull(seed_pts)
+    if inner.geom_type != "Polygon":
+        rest = np.setdiff1d(np.arange(n_hours), seeds)
+        return convex_hull(np.concatenate([seed_pts, vertices(rest)]))
+    corners = np.asarray(shapely.geometry.polygon.orient(inner, 1.0).exterior.coords)[:-1]  # CCW
+    edge = np.roll(corners, -1, axis=0) - corners
+    length = np.hypot(edge[:, 0], edge[:, 1])
+    ok = length > 0
+    normal = np.stack([edge[ok, 1], -edge[ok, 0]], axis=1) / length[ok, None]  # outward
+    offset = np.sum(normal * corners[ok], axis=1)
+    tol = 1e-9 * (1.0 + np.abs(corners).max())
+    inside = np.all(envelope_support_bound(ps_point, specs, sets, normal) < offset - tol, axis=1)
+    inside[seeds] = True  # already in
+    rest = np.flatnonzero(~inside)
+    pts = seed_pts if rest.size == 0 else np.concatenate([seed_pts, vertices(rest)])
+    return convex_hull(pts)

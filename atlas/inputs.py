@@ -28,7 +28,9 @@ def _read_csv(path: Path, required: list[str], dtype: dict | None = None) -> pd.
     try:
         df = pd.read_csv(path, dtype=dtype, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
-        raise AtlasInputError(path, "", f"cannot be read as CSV ({str(exc).splitlines()[0]})") from None
+        raise AtlasInputError(
+            path, "", f"cannot be read as CSV ({str(exc).splitlines()[0]})"
+        ) from None
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in required if c not in df.columns]
     if missing:
@@ -38,7 +40,9 @@ def _read_csv(path: Path, required: list[str], dtype: dict | None = None) -> pd.
     return df
 
 
-def _numeric(df: pd.DataFrame, col: str, path: Path, lo: float | None = None, hi: float | None = None) -> np.ndarray:
+def _numeric(
+    df: pd.DataFrame, col: str, path: Path, lo: float | None = None, hi: float | None = None
+) -> np.ndarray:
     """A float column, every value finite and within [lo, hi], else an error on the first bad row."""
     values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(values)
@@ -48,8 +52,17 @@ def _numeric(df: pd.DataFrame, col: str, path: Path, lo: float | None = None, hi
         bad |= values > hi
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        rng = "a finite number" + (f" >= {lo}" if lo is not None else "") + (f" and <= {hi}" if hi is not None else "")
-        raise AtlasInputError(path, f"row {i + 1}, column {col}", f"got {df[col].iloc[i]!r}, expected {rng}", line=_line(i))
+        rng = (
+            "a finite number"
+            + (f" >= {lo}" if lo is not None else "")
+            + (f" and <= {hi}" if hi is not None else "")
+        )
+        raise AtlasInputError(
+            path,
+            f"row {i + 1}, column {col}",
+            f"got {df[col].iloc[i]!r}, expected {rng}",
+            line=_line(i),
+        )
     return values
 
 
@@ -58,7 +71,9 @@ def _ids(df: pd.DataFrame, col: str, path: Path) -> pd.Series:
     empty = ids.isna() | (ids == "")
     if empty.any():
         i = int(np.flatnonzero(empty.to_numpy())[0])
-        raise AtlasInputError(path, f"row {i + 1}, column {col}", "empty, expected an identifier", line=_line(i))
+        raise AtlasInputError(
+            path, f"row {i + 1}, column {col}", "empty, expected an identifier", line=_line(i)
+        )
     return ids.astype(str)
 
 
@@ -80,7 +95,9 @@ def read_substations(path: Path) -> pd.DataFrame:
     if path.suffix.lower() in GEO_SUFFIXES:
         df = _read_points(path)
     else:
-        df = _read_csv(path, ["ps_id", "name", "lat", "lon", "rated_mva"], dtype={"ps_id": str, "name": str})
+        df = _read_csv(
+            path, ["ps_id", "name", "lat", "lon", "rated_mva"], dtype={"ps_id": str, "name": str}
+        )
     out = pd.DataFrame(
         {
             "ps_id": _ids(df, "ps_id", path),
@@ -93,7 +110,12 @@ def read_substations(path: Path) -> pd.DataFrame:
     dup = out["ps_id"].duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise AtlasInputError(path, f"row {i + 1}, ps_id", f"duplicate ps_id {out['ps_id'].iloc[i]!r}, expected each PS once", line=_line(i))
+        raise AtlasInputError(
+            path,
+            f"row {i + 1}, ps_id",
+            f"duplicate ps_id {out['ps_id'].iloc[i]!r}, expected each PS once",
+            line=_line(i),
+        )
     if out.empty:
         raise AtlasInputError(path, "", "no substation, expected at least one row")
     return out
@@ -108,16 +130,26 @@ def _read_points(path: Path) -> pd.DataFrame:
         raise AtlasInputError(path, "", f"cannot be read as a vector file ({exc})") from None
     for col in ("ps_id", "name", "rated_mva"):
         if col not in gdf.columns:
-            raise AtlasInputError(path, "attributes", f"missing attribute {col!r}, expected ps_id, name, rated_mva")
+            raise AtlasInputError(
+                path, "attributes", f"missing attribute {col!r}, expected ps_id, name, rated_mva"
+            )
     if gdf.crs is None:
         raise AtlasInputError(path, "crs", "the layer has no CRS, expected one (e.g. EPSG:4326)")
     bad = gdf.geometry.isna() | (gdf.geometry.geom_type != "Point")
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise AtlasInputError(path, f"feature {i + 1}", "geometry is not a point, expected point substations")
+        raise AtlasInputError(
+            path, f"feature {i + 1}", "geometry is not a point, expected point substations"
+        )
     gdf = gdf.to_crs(4326)
     return pd.DataFrame(
-        {"ps_id": gdf["ps_id"].astype(str), "name": gdf["name"], "lat": gdf.geometry.y, "lon": gdf.geometry.x, "rated_mva": gdf["rated_mva"]}
+        {
+            "ps_id": gdf["ps_id"].astype(str),
+            "name": gdf["name"],
+            "lat": gdf.geometry.y,
+            "lon": gdf.geometry.x,
+            "rated_mva": gdf["rated_mva"],
+        }
     )
 
 
@@ -139,7 +171,11 @@ def read_capacity(path: Path, scenarios: list[str], ps_ids: list[str]) -> pd.Dat
         Columns scenario, ps_id, technology, level (str), capacity_mw [MW]. A (scenario,
         PS, technology, level) key appears once.
     """
-    df = _read_csv(path, ["scenario", "ps_id", "technology", "capacity_mw"], dtype={"scenario": str, "ps_id": str, "technology": str, "level": str})
+    df = _read_csv(
+        path,
+        ["scenario", "ps_id", "technology", "capacity_mw"],
+        dtype={"scenario": str, "ps_id": str, "technology": str, "level": str},
+    )
     level = df["level"] if "level" in df.columns else pd.Series("MV", index=df.index)
     out = pd.DataFrame(
         {
@@ -153,14 +189,20 @@ def read_capacity(path: Path, scenarios: list[str], ps_ids: list[str]) -> pd.Dat
     checks = [
         ("scenario", set(scenarios), f"not a scenario of the study, expected one of {scenarios}"),
         ("ps_id", set(ps_ids), "not in the substations file, expected a known ps_id"),
-        ("technology", set(CAPACITY_TECHNOLOGIES), f"expected one of {list(CAPACITY_TECHNOLOGIES)} (EV power comes from the EV input)"),
+        (
+            "technology",
+            set(CAPACITY_TECHNOLOGIES),
+            f"expected one of {list(CAPACITY_TECHNOLOGIES)} (EV power comes from the EV input)",
+        ),
         ("level", set(LEVELS), f"expected one of {list(LEVELS)}"),
     ]
     for col, allowed, expected in checks:
         bad = ~out[col].isin(allowed)
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise AtlasInputError(path, f"row {i + 1}, {col}", f"{out[col].iloc[i]!r} {expected}", line=_line(i))
+            raise AtlasInputError(
+                path, f"row {i + 1}, {col}", f"{out[col].iloc[i]!r} {expected}", line=_line(i)
+            )
     dup = out.duplicated(["scenario", "ps_id", "technology", "level"])
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
@@ -174,50 +216,67 @@ def read_capacity(path: Path, scenarios: list[str], ps_ids: list[str]) -> pd.Dat
     return out
 
 
-def _parse_utc(values: pd.Series, path: Path, col: str = "time") -> pd.DatetimeIndex:
-    """Parse ISO 8601 stamps with an explicit offset into UTC; naive or bad stamps are errors."""
-    text = values.astype("string").str.strip()
-    stamps = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+def _codes(df: pd.DataFrame, col: str, path: Path, allowed: list[str], expected: str) -> np.ndarray:
+    """Index into ``allowed`` of each row's (stripped) text; anything else is an error.
+
+    Each distinct value is checked once, so long tables cost little.
+    """
+    codes, uniques = pd.factorize(df[col], use_na_sentinel=True)
+    index = {name: k for k, name in enumerate(allowed)}
+    mapped = np.array([index.get(str(u).strip(), -1) for u in uniques] + [-1], dtype=np.int64)
+    rows = mapped[codes]  # codes == -1 (empty cell) picks the trailing -1
+    bad = rows < 0
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        value = df[col].iloc[i]
+        shown = "empty" if pd.isna(value) or not str(value).strip() else repr(str(value).strip())
+        raise AtlasInputError(path, f"row {i + 1}, {col}", f"{shown} {expected}", line=_line(i))
+    return rows
+
+
+def _stamp_positions(values: pd.Series, year: int, path: Path, col: str = "time") -> np.ndarray:
+    """Position on the hourly axis of ``year`` of each row's stamp.
+
+    Stamps are ISO 8601 with an explicit offset (``Z`` or ``+01:00``), converted to UTC; a
+    naive, unparsable or off-axis stamp is an error naming its row. Each distinct text is
+    parsed once (a long table repeats the same 8760 stamps per PS).
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    text = pd.Series(uniques, dtype="string").str.strip()
+    parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
     has_offset = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).fillna(False)
-    bad = stamps.isna().to_numpy() | ~has_offset.to_numpy(dtype=bool)
+    bad_unique = parsed.isna().to_numpy() | ~has_offset.to_numpy(dtype=bool)
+    bad = (codes < 0) | bad_unique[np.maximum(codes, 0)]
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise AtlasInputError(
-            path, f"row {i + 1}, column {col}", f"got {values.iloc[i]!r}, expected an ISO 8601 UTC stamp such as 2030-01-01T00:00:00Z", line=_line(i)
+            path,
+            f"row {i + 1}, {col}",
+            f"got {values.iloc[i]!r}, expected an ISO 8601 UTC stamp such as {year}-01-01T00:00:00Z",
+            line=_line(i),
         )
-    return pd.DatetimeIndex(stamps)
-
-
-def _axis_positions(
-    stamps: pd.DatetimeIndex, year: int, path: Path, ps_ids: pd.Series, exact: bool, label: str = "ps_id"
-) -> np.ndarray:
-    """Position on the axis of ``year`` of each stamp; with ``exact``, every PS must hold
-    every stamp once. Errors name the first bad stamp and its PS."""
     axis = hourly_axis(year)
-    pos = axis.get_indexer(stamps)
+    pos_unique = axis.get_indexer(pd.DatetimeIndex(parsed))
+    pos = pos_unique[codes]
     off = pos < 0
     if off.any():
         i = int(np.flatnonzero(off)[0])
         raise AtlasInputError(
             path,
-            f"row {i + 1}, {label}={ps_ids.iloc[i]}",
-            f"stamp {stamps[i].isoformat()} is not an hour of the {year} axis (UTC, on the hour, 29 February excluded)",
+            f"row {i + 1}, {col}",
+            f"stamp {values.iloc[i]!r} is not an hour of the {year} axis (UTC, on the hour, 29 February excluded)",
             line=_line(i),
         )
-    key = pd.DataFrame({"ps": ps_ids.to_numpy(), "pos": pos})
-    dup = key.duplicated()
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise AtlasInputError(path, f"row {i + 1}, {label}={ps_ids.iloc[i]}", f"duplicate stamp {axis[pos[i]].isoformat()}, expected each hour once", line=_line(i))
-    if exact:
-        counts = key.groupby("ps", sort=False)["pos"].size()
-        for ps, count in counts.items():
-            if count != N_HOURS:
-                have = np.zeros(N_HOURS, dtype=bool)
-                have[key.loc[key["ps"] == ps, "pos"].to_numpy()] = True
-                first = int(np.flatnonzero(~have)[0])
-                raise AtlasInputError(path, f"{label}={ps}", f"missing stamp {axis[first].isoformat()}, expected all {N_HOURS} hours of {year}")
     return pos
+
+
+def _first_duplicate(key: np.ndarray) -> int | None:
+    """Row of the first repeated value of an integer key (the later of the two), or None."""
+    order = np.argsort(key, kind="stable")
+    same = key[order][1:] == key[order][:-1]
+    if not same.any():
+        return None
+    return int(order[1:][same].min())
 
 
 def read_load(path: Path, year: int, ps_ids: list[str], load_year: int | None = None) -> np.ndarray:
@@ -234,31 +293,42 @@ def read_load(path: Path, year: int, ps_ids: list[str], load_year: int | None = 
         Every PS must have exactly the 8760 stamps; other PS are an error.
     load_year : int, optional
         Year the series was measured in, if not ``year``: the stamps must be that year's
-        axis, and step i moves to step i of the study axis (same position in the year).
+        axis, and step i moves to step i of the study axis (same position in the year, so
+        weekdays shift; 29 February of a leap year is not on any axis).
 
     Returns
     -------
     numpy.ndarray
         (n_ps, 8760, 2): P [MW] and Q [Mvar] per PS in ``ps_ids`` order, load convention.
     """
-    df = _read_csv(path, ["time", "ps_id", "p_mw", "q_mvar"], dtype={"ps_id": str, "time": str})
-    ps = _ids(df, "ps_id", path)
-    unknown = ~ps.isin(ps_ids)
-    if unknown.any():
-        i = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise AtlasInputError(path, f"row {i + 1}, ps_id", f"{ps.iloc[i]!r} is not in the substations file", line=_line(i))
-    missing = sorted(set(ps_ids) - set(ps))
-    if missing:
-        raise AtlasInputError(path, f"ps_id={missing[0]}", "no load rows, expected 8760 hours for every PS")
+    df = _read_csv(path, ["time", "ps_id", "p_mw", "q_mvar"])
+    ps = _codes(df, "ps_id", path, ps_ids, "is not in the substations file, expected a known ps_id")
     p = _numeric(df, "p_mw", path)
     q = _numeric(df, "q_mvar", path)
-    stamps = _parse_utc(df["time"], path)
-    pos = _axis_positions(stamps, load_year or year, path, ps, exact=True)
+    source_year = load_year or year
+    pos = _stamp_positions(df["time"], source_year, path)
+    key = ps * N_HOURS + pos
+    dup = _first_duplicate(key)
+    if dup is not None:
+        raise AtlasInputError(
+            path,
+            f"row {dup + 1}, ps_id={ps_ids[ps[dup]]}",
+            f"duplicate stamp {df['time'].iloc[dup]}, expected each hour once per PS",
+            line=_line(dup),
+        )
+    have = np.zeros((len(ps_ids), N_HOURS), dtype=bool)
+    have[ps, pos] = True
+    if not have.all():
+        k, first = np.argwhere(~have)[0]
+        axis = hourly_axis(source_year)
+        raise AtlasInputError(
+            path,
+            f"ps_id={ps_ids[k]}",
+            f"missing stamp {axis[first].strftime('%Y-%m-%dT%H:%M:%SZ')}, expected all {N_HOURS} hours of {source_year}",
+        )
     out = np.empty((len(ps_ids), N_HOURS, 2))
-    index = {pid: k for k, pid in enumerate(ps_ids)}
-    rows = ps.map(index).to_numpy(dtype=int)
-    out[rows, pos, 0] = p
-    out[rows, pos, 1] = q
+    out[ps, pos, 0] = p
+    out[ps, pos, 1] = q
     return out
 
 
@@ -272,11 +342,15 @@ def read_profile(path: Path) -> np.ndarray:
     """
     df = _read_csv(path, ["pu"])
     if len(df) != N_HOURS:
-        raise AtlasInputError(path, "rows", f"{len(df)} rows, expected {N_HOURS} (one per hour of the study axis)")
+        raise AtlasInputError(
+            path, "rows", f"{len(df)} rows, expected {N_HOURS} (one per hour of the study axis)"
+        )
     return _numeric(df, "pu", path, 0.0, 1.0)
 
 
-def read_ev(path: Path, scenarios: list[str], ps_ids: list[str], year: int) -> dict[str, np.ndarray]:
+def read_ev(
+    path: Path, scenarios: list[str], ps_ids: list[str], year: int
+) -> dict[str, np.ndarray]:
     """Read EV charging power per scenario, PS, location and hour.
 
     Parameters
@@ -296,29 +370,29 @@ def read_ev(path: Path, scenarios: list[str], ps_ids: list[str], year: int) -> d
         ``{scenario: array (n_ps, n_locations, 8760)}`` with locations in the order of
         :data:`atlas.conventions.EV_LOCATIONS`; scenarios without rows get zeros. [MW]
     """
-    df = _read_csv(path, ["scenario", "time", "ps_id", "location", "p_mw"], dtype={"scenario": str, "ps_id": str, "location": str, "time": str})
-    scen = _ids(df, "scenario", path)
-    ps = _ids(df, "ps_id", path)
-    loc = df["location"].astype("string").str.strip().fillna("")
-    for col, values, allowed, expected in (
-        ("scenario", scen, scenarios, f"not a scenario of the study, expected one of {scenarios}"),
-        ("ps_id", ps, ps_ids, "not in the substations file"),
-        ("location", loc, list(EV_LOCATIONS), f"expected one of {list(EV_LOCATIONS)}"),
-    ):
-        bad = ~values.isin(allowed)
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise AtlasInputError(path, f"row {i + 1}, {col}", f"{values.iloc[i]!r} {expected}", line=_line(i))
+    df = _read_csv(path, ["scenario", "time", "ps_id", "location", "p_mw"])
+    scen = _codes(
+        df,
+        "scenario",
+        path,
+        scenarios,
+        f"is not a scenario of the study, expected one of {scenarios}",
+    )
+    ps = _codes(df, "ps_id", path, ps_ids, "is not in the substations file, expected a known ps_id")
+    loc = _codes(df, "location", path, list(EV_LOCATIONS), f"expected one of {list(EV_LOCATIONS)}")
     p = _numeric(df, "p_mw", path, 0.0)
-    stamps = _parse_utc(df["time"], path)
-    group = scen + "\x1f" + ps + "\x1f" + loc
-    pos = _axis_positions(stamps, year, path, group.str.replace("\x1f", "/"), exact=False, label="scenario/ps_id/location")
+    pos = _stamp_positions(df["time"], year, path)
+    key = ((scen * len(ps_ids) + ps) * len(EV_LOCATIONS) + loc) * N_HOURS + pos
+    dup = _first_duplicate(key)
+    if dup is not None:
+        raise AtlasInputError(
+            path,
+            f"row {dup + 1}",
+            f"duplicate ({scenarios[scen[dup]]}, {df['time'].iloc[dup]}, {ps_ids[ps[dup]]}, {EV_LOCATIONS[loc[dup]]}), expected one row per scenario, time, ps_id and location",
+            line=_line(dup),
+        )
     out = {s: np.zeros((len(ps_ids), len(EV_LOCATIONS), N_HOURS)) for s in scenarios}
-    ps_index = {pid: k for k, pid in enumerate(ps_ids)}
-    loc_index = {name: k for k, name in enumerate(EV_LOCATIONS)}
-    rows = ps.map(ps_index).to_numpy(dtype=int)
-    cols = loc.map(loc_index).to_numpy(dtype=int)
-    for s in scenarios:
-        m = (scen == s).to_numpy()
-        out[s][rows[m], cols[m], pos[m]] = p[m]
+    for k, s in enumerate(scenarios):
+        m = scen == k
+        out[s][ps[m], loc[m], pos[m]] = p[m]
     return out

@@ -70,7 +70,9 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_hourly(hourly: pd.DataFrame, out_dir: Path, formats: tuple[str, ...] = ("parquet",)) -> list[Path]:
+def write_hourly(
+    hourly: pd.DataFrame, out_dir: Path, formats: tuple[str, ...] = ("parquet",)
+) -> list[Path]:
     """Write ``flexibility_hourly.parquet`` (and ``.csv`` if asked).
 
     Times are UTC; the CSV writes them as ISO 8601 with ``Z``.
@@ -78,12 +80,20 @@ def write_hourly(hourly: pd.DataFrame, out_dir: Path, formats: tuple[str, ...] =
     written = []
     if "parquet" in formats:
         written.append(
-            write_atomic(out_dir / "flexibility_hourly.parquet", lambda p: hourly.to_parquet(p, index=False, compression="zstd"))
+            write_atomic(
+                out_dir / "flexibility_hourly.parquet",
+                lambda p: hourly.to_parquet(p, index=False, compression="zstd"),
+            )
         )
     if "csv" in formats:
         csv = hourly.copy()
         csv["time"] = csv["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-        written.append(write_atomic(out_dir / "flexibility_hourly.csv", lambda p: csv.to_csv(p, index=False, float_format="%.9g")))
+        written.append(
+            write_atomic(
+                out_dir / "flexibility_hourly.csv",
+                lambda p: csv.to_csv(p, index=False, float_format="%.9g"),
+            )
+        )
     return written
 
 
@@ -93,7 +103,9 @@ def write_envelopes(envelopes: pd.DataFrame, out_dir: Path) -> Path:
     return write_atomic(out_dir / "envelopes.csv", lambda p: table.to_csv(p, index=False))
 
 
-def manifest(study, inputs_files: dict[str, Path], parameters: dict, timings_s: dict, outputs: list[Path]) -> dict:
+def manifest(
+    study, inputs_files: dict[str, Path], parameters: dict, timings_s: dict, outputs: list[Path]
+) -> dict:
     """The run manifest: inputs' checksums, parameters, versions and timings."""
     import numpy
     import pvlib
@@ -102,7 +114,11 @@ def manifest(study, inputs_files: dict[str, Path], parameters: dict, timings_s: 
     return {
         "atlas_version": __version__,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "study": {"file": str(study.path), "sha256": sha256(study.path), **study.model.study.model_dump()},
+        "study": {
+            "file": str(study.path),
+            "sha256": sha256(study.path),
+            **study.model.study.model_dump(),
+        },
         "scenarios": study.scenarios,
         "inputs": {key: {"path": str(p), "sha256": sha256(p)} for key, p in inputs_files.items()},
         "settings": study.model.model_dump(mode="json", exclude={"study", "inputs"}),

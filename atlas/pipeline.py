@@ -1,14 +1,15 @@
 """One study, end to end: the Python API behind ``atlas run``.
 
->>> from atlas.pipeline import load_inputs, run          # doctest: +SKIP
+>>> from atlas.pipeline import load_inputs, run  # doctest: +SKIP
 >>> inputs = load_inputs("study.toml")
 >>> result = run(inputs)
->>> result.hourly.head()                                   # one row per scenario, PS, hour
->>> verts = ps_deviation_polygons(inputs, "2030", "SUD")   # (8760, n_vertices, 2)
+>>> result.hourly.head()  # one row per scenario, PS, hour
+>>> verts = ps_deviation_polygons(inputs, "2030", "SUD")  # (8760, n_vertices, 2)
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +18,16 @@ import numpy as np
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
-from atlas.capability import CapabilityParams, box_disc_set, default_parameters, ev_set, override_parameters
+from atlas.capability import CapabilityParams, DerSpec, default_parameters, override_parameters
 from atlas.conventions import CAPACITY_TECHNOLOGIES, EV_LOCATIONS, FIGURES, TECHNOLOGIES
-from atlas.envelope import DerGroup, cloud_hulls, ps_envelope_vertices, ps_flexibility, yearly_envelope
+from atlas.envelope import (
+    DerGroup,
+    aggregate_figures,
+    cloud_hulls,
+    ps_envelope_vertices,
+    ps_flexibility,
+    yearly_envelope_pruned,
+)
 from atlas.inputs import read_capacity, read_ev, read_load, read_profile, read_substations
 from atlas.profiles import default_profile, pv_clearsky
 from atlas.study import FileProfile, Study, load_study
@@ -137,34 +145,49 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
     )
 
 
-def der_groups(inputs: StudyInputs, scenario: str, ps_id: str, with_vertices: bool = True) -> list[DerGroup]:
-    """The DER groups under one PS in one scenario, with their hourly deviation sets.
+def der_specs(inputs: StudyInputs, scenario: str, ps_id: str) -> list[DerSpec]:
+    """The DER groups under one PS in one scenario, as inputs to build their sets from.
 
     Rows of one technology whose parameter sets are scale copies (e.g. MV and LV with the
     same grid-code limits) form one group whose Sn is the sum of theirs; EV chargers form at
     most two groups, V2G (a disc) and charge-only (a segment), each with the summed charging
-    power of its locations. Sums of such sets are exact (METHOD.md, aggregation).
+    power of its locations. Sums of such sets are exact (METHOD.md, aggregation). Groups with
+    no capacity or no charging are left out.
     """
     k = inputs.ps_index(ps_id)
     cap = inputs.capacity
     rows = cap[(cap["scenario"] == scenario) & (cap["ps_id"] == ps_id) & (cap["capacity_mw"] > 0)]
-    groups: list[DerGroup] = []
+    specs: list[DerSpec] = []
     for tech in CAPACITY_TECHNOLOGIES:
+        tech_rows = rows[rows["technology"] == tech]
         merged: dict[tuple, tuple[CapabilityParams, float]] = {}
-        for level, sn in zip(rows.loc[rows["technology"] == tech, "level"], rows.loc[rows["technology"] == tech, "capacity_mw"]):
+        for level, sn in zip(tech_rows["level"], tech_rows["capacity_mw"], strict=True):
             params = inputs.parameters[(tech, level)]
             first, total = merged.get(params.shape_key(), (params, 0.0))
             merged[params.shape_key()] = (first, total + float(sn))
         for params, sn in merged.values():
-            sets = box_disc_set(params, sn, inputs.profiles[tech], with_vertices=with_vertices)
-            groups.append(DerGroup(tech, f"{tech}/{params.level}", sets))
+            specs.append(
+                DerSpec(
+                    tech, f"{tech}/{params.level}", "box_disc", inputs.profiles[tech], sn, params
+                )
+            )
     ev = inputs.ev_mw[scenario][k]  # (n_locations, n_hours)
     v2g = np.array([loc in inputs.v2g_locations for loc in EV_LOCATIONS])
-    for flag, label in ((True, "ev/v2g"), (False, "ev/charge")):
+    for flag, kind in ((True, "ev_v2g"), (False, "ev_charge")):
         d = ev[v2g == flag].sum(axis=0)
         if np.any(d > 0):
-            groups.append(DerGroup("ev", label, ev_set(d, v2g=flag, with_vertices=with_vertices)))
-    return groups
+            specs.append(DerSpec("ev", kind.replace("_", "/"), kind, d))
+    return specs
+
+
+def der_groups(
+    inputs: StudyInputs, scenario: str, ps_id: str, with_vertices: bool = True
+) -> list[DerGroup]:
+    """The DER groups of :func:`der_specs` with their sets over all hours."""
+    return [
+        DerGroup(s.technology, s.label, s.sets(with_vertices=with_vertices))
+        for s in der_specs(inputs, scenario, ps_id)
+    ]
 
 
 def ps_deviation_polygons(inputs: StudyInputs, scenario: str, ps_id: str) -> np.ndarray:
@@ -182,7 +205,9 @@ def ps_deviation_polygons(inputs: StudyInputs, scenario: str, ps_id: str) -> np.
 
 def ps_envelope_polygons(inputs: StudyInputs, scenario: str, ps_id: str) -> np.ndarray:
     """Hourly PS envelopes ``x(t) - E(t)`` in load convention, (8760, n_vertices, 2)."""
-    return ps_envelope_vertices(inputs.load[inputs.ps_index(ps_id)], ps_deviation_polygons(inputs, scenario, ps_id))
+    return ps_envelope_vertices(
+        inputs.load[inputs.ps_index(ps_id)], ps_deviation_polygons(inputs, scenario, ps_id)
+    )
 
 
 @dataclass
@@ -206,7 +231,65 @@ class RunResult:
     timings_s: dict[str, float]
 
 
-def run(inputs: StudyInputs, progress: bool = False) -> RunResult:
+#: Output columns of the hourly figures, in table order.
+FIGURE_COLUMNS: list[str] = list(FIGURES) + [
+    f"{fig}_{tech}" for fig in FIGURES for tech in TECHNOLOGIES
+]
+
+
+def compute_ps(
+    inputs: StudyInputs, k: int
+) -> tuple[np.ndarray, list[tuple[str, str, str, BaseGeometry]]]:
+    """Figures and envelopes of the k-th PS in every scenario.
+
+    Returns
+    -------
+    values : numpy.ndarray
+        (n_scenarios, len(FIGURE_COLUMNS), 8760), generator convention. [MW, Mvar]
+    envelopes : list of (scenario, ps_id, kind, geometry)
+        The yearly envelope per scenario and the as-is cloud hulls (first scenario).
+    """
+    ps_id = inputs.ps_ids[k]
+    point = inputs.load[k]
+    scenarios = inputs.study.scenarios
+    values = np.empty((len(scenarios), len(FIGURE_COLUMNS), N_HOURS))
+    envelopes = []
+    for s, scenario in enumerate(scenarios):
+        specs = der_specs(inputs, scenario, ps_id)
+        sets = [spec.sets(with_vertices=False) for spec in specs]
+        groups = [
+            DerGroup(spec.technology, spec.label, st) for spec, st in zip(specs, sets, strict=True)
+        ]
+        figures, by_tech = aggregate_figures(groups, N_HOURS)
+        merged = figures | by_tech
+        for c, name in enumerate(FIGURE_COLUMNS):
+            values[s, c] = merged[name]
+        envelopes.append((scenario, ps_id, "year", yearly_envelope_pruned(point, specs, sets)))
+    for kind, geom in cloud_hulls(point, inputs.study.model.envelope.concave_ratio).items():
+        envelopes.append((scenarios[0], ps_id, kind, geom))
+    return values, envelopes
+
+
+_WORKER_INPUTS: StudyInputs | None = None
+
+
+_WORKER_LIMITS = None
+
+
+def _init_worker(inputs: StudyInputs) -> None:
+    """Give a worker process the inputs and one BLAS thread (the processes share the cores)."""
+    from threadpoolctl import threadpool_limits
+
+    global _WORKER_INPUTS, _WORKER_LIMITS
+    _WORKER_INPUTS = inputs
+    _WORKER_LIMITS = threadpool_limits(limits=1)
+
+
+def _compute_in_worker(k: int):
+    return k, *compute_ps(_WORKER_INPUTS, k)
+
+
+def run(inputs: StudyInputs, progress: bool = False, workers: int | None = 1) -> RunResult:
     """Compute the hourly flexibility and the envelopes of every PS and scenario.
 
     Parameters
@@ -214,6 +297,9 @@ def run(inputs: StudyInputs, progress: bool = False) -> RunResult:
     inputs : StudyInputs
     progress : bool, default False
         Show a progress bar over substations (after the first second).
+    workers : int or None, default 1
+        Processes to spread the substations over; None for one per CPU. Results do not
+        depend on it.
 
     Returns
     -------
@@ -225,35 +311,52 @@ def run(inputs: StudyInputs, progress: bool = False) -> RunResult:
     scenarios = inputs.study.scenarios
     ps_ids = inputs.ps_ids
     n_ps, n_sc = len(ps_ids), len(scenarios)
-    columns = list(FIGURES) + [f"{fig}_{tech}" for fig in FIGURES for tech in TECHNOLOGIES]
-    values = {c: np.empty((n_sc, n_ps, N_HOURS)) for c in columns}
-    envelopes: list[tuple[str, str, str, BaseGeometry]] = []
-    concave_ratio = inputs.study.model.envelope.concave_ratio
-    bar = tqdm(ps_ids, desc="substations", unit="PS", disable=not progress, delay=1.0)
-    for k, ps_id in enumerate(bar):
-        point = inputs.load[k]
-        for s, scenario in enumerate(scenarios):
-            flex = ps_flexibility(der_groups(inputs, scenario, ps_id), N_HOURS)
-            for c in FIGURES:
-                values[c][s, k] = flex.figures[c]
-            for c, v in flex.by_technology.items():
-                values[c][s, k] = v
-            envelopes.append((scenario, ps_id, "year", yearly_envelope(point, flex.vertices)))
-        for kind, geom in cloud_hulls(point, concave_ratio).items():
-            envelopes.append((scenarios[0], ps_id, kind, geom))
+    values = np.empty((n_sc, len(FIGURE_COLUMNS), n_ps, N_HOURS))
+    per_ps: dict[int, list] = {}
+    workers = min(os.cpu_count() or 1, n_ps) if workers is None else max(1, min(workers, n_ps))
+    bar = tqdm(total=n_ps, desc="substations", unit="PS", disable=not progress, delay=1.0)
+    if workers == 1:
+        results = ((k, *compute_ps(inputs, k)) for k in range(n_ps))
+        pool = None
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        pool = ProcessPoolExecutor(
+            workers,
+            multiprocessing.get_context(method),
+            initializer=_init_worker,
+            initargs=(inputs,),
+        )
+        results = pool.map(_compute_in_worker, range(n_ps), chunksize=max(1, n_ps // (4 * workers)))
+    try:
+        for k, ps_values, ps_envelopes in results:
+            values[:, :, k, :] = ps_values
+            per_ps[k] = ps_envelopes
+            bar.update()
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown()
     t1 = time.perf_counter()
+    envelopes = [row for k in range(n_ps) for row in per_ps[k]]
     hourly = pd.DataFrame(
         {
-            "scenario": np.repeat(np.array(scenarios, dtype=object), n_ps * N_HOURS),
-            "ps_id": np.tile(np.repeat(np.array(ps_ids, dtype=object), N_HOURS), n_sc),
-            "time": pd.DatetimeIndex(np.tile(inputs.axis.tz_convert(None).to_numpy(), n_sc * n_ps)).tz_localize("UTC"),
+            "scenario": pd.array(
+                np.repeat(np.array(scenarios, dtype=object), n_ps * N_HOURS), dtype="string"
+            ),
+            "ps_id": pd.array(
+                np.tile(np.repeat(np.array(ps_ids, dtype=object), N_HOURS), n_sc), dtype="string"
+            ),
+            "time": pd.DatetimeIndex(
+                np.tile(inputs.axis.tz_convert(None).to_numpy(), n_sc * n_ps)
+            ).tz_localize("UTC"),
             "p_mw": np.tile(inputs.load[..., 0].ravel(), n_sc),
             "q_mvar": np.tile(inputs.load[..., 1].ravel(), n_sc),
-            **{c: v.ravel() for c, v in values.items()},
+            **{c: values[:, j].ravel() for j, c in enumerate(FIGURE_COLUMNS)},
         }
     )
-    hourly["scenario"] = hourly["scenario"].astype(str)
-    hourly["ps_id"] = hourly["ps_id"].astype(str)
     env = pd.DataFrame(envelopes, columns=["scenario", "ps_id", "kind", "geometry"])
     timings = dict(inputs.timings_s, compute=t1 - t0, table=time.perf_counter() - t1)
     return RunResult(hourly=hourly, envelopes=env, timings_s=timings)
@@ -264,6 +367,7 @@ def write_run(
     out_dir: str | Path,
     formats: tuple[str, ...] = ("parquet",),
     progress: bool = False,
+    workers: int | None = 1,
 ) -> list[Path]:
     """Run a study and write its outputs under ``out_dir``, each file replaced atomically.
 
@@ -278,7 +382,7 @@ def write_run(
     from atlas.outputs import manifest, write_envelopes, write_hourly, write_manifest
 
     inputs = load_inputs(study)
-    result = run(inputs, progress=progress)
+    result = run(inputs, progress=progress, workers=workers)
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
     written = write_hourly(result.hourly, out_dir, tuple({"parquet", *formats}))

@@ -35,7 +35,9 @@ class StudySection(_Strict):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}, expected an IANA name such as 'Europe/Rome'") from None
+            raise ValueError(
+                f"unknown time zone {value!r}, expected an IANA name such as 'Europe/Rome'"
+            ) from None
         return value
 
 
@@ -93,7 +95,9 @@ class ScenariosSection(_Strict):
         if isinstance(value, list):
             bad = [v for v in value if not isinstance(v, str)]
             if bad:
-                raise ValueError(f"scenario names must be strings, quote them: {bad[0]!r} -> \"{bad[0]}\"")
+                raise ValueError(
+                    f'scenario names must be strings, quote them: {bad[0]!r} -> "{bad[0]}"'
+                )
         return value
 
     @field_validator("names")
@@ -144,10 +148,14 @@ class StudyModel(_Strict):
     def _known_keys(cls, value):
         for tech, per_level in value.items():
             if tech not in CAPACITY_TECHNOLOGIES:
-                raise ValueError(f"unknown technology {tech!r}, expected one of {list(CAPACITY_TECHNOLOGIES)}")
+                raise ValueError(
+                    f"unknown technology {tech!r}, expected one of {list(CAPACITY_TECHNOLOGIES)}"
+                )
             for level in per_level:
                 if level not in (*LEVELS, "*"):
-                    raise ValueError(f"unknown level {level!r} under {tech!r}, expected one of {list(LEVELS)} or '*'")
+                    raise ValueError(
+                        f"unknown level {level!r} under {tech!r}, expected one of {list(LEVELS)} or '*'"
+                    )
         return value
 
 
@@ -263,7 +271,9 @@ def load_study(path: str | Path) -> Study:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
-        raise AtlasInputError(path, "", f"not valid TOML ({exc})", line=int(m.group(1)) if m else None) from None
+        raise AtlasInputError(
+            path, "", f"not valid TOML ({exc})", line=int(m.group(1)) if m else None
+        ) from None
     try:
         model = StudyModel.model_validate(raw)
     except ValidationError as exc:
