@@ -11,7 +11,7 @@ gzip with mtime=0): two runs give byte-identical files.
 What is real and what is invented
 ---------------------------------
 - PS Sud's rating (376 MVA, 220/23 kV) and its DER capacities in both scenarios are the seed
-  paper's (Bosisio et al.), as quoted in METHOD.md, "Reference case: PS Sud". So is the
+  paper's (Bosisio et al.), as quoted in seed paper, "Reference case: PS Sud". So is the
   Milan-wide 2030 EV energy (about 340 GWh a year).
 - The shape of the PS load (hour of day x day type, and month) is derived from real data:
   Terna S.p.A. transparency data, total load NORD bidding zone 2024, hourly means derived. Only
@@ -39,9 +39,9 @@ HERE = Path(__file__).resolve().parent
 # Study frame
 # ---------------------------------------------------------------------------------------------
 SEED = 20300101  # invented: any fixed integer; changing it changes only the load noise
-YEAR = 2030  # study year (METHOD.md: the paper's 2030 scenario)
-TIMEZONE = "Europe/Rome"  # METHOD.md: local time for hour-of-day and day type
-SCENARIOS = ["as-is", "2030"]  # METHOD.md: the paper's scenarios; the first is the reference
+YEAR = 2030  # study year (seed paper: the paper's 2030 scenario)
+TIMEZONE = "Europe/Rome"  # seed paper: local time for hour-of-day and day type
+SCENARIOS = ["as-is", "2030"]  # seed paper: the paper's scenarios; the first is the reference
 DECIMALS = 4  # rounding of every MW / Mvar value written (0.1 kW / 0.1 kvar resolution)
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # UTC ISO 8601, as the atlas's readers expect
 
@@ -49,7 +49,7 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # UTC ISO 8601, as the atlas's readers expec
 # Substations: (ps_id, name, lat [deg N], lon [deg E], rated_mva [MVA])
 # ---------------------------------------------------------------------------------------------
 SUBSTATIONS = [
-    # METHOD.md (seed paper): PS Sud, 220/23 kV, four transformers, 376 MVA.
+    # seed paper: PS Sud, 220/23 kV, four transformers, 376 MVA.
     # Location APPROXIMATE (invented point in southern Milan, ~45.43 N 9.19 E).
     ("SUD", "PS Sud (220/23 kV)", 45.4300, 9.1900, 376.0),
     # SYNTHETIC: invented ids, names, sites (inside the Comune di Milano) and ratings
@@ -63,7 +63,7 @@ SUBSTATIONS = [
 PS_IDS = [s[0] for s in SUBSTATIONS]
 
 # Yearly peak of the PS active load [MW], PCC load convention. All INVENTED (PS Sud's peak is
-# not in METHOD.md; 180 MW stays well inside the 376 MVA station's N-1 capacity).
+# not in seed paper; 180 MW stays well inside the 376 MVA station's N-1 capacity).
 PEAK_LOAD_MW = {
     "SUD": 180.0,
     "NORD": 120.0,
@@ -95,7 +95,7 @@ LOAD_NOISE_AR1 = 0.7
 # Installed DER capacity: (scenario, ps_id, technology, capacity_mw [MW], level)
 # ---------------------------------------------------------------------------------------------
 CAPACITY = [
-    # METHOD.md, "Reference case: PS Sud" (seed paper), taken as MV-connected as there.
+    # seed paper, "Reference case: PS Sud" (seed paper), taken as MV-connected as there.
     ("as-is", "SUD", "pv", 5.0, "MV"),
     ("as-is", "SUD", "chp", 27.0, "MV"),
     ("as-is", "SUD", "biomass", 0.0, "MV"),
@@ -148,7 +148,7 @@ HOLIDAYS_2024 = [
     "2024-06-02", "2024-08-15", "2024-11-01", "2024-12-08", "2024-12-25", "2024-12-26",
 ]  # fmt: skip
 # The same holidays in 2030 (Easter 21 April), plus Milan's Sant'Ambrogio (7 December,
-# METHOD.md) and 1 January 2031: the axis's last UTC hour is 2031-01-01 00:00 local time.
+# seed paper) and 1 January 2031: the axis's last UTC hour is 2031-01-01 00:00 local time.
 HOLIDAYS_2030 = [
     "2030-01-01", "2030-01-06", "2030-04-21", "2030-04-22", "2030-04-25", "2030-05-01",
     "2030-06-02", "2030-08-15", "2030-11-01", "2030-12-07", "2030-12-08", "2030-12-25",
@@ -190,10 +190,10 @@ LOAD_MONTH_FACTOR = [  # January-June, July-December
 # fmt: on
 
 # ---------------------------------------------------------------------------------------------
-# EV charging (scenario "2030" only; METHOD.md: EVs count only in 2030)
+# EV charging (scenario "2030" only; seed paper: EVs count only in 2030)
 # ---------------------------------------------------------------------------------------------
 EV_SCENARIO = "2030"
-EV_CITY_ENERGY_MWH = 340_000.0  # METHOD.md (seed paper): Milan 2030, 204,000 EVs, ~340 GWh/yr
+EV_CITY_ENERGY_MWH = 340_000.0  # seed paper: Milan 2030, 204,000 EVs, ~340 GWh/yr
 # INVENTED allocation: Milan is taken as ~30 PS with a mean peak of 110 MW, so the city's sum of
 # PS peaks is 3300 MW and each demo PS gets the share PEAK_LOAD_MW[ps] / 3300.
 EV_CITY_N_PS = 30  # INVENTED (order of magnitude of Milan's HV/MV stations)
@@ -257,7 +257,7 @@ EV_SHAPE = {
 # Helpers
 # ---------------------------------------------------------------------------------------------
 def hourly_axis(year: int) -> pd.DatetimeIndex:
-    """The study's 8760 UTC stamps (METHOD.md; 29 February dropped in leap years)."""
+    """The study's 8760 UTC stamps (seed paper; 29 February dropped in leap years)."""
     stamps = pd.date_range(f"{year}-01-01", f"{year}-12-31 23:00", freq="h", tz="UTC")
     stamps = stamps[~((stamps.month == 2) & (stamps.day == 29))]
     assert len(stamps) == 8760
@@ -410,8 +410,8 @@ STUDY_TOML = """\
 name = "milan-demo"
 year = {year}
 timezone = "{tz}"
-description = "SYNTHETIC demo around PS Sud (Milan): inputs invented except METHOD.md's PS Sud \
-capacities and rating (Bosisio et al., the seed paper) and the Milan 2030 EV energy; load shape \
+description = "SYNTHETIC demo around PS Sud (Milan): inputs invented except the seed paper's PS Sud \
+capacities and rating (Bosisio et al.) and the Milan 2030 EV energy; load shape \
 from Terna S.p.A. transparency data, total load NORD bidding zone 2024, hourly means derived. \
 Regenerate with: python geodata/demo_milan/make_demo.py"
 
