@@ -1,0 +1,73 @@
+"""The embedded Milan demo: it validates, runs, and carries the seed paper's PS Sud figures."""
+
+import math
+
+import numpy as np
+import pytest
+import shapely
+from numpy.testing import assert_allclose
+
+from atlas.demo import demo_study_path
+from atlas.pipeline import load_inputs, run
+
+
+@pytest.fixture(scope="module")
+def demo():
+    inputs = load_inputs(demo_study_path())
+    return inputs, run(inputs)
+
+
+def test_demo_is_labelled_synthetic(demo):
+    inputs, _ = demo
+    assert "SYNTHETIC" in inputs.study.model.study.description
+    readme = (demo_study_path().parent / "README.md").read_text(encoding="utf-8")
+    assert "SYNTHETIC" in readme
+
+
+def test_ps_sud_capacities_are_the_seed_papers(demo):
+    """Bosisio et al.: as-is PV 5, hydro 0.420, CHP 27; 2030 PV 16, hydro 0.420, CHP 29 (MW)."""
+    inputs, _ = demo
+    cap = (
+        inputs.capacity[inputs.capacity["ps_id"] == "SUD"]
+        .groupby(["scenario", "technology"])["capacity_mw"]
+        .sum()
+    )
+    expected = {
+        ("as-is", "pv"): 5,
+        ("as-is", "hydro"): 0.42,
+        ("as-is", "chp"): 27,
+        ("2030", "pv"): 16,
+        ("2030", "hydro"): 0.42,
+        ("2030", "chp"): 29,
+    }
+    for key, mw in expected.items():
+        assert cap[key] == pytest.approx(mw)
+    assert cap.get(("as-is", "biomass"), 0.0) == 0.0 and cap.get(("2030", "biomass"), 0.0) == 0.0
+
+
+def test_ps_sud_figures_follow_from_the_capacities(demo):
+    _, result = demo
+    h = result.hourly[result.hourly["ps_id"] == "SUD"]
+    q_pv = math.sqrt(1 - 0.9**2)  # PV reactive limit per unit of Sn, night included
+    for scenario, pv_mw, chp_mw in (("as-is", 5, 27), ("2030", 16, 29)):
+        s = h[h["scenario"] == scenario]
+        # dispatchable CHP with p_min = 0: p_up + p_down = Sn in every hour
+        assert_allclose(s["p_up_mw_chp"] + s["p_down_mw_chp"], chp_mw, atol=1e-9)
+        assert_allclose(s["q_up_mvar_chp"], 0.6 * chp_mw, atol=1e-9)
+        assert_allclose(s["q_up_mvar_pv"], q_pv * pv_mw, atol=1e-9)
+        assert_allclose(s["p_up_mw_hydro"], 0.0, atol=0)
+    ev = h[h["scenario"] == "as-is"][[c for c in h.columns if c.endswith("_ev")]]
+    assert np.all(ev.to_numpy() == 0.0)  # EVs count only in 2030
+    assert h.loc[h["scenario"] == "2030", "p_down_mw_ev"].sum() > 0
+
+
+def test_demo_envelopes_complete(demo):
+    inputs, result = demo
+    env = result.envelopes
+    n_ps = len(inputs.ps_ids)
+    assert (env["kind"] == "year").sum() == 2 * n_ps
+    assert (env["kind"] == "cloud_convex").sum() == n_ps
+    # the yearly envelope of each scenario contains every measured PS point
+    for row in env[env["kind"] == "year"].itertuples():
+        load = inputs.load[inputs.ps_index(row.ps_id)]
+        assert row.geometry.buffer(1e-9).contains(shapely.multipoints(load))

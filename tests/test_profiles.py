@@ -1,0 +1,82 @@
+"""Built-in profiles: physical sanity against independent computations."""
+
+import numpy as np
+import pandas as pd
+import pvlib
+import pytest
+from numpy.testing import assert_allclose
+
+from atlas.profiles import BIOMASS_BASE_PU, BIOMASS_MAINTENANCE_PU, default_profile, pv_clearsky
+from atlas.timeaxis import hourly_axis
+
+MILAN = (45.4642, 9.19)
+
+
+@pytest.fixture(scope="module")
+def pv():
+    return pv_clearsky(hourly_axis(2030), *MILAN)
+
+
+def test_pv_range_and_night(pv):
+    axis = hourly_axis(2030)
+    assert pv.shape == (8760,)
+    assert pv.min() >= 0.0 and pv.max() <= 1.0
+    elevation = pvlib.solarposition.get_solarposition(axis + pd.Timedelta(minutes=30), *MILAN)[
+        "elevation"
+    ]
+    assert np.all(pv[elevation.to_numpy() <= 0] == 0.0)
+    assert np.all(pv[elevation.to_numpy() > 10] > 0.0)
+
+
+def test_pv_peaks_at_solar_noon(pv):
+    """Mean output by UTC hour peaks at the hour holding solar noon (~11:20 UTC at 9.19 E)."""
+    axis = hourly_axis(2030)
+    for month in (1, 7):
+        m = axis.month == month
+        by_hour = pd.Series(pv[m]).groupby(axis.hour[m]).mean()
+        # the stamp's hour covers [h, h+1); solar noon 11:23 UTC +- 15 min (equation of time)
+        assert by_hour.idxmax() in (10, 11)
+
+
+def test_pv_clear_sky_yield_is_plausible(pv):
+    """A clear-sky year on a 30-degree south plane, 14 % losses: above a real year's ~1300
+    kWh/kWp for Milan (PVGIS) but below the ~2000 of a sunny desert site."""
+    yield_kwh_per_kwp = pv.sum()
+    assert 1400 < yield_kwh_per_kwp < 2000
+
+
+def test_pv_losses_scale_linearly_below_clipping():
+    axis = hourly_axis(2030)
+    a = pv_clearsky(axis, *MILAN, system_losses=0.0, dc_ac_ratio=0.5)
+    b = pv_clearsky(axis, *MILAN, system_losses=0.5, dc_ac_ratio=0.5)
+    assert_allclose(b, 0.5 * a)
+
+
+def test_chp_default_is_winter_high_within_paper_range():
+    axis = hourly_axis(2030)
+    pu = default_profile("chp", axis, "Europe/Rome")
+    assert pu.min() >= 0.3 - 1e-12 and pu.max() <= 0.7 + 1e-12
+    monthly = pd.Series(pu).groupby(axis.month).mean()
+    assert monthly.idxmax() == 1 and monthly.idxmin() == 7
+
+
+def test_hydro_default_peaks_late_winter():
+    axis = hourly_axis(2030)
+    pu = default_profile("hydro", axis, "Europe/Rome")
+    monthly = pd.Series(pu).groupby(axis.month).mean()
+    assert monthly.idxmax() in (2, 3)
+    assert 0.0 <= pu.min() and pu.max() <= 1.0
+
+
+def test_biomass_default_dip_in_first_half_of_august():
+    axis = hourly_axis(2030)
+    pu = default_profile("biomass", axis, "Europe/Rome")
+    local = (axis + pd.Timedelta(minutes=30)).tz_convert("Europe/Rome")
+    in_dip = (local.month == 8) & (local.day <= 14)
+    assert np.all(pu[in_dip] == BIOMASS_MAINTENANCE_PU)
+    assert np.all(pu[~in_dip] == BIOMASS_BASE_PU)
+
+
+def test_unknown_default_is_an_error():
+    with pytest.raises(ValueError, match="no default profile"):
+        default_profile("pv", hourly_axis(2030), "Europe/Rome")
