@@ -270,6 +270,9 @@ def compute_ps(
     return values, envelopes
 
 
+#: Fewest substations per worker process when the number of workers is automatic.
+MIN_PS_PER_WORKER = 4
+
 _WORKER_INPUTS: StudyInputs | None = None
 
 
@@ -298,8 +301,8 @@ def run(inputs: StudyInputs, progress: bool = False, workers: int | None = 1) ->
     progress : bool, default False
         Show a progress bar over substations (after the first second).
     workers : int or None, default 1
-        Processes to spread the substations over; None for one per CPU. Results do not
-        depend on it.
+        Processes to spread the substations over; None for one per CPU (in-process for
+        fewer than ``2 * MIN_PS_PER_WORKER`` substations). Results do not depend on it.
 
     Returns
     -------
@@ -313,7 +316,9 @@ def run(inputs: StudyInputs, progress: bool = False, workers: int | None = 1) ->
     n_ps, n_sc = len(ps_ids), len(scenarios)
     values = np.empty((n_sc, len(FIGURE_COLUMNS), n_ps, N_HOURS))
     per_ps: dict[int, list] = {}
-    workers = min(os.cpu_count() or 1, n_ps) if workers is None else max(1, min(workers, n_ps))
+    if workers is None:  # one per CPU, unless the study is too small to repay the start-up
+        workers = 1 if n_ps < MIN_PS_PER_WORKER * 2 else min(os.cpu_count() or 1, n_ps // MIN_PS_PER_WORKER)
+    workers = max(1, min(workers, n_ps))
     bar = tqdm(total=n_ps, desc="substations", unit="PS", disable=not progress, delay=1.0)
     if workers == 1:
         results = ((k, *compute_ps(inputs, k)) for k in range(n_ps))
