@@ -16,8 +16,6 @@ from atlas.conventions import CAPACITY_TECHNOLOGIES, EV_LOCATIONS, LEVELS
 from atlas.errors import AtlasInputError
 from atlas.timeaxis import N_HOURS, hourly_axis
 
-GEO_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".fgb")
-
 
 def _line(row_index: int) -> int:
     """File line of the 0-based data row of a CSV with one header line."""
@@ -83,21 +81,17 @@ def read_substations(path: Path) -> pd.DataFrame:
     Parameters
     ----------
     path : pathlib.Path
-        CSV with columns ``ps_id, name, lat, lon, rated_mva`` (WGS84 degrees, MVA), or a
-        vector file (GeoJSON, GeoPackage, ...) of points with ``ps_id``, ``name`` and
-        ``rated_mva`` attributes in any CRS (reprojected to EPSG:4326).
+        CSV with columns ``ps_id, name, lat, lon, rated_mva`` (WGS84 degrees, MVA). Vector
+        layers are read by :func:`atlas.geojoin.read_sites`.
 
     Returns
     -------
     pandas.DataFrame
         Columns ps_id (str), name (str), lat, lon [deg], rated_mva [MVA], in file order.
     """
-    if path.suffix.lower() in GEO_SUFFIXES:
-        df = _read_points(path)
-    else:
-        df = _read_csv(
-            path, ["ps_id", "name", "lat", "lon", "rated_mva"], dtype={"ps_id": str, "name": str}
-        )
+    df = _read_csv(
+        path, ["ps_id", "name", "lat", "lon", "rated_mva"], dtype={"ps_id": str, "name": str}
+    )
     out = pd.DataFrame(
         {
             "ps_id": _ids(df, "ps_id", path),
@@ -119,38 +113,6 @@ def read_substations(path: Path) -> pd.DataFrame:
     if out.empty:
         raise AtlasInputError(path, "", "no substation, expected at least one row")
     return out
-
-
-def _read_points(path: Path) -> pd.DataFrame:
-    import geopandas as gpd
-
-    try:
-        gdf = gpd.read_file(path)
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise AtlasInputError(path, "", f"cannot be read as a vector file ({exc})") from None
-    for col in ("ps_id", "name", "rated_mva"):
-        if col not in gdf.columns:
-            raise AtlasInputError(
-                path, "attributes", f"missing attribute {col!r}, expected ps_id, name, rated_mva"
-            )
-    if gdf.crs is None:
-        raise AtlasInputError(path, "crs", "the layer has no CRS, expected one (e.g. EPSG:4326)")
-    bad = gdf.geometry.isna() | (gdf.geometry.geom_type != "Point")
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise AtlasInputError(
-            path, f"feature {i + 1}", "geometry is not a point, expected point substations"
-        )
-    gdf = gdf.to_crs(4326)
-    return pd.DataFrame(
-        {
-            "ps_id": gdf["ps_id"].astype(str),
-            "name": gdf["name"],
-            "lat": gdf.geometry.y,
-            "lon": gdf.geometry.x,
-            "rated_mva": gdf["rated_mva"],
-        }
-    )
 
 
 def read_capacity(path: Path, scenarios: list[str], ps_ids: list[str]) -> pd.DataFrame:

@@ -147,3 +147,64 @@ def manifest(
 
 def write_manifest(data: dict, out_dir: Path) -> Path:
     return write_text_atomic(out_dir / "run.json", json.dumps(data, indent=2, default=str) + "\n")
+
+
+def service_area_table(geo, capacity: pd.DataFrame, scenarios: list[str]):
+    """Service areas in EPSG:4326 with their capacities, ready for ``service_areas.geojson``.
+
+    Columns: ps_id, name, rated_mva [MVA], area_km2, ders (DER points joined, all
+    scenarios' register rows counted once), and ``cap_{scenario}_{technology}_mw`` for every
+    scenario and pv, chp, biomass, hydro. [MW]
+    """
+    import geopandas as gpd
+    import shapely
+
+    from atlas.conventions import CAPACITY_TECHNOLOGIES
+
+    areas = geo.areas
+    ps_ids = list(areas["ps_id"])
+    sites = geo.sites.set_index("ps_id").loc[ps_ids]
+    table = pd.DataFrame(
+        {
+            "ps_id": ps_ids,
+            "name": sites["name"].to_numpy(),
+            "rated_mva": sites["rated_mva"].to_numpy(),
+            "area_km2": shapely.area(areas.geometry.to_numpy()) / 1e6,
+        }
+    )
+    if geo.register is not None:
+        counts = geo.register[geo.register["ps_id"] != ""].groupby("ps_id").size()
+        table["ders"] = counts.reindex(ps_ids, fill_value=0).to_numpy()
+    pivot = capacity.groupby(["scenario", "technology", "ps_id"])["capacity_mw"].sum()
+    for scenario in scenarios:
+        for tech in CAPACITY_TECHNOLOGIES:
+            key = (scenario, tech)
+            values = (
+                pivot.loc[key] if key in pivot.index.droplevel("ps_id") else pd.Series(dtype=float)
+            )
+            table[f"cap_{scenario}_{tech}_mw"] = values.reindex(ps_ids, fill_value=0.0).to_numpy()
+    return gpd.GeoDataFrame(table, geometry=areas.geometry.to_numpy(), crs=areas.crs).to_crs(
+        "EPSG:4326"
+    )
+
+
+def write_service_areas(table, out_dir: Path) -> Path:
+    """Write ``service_areas.geojson`` (EPSG:4326) atomically."""
+    return write_atomic(
+        out_dir / "service_areas.geojson", lambda p: table.to_file(p, driver="GeoJSON")
+    )
+
+
+def write_capacity_table(capacity: pd.DataFrame, out_dir: Path) -> Path:
+    """Write ``capacity_by_ps.csv``: scenario, ps_id, technology, level, capacity_mw."""
+    return write_atomic(
+        out_dir / "capacity_by_ps.csv",
+        lambda p: capacity.to_csv(p, index=False, float_format="%.9g"),
+    )
+
+
+def write_unassigned(table: pd.DataFrame, out_dir: Path) -> Path:
+    """Write ``unassigned_ders.csv``: DERs outside every service area (snapped ones flagged)."""
+    return write_atomic(
+        out_dir / "unassigned_ders.csv", lambda p: table.to_csv(p, index=False, float_format="%.9g")
+    )

@@ -28,7 +28,9 @@ from atlas.envelope import (
     ps_flexibility,
     yearly_envelope_pruned,
 )
-from atlas.inputs import read_capacity, read_ev, read_load, read_profile, read_substations
+from atlas.geodata import WGS84
+from atlas.geojoin import GeoStage, build_geodata
+from atlas.inputs import read_capacity, read_ev, read_load, read_profile
 from atlas.profiles import default_profile, pv_clearsky
 from atlas.study import FileProfile, Study, load_study
 from atlas.timeaxis import N_HOURS, hourly_axis
@@ -56,6 +58,11 @@ class StudyInputs:
     parameters : dict
         ``{(technology, level): CapabilityParams}`` after study-file overrides.
     v2g_locations : frozenset of str
+    v2g_share : dict of numpy.ndarray
+        ``{scenario: (n_ps, 4)}`` share of each PS and location's charging that is V2G:
+        1 or 0 by location, unless the register's charging points say otherwise. [-]
+    geo : GeoStage
+        Service areas and the DER join (see :mod:`atlas.geojoin`).
     timings_s : dict
         Seconds spent reading. [s]
     """
@@ -69,6 +76,8 @@ class StudyInputs:
     ev_mw: dict[str, np.ndarray]
     parameters: dict[tuple[str, str], CapabilityParams]
     v2g_locations: frozenset[str]
+    v2g_share: dict[str, np.ndarray]
+    geo: GeoStage
     timings_s: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -105,9 +114,22 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
     m = study.model
     files = study.input_files()
     axis = hourly_axis(study.year)
-    substations = read_substations(files["inputs.substations"])
+    geo = build_geodata(study, files)
+    sites = geo.sites.to_crs(WGS84)
+    substations = pd.DataFrame(
+        {
+            "ps_id": sites["ps_id"].to_numpy(),
+            "name": sites["name"].to_numpy(),
+            "lat": sites.geometry.y.to_numpy(),
+            "lon": sites.geometry.x.to_numpy(),
+            "rated_mva": sites["rated_mva"].to_numpy(),
+        }
+    )
     ps_ids = list(substations["ps_id"])
-    capacity = read_capacity(files["inputs.capacity"], study.scenarios, ps_ids)
+    if geo.capacity is not None:
+        capacity = geo.capacity
+    else:
+        capacity = read_capacity(files["inputs.capacity"], study.scenarios, ps_ids)
     load = read_load(files["inputs.load"], study.year, ps_ids, m.inputs.load_year)
     profiles = {}
     for tech in CAPACITY_TECHNOLOGIES:
@@ -131,6 +153,8 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
     else:
         ev_mw = {s: np.zeros((len(ps_ids), len(EV_LOCATIONS), N_HOURS)) for s in study.scenarios}
     parameters = override_parameters(default_parameters(), study.capability_overrides(), study.path)
+    v2g_locations = frozenset(m.ev.v2g_locations)
+    v2g_share = v2g_shares(study.scenarios, ps_ids, v2g_locations, geo.ev_points)
     return StudyInputs(
         study=study,
         axis=axis,
@@ -140,9 +164,33 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
         profiles=profiles,
         ev_mw=ev_mw,
         parameters=parameters,
-        v2g_locations=frozenset(m.ev.v2g_locations),
+        v2g_locations=v2g_locations,
+        v2g_share=v2g_share,
+        geo=geo,
         timings_s={"read": time.perf_counter() - t0},
     )
+
+
+def v2g_shares(
+    scenarios: list[str],
+    ps_ids: list[str],
+    v2g_locations: frozenset[str],
+    ev_points: pd.DataFrame | None,
+) -> dict[str, np.ndarray]:
+    """Share of each PS and location's EV charging that is V2G-capable, per scenario.
+
+    By default 1 for the V2G locations and 0 for the others; where the register has
+    charging points at a PS and location, the capacity share of those flagged V2G (a flag
+    overriding the location's default). Returns ``{scenario: (n_ps, 4)}``. [-]
+    """
+    default = np.array([loc in v2g_locations for loc in EV_LOCATIONS], dtype=float)
+    out = {s: np.tile(default, (len(ps_ids), 1)) for s in scenarios}
+    if ev_points is not None and len(ev_points):
+        ps_index = {p: k for k, p in enumerate(ps_ids)}
+        loc_index = {loc: j for j, loc in enumerate(EV_LOCATIONS)}
+        for row in ev_points.itertuples(index=False):
+            out[row.scenario][ps_index[row.ps_id], loc_index[row.location]] = row.v2g_share
+    return out
 
 
 def der_specs(inputs: StudyInputs, scenario: str, ps_id: str) -> list[DerSpec]:
@@ -172,9 +220,9 @@ def der_specs(inputs: StudyInputs, scenario: str, ps_id: str) -> list[DerSpec]:
                 )
             )
     ev = inputs.ev_mw[scenario][k]  # (n_locations, n_hours)
-    v2g = np.array([loc in inputs.v2g_locations for loc in EV_LOCATIONS])
-    for flag, kind in ((True, "ev_v2g"), (False, "ev_charge")):
-        d = ev[v2g == flag].sum(axis=0)
+    share = inputs.v2g_share[scenario][k]  # (n_locations,)
+    for weight, kind in ((share, "ev_v2g"), (1.0 - share, "ev_charge")):
+        d = weight @ ev
         if np.any(d > 0):
             specs.append(DerSpec("ev", kind.replace("_", "/"), kind, d))
     return specs
@@ -317,7 +365,11 @@ def run(inputs: StudyInputs, progress: bool = False, workers: int | None = 1) ->
     values = np.empty((n_sc, len(FIGURE_COLUMNS), n_ps, N_HOURS))
     per_ps: dict[int, list] = {}
     if workers is None:  # one per CPU, unless the study is too small to repay the start-up
-        workers = 1 if n_ps < MIN_PS_PER_WORKER * 2 else min(os.cpu_count() or 1, n_ps // MIN_PS_PER_WORKER)
+        workers = (
+            1
+            if n_ps < MIN_PS_PER_WORKER * 2
+            else min(os.cpu_count() or 1, n_ps // MIN_PS_PER_WORKER)
+        )
     workers = max(1, min(workers, n_ps))
     bar = tqdm(total=n_ps, desc="substations", unit="PS", disable=not progress, delay=1.0)
     if workers == 1:
@@ -392,7 +444,46 @@ def write_run(
     t0 = time.perf_counter()
     written = write_hourly(result.hourly, out_dir, tuple({"parquet", *formats}))
     written.append(write_envelopes(result.envelopes, out_dir))
+    written += write_geodata(inputs, out_dir)
     timings = dict(result.timings_s, write=time.perf_counter() - t0)
     data = manifest(inputs.study, inputs.study.input_files(), inputs.parameters, timings, written)
+    data["summary"] = geodata_summary(inputs)
     written.append(write_manifest(data, out_dir))
     return written
+
+
+def write_geodata(inputs: StudyInputs, out_dir: str | Path) -> list[Path]:
+    """Write the geodata stage's outputs: ``service_areas.geojson``, ``capacity_by_ps.csv``
+    and, with a DER register, ``unassigned_ders.csv`` (written even when empty)."""
+    from atlas.outputs import (
+        service_area_table,
+        write_capacity_table,
+        write_service_areas,
+        write_unassigned,
+    )
+
+    out_dir = Path(out_dir)
+    written = [write_capacity_table(inputs.capacity, out_dir)]
+    if inputs.geo.areas is not None:
+        table = service_area_table(inputs.geo, inputs.capacity, inputs.study.scenarios)
+        written.append(write_service_areas(table, out_dir))
+    if inputs.geo.register is not None:
+        written.append(write_unassigned(inputs.geo.unassigned(), out_dir))
+    return written
+
+
+def geodata_summary(inputs: StudyInputs) -> dict:
+    """Counts of the geodata stage for ``run.json`` and the command line."""
+    geo = inputs.geo
+    summary = {
+        "substations": len(inputs.ps_ids),
+        "service_areas": "none"
+        if geo.areas is None
+        else ("given" if "inputs.service_areas" in inputs.study.input_files() else "voronoi"),
+        "metric_crs": geo.crs.to_string(),
+        "slivers_resolved": geo.report.slivers_resolved,
+        "sliver_area_m2": round(geo.report.sliver_area_m2, 6),
+        "empty_areas": geo.report.empty_areas,
+    }
+    summary.update(geo.summary)
+    return summary

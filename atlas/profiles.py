@@ -85,7 +85,9 @@ def pv_clearsky(
 def _day_of_year(axis: pd.DatetimeIndex, timezone: str) -> np.ndarray:
     """Fractional day of the year (0 at 1 January 00:00 local) of each hour's middle."""
     local = (axis + pd.Timedelta(minutes=30)).tz_convert(timezone)
-    return np.asarray(local.day_of_year - 1 + (local.hour + local.minute / 60.0) / 24.0, dtype=float)
+    return np.asarray(
+        local.day_of_year - 1 + (local.hour + local.minute / 60.0) / 24.0, dtype=float
+    )
 
 
 #: Built-in seasonal defaults: (mean, amplitude, day of the peak) of

@@ -13,7 +13,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from atlas.conventions import CAPACITY_TECHNOLOGIES, EV_LOCATIONS, EV_V2G_DEFAULT, LEVELS
 from atlas.errors import AtlasInputError
@@ -43,9 +43,78 @@ class StudySection(_Strict):
 
 class InputsSection(_Strict):
     substations: Path
-    capacity: Path
+    capacity: Path | None = None
     load: Path
     load_year: int | None = Field(default=None, ge=1900, le=2200)
+    service_areas: Path | None = None
+    boundary: Path | None = None
+    ders: Path | None = None
+
+    @model_validator(mode="after")
+    def _capacity_source(self):
+        if self.capacity is None and self.ders is None:
+            raise ValueError(
+                "give the installed capacity: 'capacity' (a table) or 'ders' (a register of points)"
+            )
+        if self.capacity is not None and self.ders is not None:
+            raise ValueError(
+                "'capacity' and 'ders' both given, expected one of them (the register yields the capacity)"
+            )
+        if self.ders is not None and self.service_areas is None and self.boundary is None:
+            raise ValueError(
+                "'ders' needs 'service_areas' or a 'boundary' to build Voronoi service areas in"
+            )
+        return self
+
+
+class AreasSection(_Strict):
+    """How service areas are built and DERs joined to them (docs/study-file.md)."""
+
+    crs: str = "auto"
+    substation_id: str = "ps_id"
+    overlap_tolerance_m2: float = Field(default=1.0, ge=0.0)
+    snap_distance_m: float = Field(default=0.0, ge=0.0)
+
+    @field_validator("crs")
+    @classmethod
+    def _crs(cls, value: str) -> str:
+        if value == "auto":
+            return value
+        import pyproj
+
+        try:
+            crs = pyproj.CRS.from_user_input(value)
+        except pyproj.exceptions.CRSError:
+            raise ValueError(
+                f"unknown CRS {value!r}, expected 'auto' or e.g. 'EPSG:32632'"
+            ) from None
+        if not crs.is_projected:
+            raise ValueError(f"{value!r} is not a projected CRS, expected metres (e.g. a UTM zone)")
+        return value
+
+
+class GrowthEntry(_Strict):
+    """City-wide capacity added in a scenario and allocated to the service areas."""
+
+    scenario: str
+    technology: Literal["pv", "chp", "biomass", "hydro"]
+    added_mw: float = Field(ge=0.0)
+    level: Literal["MV", "LV"] = "MV"
+    allocate: Literal["capacity", "area", "weight"] = "capacity"
+    weights: Path | None = None
+    weight_column: str | None = None
+
+    @model_validator(mode="after")
+    def _weights(self):
+        if self.allocate == "weight" and self.weights is None:
+            raise ValueError(
+                "allocate = 'weight' needs 'weights' (a layer or a ps_id,weight table)"
+            )
+        if self.allocate != "weight" and self.weights is not None:
+            raise ValueError(
+                f"'weights' is only read with allocate = 'weight', not {self.allocate!r}"
+            )
+        return self
 
 
 class FileProfile(_Strict):
@@ -141,7 +210,22 @@ class StudyModel(_Strict):
     scenarios: ScenariosSection
     ev: EvSection = EvSection()
     envelope: EnvelopeSection = EnvelopeSection()
+    areas: AreasSection = AreasSection()
+    growth: list[GrowthEntry] = []
     capability: dict[str, dict[str, CapabilityOverride]] = {}
+
+    @model_validator(mode="after")
+    def _growth_scenarios(self):
+        for entry in self.growth:
+            if entry.scenario not in self.scenarios.names:
+                raise ValueError(
+                    f"growth scenario {entry.scenario!r} is not in scenarios.names {self.scenarios.names}"
+                )
+        if self.growth and self.inputs.ders is None:
+            raise ValueError(
+                "[[growth]] allocates to service areas and needs inputs.ders (a DER register)"
+            )
+        return self
 
     @field_validator("capability")
     @classmethod
@@ -202,11 +286,13 @@ class Study:
     def input_files(self) -> dict[str, Path]:
         """Every input file the study reads, keyed by its study-file key."""
         m = self.model
-        files = {
-            "inputs.substations": m.inputs.substations,
-            "inputs.capacity": m.inputs.capacity,
-            "inputs.load": m.inputs.load,
-        }
+        files = {"inputs.substations": m.inputs.substations, "inputs.load": m.inputs.load}
+        for key in ("capacity", "service_areas", "boundary", "ders"):
+            if getattr(m.inputs, key) is not None:
+                files[f"inputs.{key}"] = getattr(m.inputs, key)
+        for i, entry in enumerate(m.growth):
+            if entry.weights is not None:
+                files[f"growth.{i}.weights"] = entry.weights
         for tech in ("pv", "chp", "hydro", "biomass", "ev"):
             prof = getattr(m.profiles, tech)
             if isinstance(prof, FileProfile):

@@ -1,0 +1,176 @@
+"""Read vector layers in any CRS, check their geometries, choose a metric CRS.
+
+Layers come as GeoJSON, GeoPackage, Shapefile, GeoParquet, FlatGeobuf (read with
+geopandas/pyogrio) or as CSV with ``lat``/``lon`` columns (WGS84). Every layer must declare
+its CRS; geometries are checked (empty, invalid) and errors name the file and the feature.
+Areas, distances and Voronoi cells are computed in a metric CRS: the UTM zone of the study
+(chosen from the layers' centre) unless the study sets one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from atlas.errors import AtlasInputError
+
+VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".fgb", ".zip")
+WGS84 = "EPSG:4326"
+
+
+def _feature(i: int, is_csv: bool) -> tuple[str, int | None]:
+    """How to name the i-th record: a CSV row (with its line) or a feature."""
+    return (f"row {i + 1}", i + 2) if is_csv else (f"feature {i + 1}", None)
+
+
+def read_layer(
+    path: Path, what: str, geometry_types: tuple[str, ...] | None = None
+) -> gpd.GeoDataFrame:
+    """Read a vector layer or a lat/lon CSV, with its CRS, geometries checked.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file. A ``.csv`` (optionally compressed) needs columns ``lat`` and ``lon`` in
+        WGS84 degrees; other files are read with geopandas and must declare a CRS.
+    what : str
+        What the layer is, for messages (``"substations"``, ``"service areas"``).
+    geometry_types : tuple of str, optional
+        Accepted geometry types (e.g. ``("Point",)``); others are an error naming the
+        feature.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In the file's CRS, index 0..n-1 in file order; attribute names stripped.
+
+    Raises
+    ------
+    AtlasInputError
+        Unreadable file, no CRS, missing lat/lon, empty or invalid geometry.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AtlasInputError(path, "", f"{what} file not found")
+    is_csv = path.name.lower().endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip"))
+    if is_csv:
+        gdf = _read_lat_lon_csv(path, what)
+    else:
+        try:
+            gdf = gpd.read_file(path)
+        except Exception as exc:  # pyogrio raises several types for unreadable files
+            raise AtlasInputError(path, "", f"cannot be read as a {what} layer ({exc})") from None
+        if gdf.crs is None:
+            raise AtlasInputError(
+                path,
+                "crs",
+                f"the {what} layer declares no CRS, expected one (e.g. EPSG:4326); set it in the file",
+            )
+    gdf.columns = [str(c).strip() if c != gdf.geometry.name else c for c in gdf.columns]
+    gdf = gdf.reset_index(drop=True)
+    geoms = gdf.geometry.to_numpy()
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.any():
+        i = int(np.flatnonzero(missing)[0])
+        where, line = _feature(i, is_csv)
+        raise AtlasInputError(path, where, f"empty geometry, expected a {what} geometry", line=line)
+    if geometry_types is not None:
+        types = shapely.get_type_id(geoms)
+        ok_ids = {_TYPE_IDS[t] for t in geometry_types}
+        bad = ~np.isin(types, list(ok_ids))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            where, line = _feature(i, is_csv)
+            raise AtlasInputError(
+                path,
+                where,
+                f"geometry is a {geoms[i].geom_type}, expected {' or '.join(geometry_types)}",
+                line=line,
+            )
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        i = int(np.flatnonzero(invalid)[0])
+        where, line = _feature(i, is_csv)
+        raise AtlasInputError(
+            path,
+            where,
+            f"invalid geometry ({shapely.is_valid_reason(geoms[i])}), expected a valid {what} geometry "
+            "(fix it, e.g. with shapely.make_valid or QGIS 'Fix geometries')",
+            line=line,
+        )
+    return gdf
+
+
+_TYPE_IDS = {
+    "Point": 0,
+    "LineString": 1,
+    "LinearRing": 2,
+    "Polygon": 3,
+    "MultiPoint": 4,
+    "MultiLineString": 5,
+    "MultiPolygon": 6,
+}
+
+
+def _read_lat_lon_csv(path: Path, what: str) -> gpd.GeoDataFrame:
+    try:
+        df = pd.read_csv(path, skipinitialspace=True, low_memory=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise AtlasInputError(
+            path, "", f"cannot be read as CSV ({str(exc).splitlines()[0]})"
+        ) from None
+    df.columns = [str(c).strip() for c in df.columns]
+    for col in ("lat", "lon"):
+        if col not in df.columns:
+            raise AtlasInputError(
+                path,
+                "header",
+                f"missing column {col!r}, expected lat and lon in WGS84 degrees",
+                line=1,
+            )
+    lat = pd.to_numeric(df["lat"], errors="coerce").to_numpy(dtype=float)
+    lon = pd.to_numeric(df["lon"], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(lat) | ~np.isfinite(lon) | (np.abs(lat) > 90) | (np.abs(lon) > 180)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise AtlasInputError(
+            path,
+            f"row {i + 1}",
+            f"lat/lon {df['lat'].iloc[i]!r}, {df['lon'].iloc[i]!r}, expected WGS84 degrees",
+            line=i + 2,
+        )
+    return gpd.GeoDataFrame(
+        df.drop(columns=["lat", "lon"]), geometry=gpd.points_from_xy(lon, lat), crs=WGS84
+    )
+
+
+def utm_crs(lon: float, lat: float) -> pyproj.CRS:
+    """The WGS84 / UTM zone CRS containing a point (EPSG 326xx north, 327xx south)."""
+    zone = int(np.floor((lon + 180.0) / 6.0)) % 60 + 1
+    return pyproj.CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+def metric_crs(layers: list[gpd.GeoDataFrame], override: str | None = None) -> pyproj.CRS:
+    """The metric CRS for a study: ``override`` if given, else the UTM zone of the layers' centre.
+
+    Parameters
+    ----------
+    layers : list of geopandas.GeoDataFrame
+        Layers with a CRS (their total bounds, in WGS84, give the centre).
+    override : str, optional
+        Any CRS string pyproj understands (``"EPSG:32632"``); must be projected in metres.
+    """
+    if override:
+        crs = pyproj.CRS.from_user_input(override)
+        if not crs.is_projected or crs.axis_info[0].unit_name not in ("metre", "meter"):
+            raise ValueError(f"{override!r} is not a projected CRS in metres")
+        return crs
+    bounds = np.array([gdf.to_crs(WGS84).total_bounds for gdf in layers if len(gdf)])
+    lon = (bounds[:, 0].min() + bounds[:, 2].max()) / 2.0
+    lat = (bounds[:, 1].min() + bounds[:, 3].max()) / 2.0
+    return utm_crs(lon, lat)

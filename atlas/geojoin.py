@@ -1,0 +1,359 @@
+"""The geodata stage of a study: substations, service areas and the DER register joined.
+
+Reads the layers (any CRS), builds the service areas (given polygons or clipped Voronoi
+cells) in a metric CRS, assigns every DER point to one area, and aggregates the register into
+the engine's capacity table. Nothing is dropped silently: DERs outside every area are listed
+(``unassigned``) and counted in :class:`GeoStage.summary`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from atlas.areas import AreaReport, area_table, assign_points, resolve_overlaps, voronoi_areas
+from atlas.errors import AtlasInputError
+from atlas.geodata import WGS84, metric_crs, read_layer
+from atlas.inputs import read_substations
+from atlas.register import (
+    allocate_growth,
+    capacity_from_register,
+    ev_points_from_register,
+    normalise_register,
+)
+from atlas.study import Study
+
+
+@dataclass
+class GeoStage:
+    """Result of the geodata stage.
+
+    Attributes
+    ----------
+    crs : pyproj.CRS
+        The metric CRS of the geometry below.
+    sites : geopandas.GeoDataFrame
+        ps_id, name, rated_mva and the PS point, metric CRS, in study order.
+    areas : geopandas.GeoDataFrame or None
+        ps_id and service-area polygon per PS (study order), metric CRS; None when the
+        study gives neither areas nor a boundary.
+    register : geopandas.GeoDataFrame or None
+        The normalised DER register with ``ps_id`` ("" where unassigned), ``distance_m``
+        to the nearest area, and ``snapped``.
+    capacity : pandas.DataFrame or None
+        scenario, ps_id, technology, level, capacity_mw from the register and growth.
+    ev_points : pandas.DataFrame or None
+        Charging points per scenario, PS and location with their V2G share.
+    report : AreaReport
+    summary : dict
+        Counts for the run summary.
+    """
+
+    crs: pyproj.CRS
+    sites: gpd.GeoDataFrame
+    areas: gpd.GeoDataFrame | None = None
+    register: gpd.GeoDataFrame | None = None
+    capacity: pd.DataFrame | None = None
+    ev_points: pd.DataFrame | None = None
+    report: AreaReport = field(default_factory=AreaReport)
+    summary: dict = field(default_factory=dict)
+
+    def unassigned(self) -> pd.DataFrame:
+        """DERs outside every service area (snapped ones included, flagged), WGS84."""
+        if self.register is None:
+            return pd.DataFrame(columns=UNASSIGNED_COLUMNS)
+        rows = self.register[self.register["distance_m"] > 0]
+        pts = rows.geometry.to_crs(WGS84)
+        return pd.DataFrame(
+            {
+                "der_id": rows["der_id"],
+                "name": rows["name"],
+                "technology": rows["technology"],
+                "level": rows["level"],
+                "capacity_mw": rows["capacity_mw"],
+                "lat": pts.y,
+                "lon": pts.x,
+                "distance_m": rows["distance_m"].round(3),
+                "nearest_ps_id": rows["nearest_ps_id"],
+                "snapped": rows["snapped"],
+            }
+        )
+
+
+UNASSIGNED_COLUMNS = [
+    "der_id",
+    "name",
+    "technology",
+    "level",
+    "capacity_mw",
+    "lat",
+    "lon",
+    "distance_m",
+    "nearest_ps_id",
+    "snapped",
+]
+
+
+def read_sites(path: Path, id_column: str = "ps_id") -> gpd.GeoDataFrame:
+    """Read substations as points: a CSV (lat/lon) or a layer of points or polygons.
+
+    Polygons (an OpenStreetMap ``power=substation`` export, say) are taken at their
+    centroid, computed in the layer's local UTM zone. ``id_column`` names the column used as
+    ``ps_id``; ``name`` and ``rated_mva`` are optional.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ps_id (str), name (str), rated_mva [MVA, NaN if absent], point geometry in WGS84.
+    """
+    if path.name.lower().endswith((".csv", ".csv.gz")) and id_column == "ps_id":
+        table = read_substations(path)
+        return gpd.GeoDataFrame(
+            table[["ps_id", "name", "rated_mva"]],
+            geometry=gpd.points_from_xy(table["lon"], table["lat"]),
+            crs=WGS84,
+        )
+    gdf = read_layer(path, "substations", ("Point", "Polygon", "MultiPolygon"))
+    if id_column not in gdf.columns:
+        raise AtlasInputError(
+            path,
+            "header",
+            f"missing column {id_column!r} for the substation id (set [areas] substation_id)",
+        )
+    geoms = gdf.geometry
+    if not (geoms.geom_type == "Point").all():
+        local = metric_crs([gdf])
+        geoms = geoms.to_crs(local).centroid.to_crs(gdf.crs)
+    ids = gdf[id_column].astype("string").str.strip()
+    empty = ids.isna() | (ids == "")
+    if empty.any():
+        i = int(np.flatnonzero(empty.to_numpy())[0])
+        raise AtlasInputError(
+            path, f"feature {i + 1}, {id_column}", "empty, expected a substation id"
+        )
+    dup = ids.duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise AtlasInputError(
+            path,
+            f"feature {i + 1}, {id_column}",
+            f"duplicate ps_id {ids.iloc[i]!r}, expected each PS once",
+        )
+    rated = (
+        pd.to_numeric(gdf["rated_mva"], errors="coerce")
+        if "rated_mva" in gdf.columns
+        else pd.Series(np.nan, index=gdf.index)
+    )
+    name = gdf["name"].astype("string").fillna("") if "name" in gdf.columns else ids
+    out = gpd.GeoDataFrame(
+        {
+            "ps_id": ids.astype(str).to_numpy(),
+            "name": name.astype(str).to_numpy(),
+            "rated_mva": rated.to_numpy(dtype=float),
+        },
+        geometry=geoms.to_numpy(),
+        crs=gdf.crs,
+    )
+    return out.to_crs(WGS84)
+
+
+def _given_areas(
+    path: Path, ps_ids: list[str], crs, tolerance_m2: float
+) -> tuple[gpd.GeoDataFrame, AreaReport]:
+    gdf = read_layer(path, "service areas", ("Polygon", "MultiPolygon"))
+    if "ps_id" not in gdf.columns:
+        raise AtlasInputError(
+            path, "attributes", "missing attribute 'ps_id', expected the PS each area belongs to"
+        )
+    gdf["ps_id"] = gdf["ps_id"].astype("string").str.strip().astype(str)
+    dup = gdf["ps_id"].duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise AtlasInputError(
+            path,
+            f"feature {i + 1}, ps_id",
+            f"duplicate ps_id {gdf['ps_id'].iloc[i]!r}, expected one area per PS (use a MultiPolygon)",
+        )
+    unknown = ~gdf["ps_id"].isin(ps_ids)
+    if unknown.any():
+        i = int(np.flatnonzero(unknown.to_numpy())[0])
+        raise AtlasInputError(
+            path,
+            f"feature {i + 1}, ps_id",
+            f"{gdf['ps_id'].iloc[i]!r} is not in the substations file",
+        )
+    missing = [p for p in ps_ids if p not in set(gdf["ps_id"])]
+    if missing:
+        raise AtlasInputError(
+            path, f"ps_id={missing[0]}", "no service area for this substation, expected one per PS"
+        )
+    areas = (
+        gdf[["ps_id", gdf.geometry.name]].to_crs(crs).set_index("ps_id").loc[ps_ids].reset_index()
+    )
+    return resolve_overlaps(areas, tolerance_m2, path)
+
+
+def _boundary(path: Path, crs) -> shapely.Geometry:
+    gdf = read_layer(path, "boundary", ("Polygon", "MultiPolygon"))
+    return shapely.union_all(gdf.to_crs(crs).geometry.to_numpy())
+
+
+def build_geodata(study: Study, files: dict[str, Path]) -> GeoStage:
+    """Run the geodata stage of a study (see the module docstring).
+
+    Parameters
+    ----------
+    study : Study
+    files : dict
+        ``study.input_files()``.
+
+    Returns
+    -------
+    GeoStage
+    """
+    m = study.model
+    opts = m.areas
+    sites = read_sites(files["inputs.substations"], opts.substation_id)
+    layers = [sites]
+    boundary_gdf = None
+    if "inputs.boundary" in files:
+        boundary_gdf = read_layer(files["inputs.boundary"], "boundary", ("Polygon", "MultiPolygon"))
+        layers.append(boundary_gdf)
+    crs = metric_crs(layers, None if opts.crs == "auto" else opts.crs)
+    stage = GeoStage(crs=crs, sites=sites.to_crs(crs))
+    ps_ids = list(sites["ps_id"])
+    if "inputs.service_areas" in files:
+        stage.areas, stage.report = _given_areas(
+            files["inputs.service_areas"], ps_ids, crs, opts.overlap_tolerance_m2
+        )
+    elif boundary_gdf is not None:
+        boundary = shapely.union_all(boundary_gdf.to_crs(crs).geometry.to_numpy())
+        try:
+            stage.areas = voronoi_areas(stage.sites, boundary)
+        except ValueError as exc:
+            raise AtlasInputError(files["inputs.substations"], "sites", str(exc)) from None
+    if stage.areas is not None:
+        empty = shapely.is_empty(stage.areas.geometry.to_numpy())
+        stage.report.empty_areas = list(stage.areas["ps_id"].to_numpy()[empty])
+    if "inputs.ders" in files:
+        _join_register(stage, study, files)
+    return stage
+
+
+def _join_register(stage: GeoStage, study: Study, files: dict[str, Path]) -> None:
+    path = files["inputs.ders"]
+    is_csv = path.name.lower().endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip"))
+    raw = read_layer(path, "DER register", ("Point",))
+    register = normalise_register(raw, path, study.scenarios, is_csv=is_csv).to_crs(stage.crs)
+    ids = stage.areas["ps_id"].to_numpy(dtype=object)
+    inside, nearest, distance = assign_points(register.geometry.to_numpy(), stage.areas)
+    index = np.where(
+        (inside < 0) & (distance <= study.model.areas.snap_distance_m), nearest, inside
+    )
+    register["ps_id"] = np.where(index >= 0, ids[np.maximum(index, 0)], "")
+    register["distance_m"] = distance
+    register["nearest_ps_id"] = np.where(nearest >= 0, ids[np.maximum(nearest, 0)], "")
+    register["snapped"] = (index >= 0) & (distance > 0)
+    stage.register = register
+    joined = register[register["ps_id"] != ""]
+    capacity = capacity_from_register(joined, study.scenarios)
+    capacity = _add_growth(capacity, stage, study, files)
+    stage.capacity = capacity
+    stage.ev_points = ev_points_from_register(
+        joined, study.scenarios, frozenset(study.model.ev.v2g_locations)
+    )
+    n_in = int(((index >= 0) & (distance == 0)).sum())
+    stage.summary = {
+        "ders_total": len(register),
+        "ders_in_areas": n_in,
+        "ders_snapped": int(register["snapped"].sum()),
+        "ders_unassigned": int((index < 0).sum()),
+        "capacity_unassigned_mw": float(register.loc[index < 0, "capacity_mw"].sum()),
+        "snap_distance_m": study.model.areas.snap_distance_m,
+    }
+
+
+def _add_growth(
+    capacity: pd.DataFrame, stage: GeoStage, study: Study, files: dict[str, Path]
+) -> pd.DataFrame:
+    """Add each ``[[growth]]`` entry's MW to its scenario, split over the areas by its rule."""
+    ps_ids = list(stage.areas["ps_id"])
+    rows = [capacity]
+    for i, g in enumerate(study.model.growth):
+        if g.added_mw == 0:
+            continue
+        if g.allocate == "capacity":
+            base = capacity[
+                (capacity["scenario"] == g.scenario) & (capacity["technology"] == g.technology)
+            ]
+            weights = base.groupby("ps_id")["capacity_mw"].sum().reindex(ps_ids, fill_value=0.0)
+            what = f"existing {g.technology} capacity in {g.scenario!r}"
+        elif g.allocate == "area":
+            weights = area_table(stage.areas).set_index("ps_id")["area_km2"].reindex(ps_ids)
+            what = "service area"
+        else:
+            weights = _weights(files[f"growth.{i}.weights"], g.weight_column, stage)
+            what = f"weights {files[f'growth.{i}.weights'].name}"
+        try:
+            added = allocate_growth(g.added_mw, weights, what)
+        except ValueError as exc:
+            raise AtlasInputError(study.path, f"growth.{i}", str(exc)) from None
+        rows.append(
+            pd.DataFrame(
+                {
+                    "scenario": g.scenario,
+                    "ps_id": added.index,
+                    "technology": g.technology,
+                    "level": g.level,
+                    "capacity_mw": added.to_numpy(),
+                }
+            )
+        )
+    out = pd.concat(rows, ignore_index=True)
+    return out.groupby(["scenario", "ps_id", "technology", "level"], sort=True, as_index=False)[
+        "capacity_mw"
+    ].sum()
+
+
+def _weights(path: Path, column: str | None, stage: GeoStage) -> pd.Series:
+    """Weight of each service area from a table (ps_id, weight) or a layer.
+
+    A point layer counts its points in each area (or sums ``column``); a polygon layer
+    spreads ``column`` (or the polygons' area) over the areas in proportion to overlap.
+    """
+    ps_ids = list(stage.areas["ps_id"])
+    if path.name.lower().endswith(".csv") and "lat" not in pd.read_csv(path, nrows=0).columns:
+        df = pd.read_csv(path, dtype={"ps_id": str})
+        col = column or "weight"
+        if "ps_id" not in df.columns or col not in df.columns:
+            raise AtlasInputError(path, "header", f"expected columns ps_id and {col}")
+        return df.set_index("ps_id")[col].astype(float).reindex(ps_ids, fill_value=0.0)
+    layer = read_layer(path, "weight layer").to_crs(stage.crs)
+    if column is not None and column not in layer.columns:
+        raise AtlasInputError(
+            path, "attributes", f"missing attribute {column!r} (growth weight_column)"
+        )
+    value = pd.to_numeric(layer[column], errors="coerce").fillna(0.0).to_numpy() if column else None
+    geoms = layer.geometry.to_numpy()
+    if (shapely.get_type_id(geoms) == 0).all():
+        index, _, _ = assign_points(geoms, stage.areas)
+        w = np.ones(len(geoms)) if value is None else value
+        total = np.bincount(index[index >= 0], weights=w[index >= 0], minlength=len(ps_ids))
+        return pd.Series(total, index=ps_ids)
+    areas = stage.areas.geometry.to_numpy()
+    tree = shapely.STRtree(areas)
+    li, ai = tree.query(geoms, predicate="intersects")
+    overlap = shapely.area(shapely.intersection(geoms[li], areas[ai]))
+    own = shapely.area(geoms[li])
+    w = (
+        overlap
+        if value is None
+        else value[li] * np.divide(overlap, own, out=np.zeros_like(overlap), where=own > 0)
+    )
+    return pd.Series(np.bincount(ai, weights=w, minlength=len(ps_ids)), index=ps_ids)

@@ -1,0 +1,239 @@
+"""The DER register: points of installations -> installed capacity per PS, scenario,
+technology and connection level; city-wide growth allocated to the service areas.
+
+Register columns (docs/study-file.md, "DER register"):
+
+``technology``
+    pv, chp, biomass, hydro, or ev (a charging point).
+``capacity_kw`` or ``capacity_mw``
+    Exactly one of them; the unit is in the name and converted to MW once, here.
+``level``
+    MV (CEI 0-16) or LV (CEI 0-21); empty means MV.
+``location``
+    For ev: home, work, b2c or public.
+``v2g``
+    For ev, optional: true/false overrides the location's default V2G capability.
+``scenario``
+    Optional: empty means the installation exists in every scenario; a name means only in
+    that scenario (a planned plant).
+``der_id``, ``name``
+    Optional identifiers (``der_id`` defaults to the row number).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from atlas.conventions import CAPACITY_TECHNOLOGIES, EV_LOCATIONS, LEVELS
+from atlas.errors import AtlasInputError
+
+REGISTER_TECHNOLOGIES: tuple[str, ...] = (*CAPACITY_TECHNOLOGIES, "ev")
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+
+
+def _bad(path: Path, i: int, col: str, problem: str, is_csv: bool) -> AtlasInputError:
+    where = f"row {i + 1}, {col}" if is_csv else f"feature {i + 1}, {col}"
+    return AtlasInputError(path, where, problem, line=i + 2 if is_csv else None)
+
+
+def normalise_register(
+    raw: gpd.GeoDataFrame, path: Path, scenarios: list[str], is_csv: bool = True
+) -> gpd.GeoDataFrame:
+    """Check a register layer and bring it to the atlas's columns and units.
+
+    Parameters
+    ----------
+    raw : geopandas.GeoDataFrame
+        Points, as read by :func:`atlas.geodata.read_layer`.
+    path : pathlib.Path
+        The register file (for messages).
+    scenarios : list of str
+        The study's scenarios.
+    is_csv : bool
+        Whether rows are CSV lines (for line numbers in messages).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns der_id (str), name (str), technology, level, capacity_mw [MW], location
+        ("" for non-EV), v2g (float: 1, 0 or NaN when not given), scenario ("" = all), and
+        the point geometry, same CRS.
+    """
+    cols = set(raw.columns)
+    has_kw, has_mw = "capacity_kw" in cols, "capacity_mw" in cols
+    if has_kw == has_mw:
+        problem = "both capacity_kw and capacity_mw" if has_kw else "no capacity column"
+        raise AtlasInputError(
+            path,
+            "header",
+            f"{problem}, expected exactly one of capacity_kw or capacity_mw",
+            line=1 if is_csv else None,
+        )
+    if "technology" not in cols:
+        raise AtlasInputError(
+            path, "header", "missing column 'technology'", line=1 if is_csv else None
+        )
+    n = len(raw)
+
+    def text(col: str, default: str = "") -> pd.Series:
+        if col not in cols:
+            return pd.Series([default] * n, index=raw.index, dtype=object)
+        s = raw[col].astype("string").str.strip().fillna(default)
+        return s.where(s != "", default).astype(object)
+
+    tech = text("technology").str.lower()
+    bad = ~tech.isin(REGISTER_TECHNOLOGIES)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise _bad(
+            path,
+            i,
+            "technology",
+            f"{tech.iloc[i]!r}, expected one of {list(REGISTER_TECHNOLOGIES)}",
+            is_csv,
+        )
+    cap_col = "capacity_kw" if has_kw else "capacity_mw"
+    cap = pd.to_numeric(raw[cap_col], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(cap) | (cap < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise _bad(path, i, cap_col, f"{raw[cap_col].iloc[i]!r}, expected a number >= 0", is_csv)
+    capacity_mw = cap / 1000.0 if has_kw else cap
+    level = text("level", "MV").str.upper()
+    bad = ~level.isin(LEVELS)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise _bad(path, i, "level", f"{level.iloc[i]!r}, expected one of {list(LEVELS)}", is_csv)
+    location = text("location").str.lower()
+    is_ev = (tech == "ev").to_numpy()
+    bad = is_ev & ~location.isin(EV_LOCATIONS).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise _bad(
+            path,
+            i,
+            "location",
+            f"{location.iloc[i]!r} for a charging point, expected one of {list(EV_LOCATIONS)}",
+            is_csv,
+        )
+    location = location.where(is_ev, "")
+    v2g_text = text("v2g").str.lower()
+    v2g = np.full(n, np.nan)
+    v2g[v2g_text.isin(_TRUE).to_numpy()] = 1.0
+    v2g[v2g_text.isin(_FALSE).to_numpy()] = 0.0
+    bad = (v2g_text != "").to_numpy() & np.isnan(v2g)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise _bad(path, i, "v2g", f"{v2g_text.iloc[i]!r}, expected true, false or empty", is_csv)
+    v2g[~is_ev] = np.nan
+    scenario = text("scenario")
+    bad = (scenario != "") & ~scenario.isin(scenarios)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise _bad(
+            path,
+            i,
+            "scenario",
+            f"{scenario.iloc[i]!r}, expected empty (all scenarios) or one of {scenarios}",
+            is_csv,
+        )
+    der_id = text("der_id")
+    der_id = der_id.where(der_id != "", pd.Series([str(i + 1) for i in range(n)], index=raw.index))
+    return gpd.GeoDataFrame(
+        {
+            "der_id": der_id.to_numpy(dtype=object),
+            "name": text("name").to_numpy(dtype=object),
+            "technology": tech.to_numpy(dtype=object),
+            "level": level.to_numpy(dtype=object),
+            "capacity_mw": capacity_mw,
+            "location": location.to_numpy(dtype=object),
+            "v2g": v2g,
+            "scenario": scenario.to_numpy(dtype=object),
+        },
+        geometry=raw.geometry.to_numpy(),
+        crs=raw.crs,
+    )
+
+
+def _per_scenario(register: pd.DataFrame, scenarios: list[str]) -> pd.DataFrame:
+    """One copy of each row per scenario it belongs to (empty scenario = all)."""
+    parts = []
+    for s in scenarios:
+        rows = register[(register["scenario"] == "") | (register["scenario"] == s)]
+        parts.append(rows.assign(scenario=s))
+    return pd.concat(parts, ignore_index=True)
+
+
+def capacity_from_register(register: pd.DataFrame, scenarios: list[str]) -> pd.DataFrame:
+    """Installed capacity per scenario, PS, technology and level (EV excluded).
+
+    Parameters
+    ----------
+    register : pandas.DataFrame
+        The normalised register with a ``ps_id`` column (unassigned rows removed).
+    scenarios : list of str
+
+    Returns
+    -------
+    pandas.DataFrame
+        scenario, ps_id, technology, level, capacity_mw [MW]: the engine's capacity table.
+    """
+    rows = _per_scenario(register[register["technology"] != "ev"], scenarios)
+    out = rows.groupby(["scenario", "ps_id", "technology", "level"], sort=True, as_index=False)[
+        "capacity_mw"
+    ].sum()
+    return out[["scenario", "ps_id", "technology", "level", "capacity_mw"]]
+
+
+def ev_points_from_register(
+    register: pd.DataFrame, scenarios: list[str], v2g_locations: frozenset[str]
+) -> pd.DataFrame:
+    """Charging points per scenario, PS and location, and the V2G share of their capacity.
+
+    A point's ``v2g`` flag, where given, overrides its location's default
+    (``v2g_locations``). The share is by charger capacity, or by count where every
+    capacity is zero.
+
+    Returns
+    -------
+    pandas.DataFrame
+        scenario, ps_id, location, points (count), capacity_mw [MW], v2g_share [-].
+    """
+    ev = _per_scenario(register[register["technology"] == "ev"], scenarios)
+    if ev.empty:
+        return pd.DataFrame(
+            columns=["scenario", "ps_id", "location", "points", "capacity_mw", "v2g_share"]
+        )
+    default = ev["location"].isin(v2g_locations).to_numpy(dtype=float)
+    flag = np.where(
+        np.isnan(ev["v2g"].to_numpy(dtype=float)), default, ev["v2g"].to_numpy(dtype=float)
+    )
+    ev = ev.assign(points=1, v2g_cap=flag * ev["capacity_mw"], v2g_points=flag)
+    g = ev.groupby(["scenario", "ps_id", "location"], sort=True, as_index=False)[
+        ["points", "capacity_mw", "v2g_cap", "v2g_points"]
+    ].sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(
+            g["capacity_mw"] > 0, g["v2g_cap"] / g["capacity_mw"], g["v2g_points"] / g["points"]
+        )
+    return g.assign(v2g_share=share)[
+        ["scenario", "ps_id", "location", "points", "capacity_mw", "v2g_share"]
+    ]
+
+
+def allocate_growth(added_mw: float, weights: pd.Series, what: str) -> pd.Series:
+    """Split ``added_mw`` over PS in proportion to ``weights`` (indexed by ps_id).
+
+    The parts sum to ``added_mw`` exactly up to rounding. All-zero weights are an error
+    naming ``what``.
+    """
+    w = weights.astype(float).clip(lower=0.0)
+    total = w.sum()
+    if not np.isfinite(total) or total <= 0:
+        raise ValueError(f"cannot allocate {added_mw} MW by {what}: every weight is zero")
+    return added_mw * w / total
