@@ -86,11 +86,28 @@ def voronoi_areas(sites: gpd.GeoDataFrame, boundary: BaseGeometry) -> gpd.GeoDat
         cells = shapely.get_parts(
             shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame, ordered=True)
         )
-    clipped = shapely.intersection(cells, boundary)
-    clipped = np.array([_polygonal(g) for g in clipped], dtype=object)
+    clipped = clip_to_boundary(cells, boundary)
     out = np.empty(len(pts), dtype=object)
     out[order] = clipped
     return gpd.GeoDataFrame({"ps_id": sites["ps_id"].to_numpy()}, geometry=out, crs=sites.crs)
+
+
+def clip_to_boundary(cells: np.ndarray, boundary: BaseGeometry) -> np.ndarray:
+    """Intersect convex cells with a (possibly very detailed) boundary.
+
+    Cells wholly inside the boundary are kept as they are; for the others the boundary is
+    first cut to the cell's bounding box (GEOS rectangle clipping, fast), so each
+    intersection handles only the boundary's vertices near that cell.
+    """
+    shapely.prepare(boundary)
+    out = np.array(cells, dtype=object)
+    crossing = np.flatnonzero(~shapely.contains_properly(boundary, cells))
+    for i in crossing:
+        local = shapely.clip_by_rect(boundary, *shapely.bounds(cells[i]))
+        if not shapely.is_valid(local):  # rectangle clipping may leave an invalid shape
+            local = boundary
+        out[i] = _polygonal(shapely.intersection(cells[i], local))
+    return out
 
 
 def _polygonal(geom: BaseGeometry) -> BaseGeometry:
@@ -219,6 +236,65 @@ def assign_points(
             rows = outside[near_pt[first]]
             distance[rows] = d[first]
             nearest[rows] = near_area[first]
+    return inside, nearest, distance
+
+
+def assign_points_voronoi(
+    points: np.ndarray, sites: gpd.GeoDataFrame, boundary: BaseGeometry, areas: gpd.GeoDataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`assign_points` for Voronoi service areas: the nearest site, inside the boundary.
+
+    A point of the boundary (border included) lies in the cell of its nearest PS site, by
+    the definition of a Voronoi cell; equidistant sites go to the ``ps_id`` that sorts first.
+    A k-d tree finds the nearest sites and a prepared boundary the points inside, which is
+    much faster than point-in-polygon tests on the clipped cells. Points outside the
+    boundary get the nearest cell and their distance to it, as in :func:`assign_points`.
+
+    Parameters
+    ----------
+    points : numpy.ndarray of shapely Points
+    sites : geopandas.GeoDataFrame
+        ``ps_id`` and site points, in the rows' order of ``areas``, metric CRS.
+    boundary : shapely geometry
+        The boundary the cells were clipped to.
+    areas : geopandas.GeoDataFrame
+        The cells (:func:`voronoi_areas`), for the distance of outside points.
+
+    Returns
+    -------
+    inside, nearest, distance_m : numpy.ndarray
+        As :func:`assign_points`.
+    """
+    from scipy.spatial import cKDTree
+
+    ids = sites["ps_id"].to_numpy(dtype=str)
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[np.argsort(ids, kind="stable")] = np.arange(len(ids))
+    xy = shapely.get_coordinates(points)
+    site_xy = shapely.get_coordinates(sites.geometry.to_numpy())
+    tree = cKDTree(site_xy)
+    k = min(2, len(site_xy))
+    dist, idx = tree.query(xy, k=k)
+    if k == 1:
+        best = np.asarray(idx).reshape(-1)
+    else:
+        best = idx[:, 0].copy()
+        tie = dist[:, 1] == dist[:, 0]
+        if tie.any():  # equidistant from two or more sites: the first ps_id among all of them
+            for i in np.flatnonzero(tie):
+                cands = tree.query_ball_point(xy[i], dist[i, 0] * (1 + 1e-12))
+                cands = [c for c in cands if np.hypot(*(site_xy[c] - xy[i])) == dist[i, 0]]
+                best[i] = min(cands, key=lambda c: rank[c])
+    shapely.prepare(boundary)
+    covered = shapely.intersects_xy(boundary, xy[:, 0], xy[:, 1])
+    inside = np.where(covered, best, -1)
+    nearest = inside.copy()
+    distance = np.zeros(len(xy))
+    outside = np.flatnonzero(~covered)
+    if len(outside):
+        _, near, d = assign_points(points[outside], areas)
+        nearest[outside] = near
+        distance[outside] = d
     return inside, nearest, distance
 
 

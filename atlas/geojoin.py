@@ -17,7 +17,14 @@ import pandas as pd
 import pyproj
 import shapely
 
-from atlas.areas import AreaReport, area_table, assign_points, resolve_overlaps, voronoi_areas
+from atlas.areas import (
+    AreaReport,
+    area_table,
+    assign_points,
+    assign_points_voronoi,
+    resolve_overlaps,
+    voronoi_areas,
+)
 from atlas.errors import AtlasInputError
 from atlas.geodata import WGS84, metric_crs, read_layer
 from atlas.inputs import read_substations
@@ -50,6 +57,11 @@ class GeoStage:
         scenario, ps_id, technology, level, capacity_mw from the register and growth.
     ev_points : pandas.DataFrame or None
         Charging points per scenario, PS and location with their V2G share.
+    boundary : shapely geometry or None
+        The study boundary (metric CRS), when given.
+    voronoi : bool
+        Whether the areas are Voronoi cells of the sites (then points are joined to their
+        nearest site inside the boundary, :func:`atlas.areas.assign_points_voronoi`).
     report : AreaReport
     summary : dict
         Counts for the run summary.
@@ -61,8 +73,16 @@ class GeoStage:
     register: gpd.GeoDataFrame | None = None
     capacity: pd.DataFrame | None = None
     ev_points: pd.DataFrame | None = None
+    boundary: shapely.Geometry | None = None
+    voronoi: bool = False
     report: AreaReport = field(default_factory=AreaReport)
     summary: dict = field(default_factory=dict)
+
+    def assign(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Area of each point (metric CRS): see :func:`atlas.areas.assign_points`."""
+        if self.voronoi:
+            return assign_points_voronoi(points, self.sites, self.boundary, self.areas)
+        return assign_points(points, self.areas)
 
     def unassigned(self) -> pd.DataFrame:
         """DERs outside every service area (snapped ones included, flagged), WGS84."""
@@ -199,11 +219,6 @@ def _given_areas(
     return resolve_overlaps(areas, tolerance_m2, path)
 
 
-def _boundary(path: Path, crs) -> shapely.Geometry:
-    gdf = read_layer(path, "boundary", ("Polygon", "MultiPolygon"))
-    return shapely.union_all(gdf.to_crs(crs).geometry.to_numpy())
-
-
 def build_geodata(study: Study, files: dict[str, Path]) -> GeoStage:
     """Run the geodata stage of a study (see the module docstring).
 
@@ -234,6 +249,7 @@ def build_geodata(study: Study, files: dict[str, Path]) -> GeoStage:
         )
     elif boundary_gdf is not None:
         boundary = shapely.union_all(boundary_gdf.to_crs(crs).geometry.to_numpy())
+        stage.boundary, stage.voronoi = boundary, True
         try:
             stage.areas = voronoi_areas(stage.sites, boundary)
         except ValueError as exc:
@@ -252,7 +268,7 @@ def _join_register(stage: GeoStage, study: Study, files: dict[str, Path]) -> Non
     raw = read_layer(path, "DER register", ("Point",))
     register = normalise_register(raw, path, study.scenarios, is_csv=is_csv).to_crs(stage.crs)
     ids = stage.areas["ps_id"].to_numpy(dtype=object)
-    inside, nearest, distance = assign_points(register.geometry.to_numpy(), stage.areas)
+    inside, nearest, distance = stage.assign(register.geometry.to_numpy())
     index = np.where(
         (inside < 0) & (distance <= study.model.areas.snap_distance_m), nearest, inside
     )
@@ -342,7 +358,7 @@ def _weights(path: Path, column: str | None, stage: GeoStage) -> pd.Series:
     value = pd.to_numeric(layer[column], errors="coerce").fillna(0.0).to_numpy() if column else None
     geoms = layer.geometry.to_numpy()
     if (shapely.get_type_id(geoms) == 0).all():
-        index, _, _ = assign_points(geoms, stage.areas)
+        index, _, _ = stage.assign(geoms)
         w = np.ones(len(geoms)) if value is None else value
         total = np.bincount(index[index >= 0], weights=w[index >= 0], minlength=len(ps_ids))
         return pd.Series(total, index=ps_ids)
