@@ -7,6 +7,7 @@ A user error (:class:`~atlas.errors.AtlasInputError`) prints one line
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,27 @@ def _user_errors(func):
             sys.exit(2)
 
     return wrapper
+
+
+def _echo_summary(summary: dict) -> None:
+    """Print the geodata stage's counts (service areas, the DER join)."""
+    click.echo(
+        f"{summary['substations']} substations, service areas: {summary['service_areas']} "
+        f"(metric CRS {summary['metric_crs']})"
+    )
+    if summary["slivers_resolved"]:
+        click.echo(
+            f"  {summary['slivers_resolved']} sliver overlaps resolved ({summary['sliver_area_m2']:.3g} m2 in all)"
+        )
+    if summary["empty_areas"]:
+        click.echo(f"  empty service areas: {', '.join(summary['empty_areas'])}")
+    if "ders_total" in summary:
+        click.echo(
+            f"{summary['ders_total']} DERs: {summary['ders_in_areas']} in service areas, "
+            f"{summary['ders_snapped']} snapped within {summary['snap_distance_m']:g} m, "
+            f"{summary['ders_unassigned']} outside every area ({summary['capacity_unassigned_mw']:.3f} MW, "
+            "listed in unassigned_ders.csv)"
+        )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -108,6 +130,34 @@ def run(
     click.echo(f"wrote {len(written)} files to {out_dir} in {time.perf_counter() - t0:.1f} s:")
     for p in written:
         click.echo(f"  {p.name}")
+    _echo_summary(json.loads((out_dir / "run.json").read_text(encoding="utf-8"))["summary"])
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Study file (TOML). Default: the embedded Milan demo.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("outputs"),
+    show_default=True,
+    help="Output folder.",
+)
+@_user_errors
+def areas(config: Path | None, out_dir: Path) -> None:
+    """Build the service areas, join the DER register, write the capacity per PS."""
+    from atlas.demo import demo_study_path
+    from atlas.pipeline import write_areas
+
+    written, summary = write_areas(config or demo_study_path(), out_dir)
+    _echo_summary(summary)
+    click.echo(f"wrote {', '.join(p.name for p in written)} to {out_dir}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -444,17 +444,20 @@ def write_run(
     t0 = time.perf_counter()
     written = write_hourly(result.hourly, out_dir, tuple({"parquet", *formats}))
     written.append(write_envelopes(result.envelopes, out_dir))
-    written += write_geodata(inputs, out_dir)
+    written += write_geodata(inputs.geo, inputs.capacity, inputs.study.scenarios, out_dir)
     timings = dict(result.timings_s, write=time.perf_counter() - t0)
     data = manifest(inputs.study, inputs.study.input_files(), inputs.parameters, timings, written)
-    data["summary"] = geodata_summary(inputs)
+    data["summary"] = geodata_summary(inputs.study, inputs.geo)
     written.append(write_manifest(data, out_dir))
     return written
 
 
-def write_geodata(inputs: StudyInputs, out_dir: str | Path) -> list[Path]:
-    """Write the geodata stage's outputs: ``service_areas.geojson``, ``capacity_by_ps.csv``
-    and, with a DER register, ``unassigned_ders.csv`` (written even when empty)."""
+def write_geodata(
+    geo: GeoStage, capacity: pd.DataFrame, scenarios: list[str], out_dir: str | Path
+) -> list[Path]:
+    """Write the geodata stage's outputs: ``capacity_by_ps.csv``, ``service_areas.geojson``
+    (when there are areas) and, with a DER register, ``unassigned_ders.csv`` (written even
+    when empty)."""
     from atlas.outputs import (
         service_area_table,
         write_capacity_table,
@@ -463,23 +466,55 @@ def write_geodata(inputs: StudyInputs, out_dir: str | Path) -> list[Path]:
     )
 
     out_dir = Path(out_dir)
-    written = [write_capacity_table(inputs.capacity, out_dir)]
-    if inputs.geo.areas is not None:
-        table = service_area_table(inputs.geo, inputs.capacity, inputs.study.scenarios)
-        written.append(write_service_areas(table, out_dir))
-    if inputs.geo.register is not None:
-        written.append(write_unassigned(inputs.geo.unassigned(), out_dir))
+    written = [write_capacity_table(capacity, out_dir)]
+    if geo.areas is not None:
+        written.append(write_service_areas(service_area_table(geo, capacity, scenarios), out_dir))
+    if geo.register is not None:
+        written.append(write_unassigned(geo.unassigned(), out_dir))
     return written
 
 
-def geodata_summary(inputs: StudyInputs) -> dict:
+def build_areas(study: Study | str | Path) -> tuple[Study, GeoStage, pd.DataFrame]:
+    """The geodata stage alone: service areas, the DER join and the capacity table.
+
+    Returns
+    -------
+    study, geo, capacity
+        The capacity table comes from the register (and growth) or the capacity file.
+    """
+    if not isinstance(study, Study):
+        study = load_study(study)
+    files = study.input_files()
+    geo = build_geodata(study, files)
+    if geo.capacity is not None:
+        return study, geo, geo.capacity
+    capacity = read_capacity(files["inputs.capacity"], study.scenarios, list(geo.sites["ps_id"]))
+    return study, geo, capacity
+
+
+def write_areas(study: Study | str | Path, out_dir: str | Path) -> tuple[list[Path], dict]:
+    """Run the geodata stage and write its outputs (the API behind ``atlas areas``).
+
+    Returns
+    -------
+    written : list of pathlib.Path
+    summary : dict
+        As :func:`geodata_summary`.
+    """
+    study, geo, capacity = build_areas(study)
+    written = write_geodata(geo, capacity, study.scenarios, out_dir)
+    return written, geodata_summary(study, geo)
+
+
+def geodata_summary(study: Study, geo: GeoStage) -> dict:
     """Counts of the geodata stage for ``run.json`` and the command line."""
-    geo = inputs.geo
+    if geo.areas is None:
+        kind = "none"
+    else:
+        kind = "voronoi" if geo.voronoi else "given"
     summary = {
-        "substations": len(inputs.ps_ids),
-        "service_areas": "none"
-        if geo.areas is None
-        else ("given" if "inputs.service_areas" in inputs.study.input_files() else "voronoi"),
+        "substations": len(geo.sites),
+        "service_areas": kind,
         "metric_crs": geo.crs.to_string(),
         "slivers_resolved": geo.report.slivers_resolved,
         "sliver_area_m2": round(geo.report.sliver_area_m2, 6),
