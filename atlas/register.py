@@ -81,10 +81,13 @@ def normalise_register(
     n = len(raw)
 
     def text(col: str, default: str = "") -> pd.Series:
+        """The column as stripped text, empty cells as ``default``; each distinct value is
+        cleaned once (registers are long and repetitive)."""
         if col not in cols:
-            return pd.Series([default] * n, index=raw.index, dtype=object)
-        s = raw[col].astype("string").str.strip().fillna(default)
-        return s.where(s != "", default).astype(object)
+            return pd.Series(np.full(n, default, dtype=object), index=raw.index)
+        codes, uniques = pd.factorize(raw[col], use_na_sentinel=True)
+        clean = np.array([str(u).strip() or default for u in uniques] + [default], dtype=object)
+        return pd.Series(clean[codes], index=raw.index)
 
     tech = text("technology").str.lower()
     bad = ~tech.isin(REGISTER_TECHNOLOGIES)
@@ -143,7 +146,7 @@ def normalise_register(
             is_csv,
         )
     der_id = text("der_id")
-    der_id = der_id.where(der_id != "", pd.Series([str(i + 1) for i in range(n)], index=raw.index))
+    der_id = der_id.where(der_id != "", pd.Series(np.arange(1, n + 1).astype(str), index=raw.index))
     return gpd.GeoDataFrame(
         {
             "der_id": der_id.to_numpy(dtype=object),
