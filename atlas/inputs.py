@@ -263,7 +263,7 @@ def read_load(path: Path, year: int, ps_ids: list[str], load_year: int | None = 
     numpy.ndarray
         (n_ps, 8760, 2): P [MW] and Q [Mvar] per PS in ``ps_ids`` order, load convention.
     """
-    df = _read_csv(path, ["time", "ps_id", "p_mw", "q_mvar"])
+    df = _read_csv(path, ["time", "ps_id", "p_mw", "q_mvar"], dtype={"time": str, "ps_id": str})
     ps = _codes(df, "ps_id", path, ps_ids, "is not in the substations file, expected a known ps_id")
     p = _numeric(df, "p_mw", path)
     q = _numeric(df, "q_mvar", path)
@@ -332,7 +332,11 @@ def read_ev(
         ``{scenario: array (n_ps, n_locations, 8760)}`` with locations in the order of
         :data:`atlas.conventions.EV_LOCATIONS`; scenarios without rows get zeros. [MW]
     """
-    df = _read_csv(path, ["scenario", "time", "ps_id", "location", "p_mw"])
+    df = _read_csv(
+        path,
+        ["scenario", "time", "ps_id", "location", "p_mw"],
+        dtype={"scenario": str, "time": str, "ps_id": str, "location": str},
+    )
     scen = _codes(
         df,
         "scenario",
