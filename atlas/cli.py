@@ -32,6 +32,24 @@ def _user_errors(func):
     return wrapper
 
 
+#: Options shared by the commands, defined once.
+config_option = click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Study file (TOML). Default: the embedded Milan demo.",
+)
+out_option = click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("outputs"),
+    show_default=True,
+    help="Output folder.",
+)
+
+
 def _echo_summary(summary: dict) -> None:
     """Print the geodata stage's counts (service areas, the DER join)."""
     click.echo(
@@ -75,21 +93,8 @@ def validate(study_file: Path) -> None:
 
 
 @main.command()
-@click.option(
-    "--config",
-    "config",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Study file (TOML). Default: the embedded Milan demo.",
-)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(path_type=Path),
-    default=Path("outputs"),
-    show_default=True,
-    help="Output folder.",
-)
+@config_option
+@out_option
 @click.option(
     "--format",
     "formats",
@@ -134,21 +139,8 @@ def run(
 
 
 @main.command()
-@click.option(
-    "--config",
-    "config",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Study file (TOML). Default: the embedded Milan demo.",
-)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(path_type=Path),
-    default=Path("outputs"),
-    show_default=True,
-    help="Output folder.",
-)
+@config_option
+@out_option
 @_user_errors
 def areas(config: Path | None, out_dir: Path) -> None:
     """Build the service areas, join the DER register, write the capacity per PS."""
