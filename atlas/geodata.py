@@ -119,7 +119,9 @@ _TYPE_IDS = {
 
 def _read_lat_lon_csv(path: Path, what: str) -> gpd.GeoDataFrame:
     try:
-        df = pd.read_csv(path, skipinitialspace=True, low_memory=False)
+        df = pd.read_csv(
+            path, skipinitialspace=True, dtype=str, keep_default_na=False
+        )  # text as text
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
         raise AtlasInputError(
             path, "", f"cannot be read as CSV ({str(exc).splitlines()[0]})"

@@ -183,15 +183,16 @@ def service_area_table(geo, capacity: pd.DataFrame, scenarios: list[str]):
                 pivot.loc[key] if key in pivot.index.droplevel("ps_id") else pd.Series(dtype=float)
             )
             table[f"cap_{scenario}_{tech}_mw"] = values.reindex(ps_ids, fill_value=0.0).to_numpy()
-    return gpd.GeoDataFrame(table, geometry=areas.geometry.to_numpy(), crs=areas.crs).to_crs(
-        "EPSG:4326"
-    )
+    # RFC 7946 right-hand rule: exterior rings counter-clockwise
+    geoms = shapely.orient_polygons(areas.geometry.to_numpy(), exterior_cw=False)
+    return gpd.GeoDataFrame(table, geometry=geoms, crs=areas.crs).to_crs("EPSG:4326")
 
 
 def write_service_areas(table, out_dir: Path) -> Path:
     """Write ``service_areas.geojson`` (EPSG:4326) atomically."""
     return write_atomic(
-        out_dir / "service_areas.geojson", lambda p: table.to_file(p, driver="GeoJSON")
+        out_dir / "service_areas.geojson",
+        lambda p: table.to_file(p, driver="GeoJSON", layer="service_areas"),
     )
 
 
