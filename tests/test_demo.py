@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from numpy.testing import assert_allclose
@@ -22,6 +23,40 @@ def test_demo_is_labelled_synthetic(demo):
     assert "SYNTHETIC" in inputs.study.model.study.description
     readme = (demo_study_path().parent / "README.md").read_text(encoding="utf-8")
     assert "SYNTHETIC" in readme
+
+
+def test_demo_capacities_come_from_the_join(demo):
+    """No hand-written capacity table: Voronoi areas in the boundary and the DER register."""
+    inputs, _ = demo
+    assert inputs.study.model.inputs.capacity is None
+    assert inputs.geo.voronoi and inputs.geo.register is not None
+    assert len(inputs.ps_ids) >= 25
+    assert inputs.geo.summary["ders_unassigned"] == 0 and inputs.geo.summary["ders_total"] > 1000
+    register = inputs.geo.register
+    joined = register[register["technology"] != "ev"]
+    by_join = (
+        joined[joined["scenario"] == ""]
+        .groupby(["ps_id", "technology", "level"])["capacity_mw"]
+        .sum()
+    )
+    table = inputs.capacity[inputs.capacity["scenario"] == "as-is"].set_index(
+        ["ps_id", "technology", "level"]
+    )["capacity_mw"]
+    pd.testing.assert_series_equal(by_join.sort_index(), table.sort_index(), check_names=False)
+
+
+def test_demo_fleet_is_calibrated_to_milan_2019():
+    """Seed paper: in Milan, 2019, MV DERs produced 213 GWh and LV DERs 7 GWh."""
+    register = pd.read_csv(demo_study_path().parent / "ders.csv.gz")
+    as_is = register[register["scenario"].isna() & (register["technology"] != "ev")]
+    hours = {"pv": 1150.0, "chp": 4500.0, "hydro": 4000.0, "biomass": 7000.0}  # make_demo.py
+    gwh = (
+        as_is.assign(e=as_is["capacity_kw"] * as_is["technology"].map(hours) / 1e6)
+        .groupby("level")["e"]
+        .sum()
+    )
+    assert gwh["MV"] == pytest.approx(213.0, rel=0.01)
+    assert gwh["LV"] == pytest.approx(7.0, rel=0.02)
 
 
 def test_ps_sud_capacities_are_the_seed_papers(demo):

@@ -4,8 +4,10 @@ Run from the project root::
 
     python geodata/demo_milan/make_demo.py
 
-It writes, into this script's own folder: substations.csv, capacity.csv, load.csv.gz,
-ev.csv.gz and study.toml. The output is deterministic (numpy default_rng with a fixed seed,
+It writes, into this script's own folder: boundary.geojson, substations.csv, ders.csv.gz (the
+DER register), load.csv.gz, ev.csv.gz and study.toml. The service areas and installed
+capacities of the demo come from joining the register to Voronoi cells of the PS sites clipped
+to the boundary, as for a real city. The output is deterministic (numpy default_rng with a fixed seed,
 gzip with mtime=0): two runs give byte-identical files.
 
 What is real and what is invented
@@ -16,18 +18,24 @@ What is real and what is invented
 - The shape of the PS load (hour of day x day type, and month) is derived from real data:
   Terna S.p.A. transparency data, total load NORD bidding zone 2024, hourly means derived. Only
   the small table of factors below is embedded; the Terna file is never read at run time.
-- Everything else (the five other PS, their sites, ratings, peaks and DERs, PS Sud's location
-  and peak, power factors, noise, the EV allocation, location split and charging shapes) is
-  INVENTED for the demo and labelled so at each constant.
+- The city-wide DER fleet is calibrated to the seed paper's figure for Milan in 2019: MV DERs
+  produced 213 GWh and LV DERs 7 GWh (with the full-load hours stated below).
+- The boundary is the Comune di Milano's, simplified (ISTAT limits 2023 via
+  openpolis/geojson-italy, CC BY 4.0), embedded as coordinates below: APPROXIMATE.
+- Everything else (the other PS, their sites, ratings, peaks, every DER point and size, PS
+  Sud's location and peak, power factors, noise, the EV allocation, location split and
+  charging shapes) is INVENTED for the demo and labelled so at each constant.
 
 ``--derive-from PATH`` re-derives the embedded Terna table from the derived Terna CSV and prints
-it as Python literals (a maintainer's check; the demo itself never needs the file).
+it as Python literals; ``--derive-boundary PATH`` re-derives the simplified boundary from the
+ISTAT/openpolis GeoJSON (maintainer's checks; the demo itself never needs either file).
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import json
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +68,37 @@ SUBSTATIONS = [
     ("CENTRO", "PS Centro (synthetic)", 45.4700, 9.1800, 252.0),
     ("BOVISA", "PS Bovisa (synthetic)", 45.5030, 9.1600, 126.0),
 ]
-PS_IDS = [s[0] for s in SUBSTATIONS]
+# SYNTHETIC: 24 more PS, invented names, placed by a seeded draw inside the boundary at least
+# MIN_PS_SPACING_M from each other (see synthetic_substations); ratings drawn from RATINGS_MVA.
+N_EXTRA_PS = 24
+MIN_PS_SPACING_M = 1800.0  # INVENTED: HV/MV stations of a dense city are 1.5-3 km apart
+RATINGS_MVA = (126.0, 189.0, 252.0)  # INVENTED: 2-4 transformers of 63 MVA
+EXTRA_PS_NAMES = [
+    "Lambrate",
+    "Baggio",
+    "Niguarda",
+    "Gratosoglio",
+    "Forlanini",
+    "Quarto Oggiaro",
+    "Porta Romana",
+    "Sempione",
+    "Lorenteggio",
+    "Gorla",
+    "Rogoredo",
+    "Bicocca",
+    "San Siro",
+    "Corvetto",
+    "Affori",
+    "Citta Studi",
+    "Barona",
+    "Ortica",
+    "Gallaratese",
+    "Vigentino",
+    "Greco",
+    "Isola",
+    "Chiesa Rossa",
+    "Trenno",
+]  # INVENTED: district names used as labels only, not real station names
 
 # Yearly peak of the PS active load [MW], PCC load convention. All INVENTED (PS Sud's peak is
 # not in seed paper; 180 MW stays well inside the 376 MVA station's N-1 capacity).
@@ -83,6 +121,8 @@ POWER_FACTOR = {
     "CENTRO": 0.96,
     "BOVISA": 0.94,
 }
+PEAK_RANGE_MW = (50.0, 160.0)  # INVENTED: peak of the extra PS, drawn uniformly
+PF_EXTRA_RANGE = (0.94, 0.96)  # INVENTED: mean power factor of the extra PS, drawn uniformly
 PF_NOISE_SD = 0.008  # INVENTED: standard deviation of the hourly power-factor variation [-]
 PF_RANGE = (0.90, 0.99)  # INVENTED: power factor kept within this range [-]
 
@@ -92,49 +132,166 @@ LOAD_NOISE_SD = 0.02
 LOAD_NOISE_AR1 = 0.7
 
 # ---------------------------------------------------------------------------------------------
-# Installed DER capacity: (scenario, ps_id, technology, capacity_mw [MW], level)
+# Boundary: the Comune di Milano, SIMPLIFIED (Douglas-Peucker, 100 m, in UTM 32N) from ISTAT
+# limits (2023) via openpolis/geojson-italy, CC BY 4.0. APPROXIMATE: for the demo only.
 # ---------------------------------------------------------------------------------------------
-CAPACITY = [
-    # seed paper, "Reference case: PS Sud" (seed paper), taken as MV-connected as there.
-    ("as-is", "SUD", "pv", 5.0, "MV"),
-    ("as-is", "SUD", "chp", 27.0, "MV"),
-    ("as-is", "SUD", "biomass", 0.0, "MV"),
-    ("as-is", "SUD", "hydro", 0.420, "MV"),
-    ("2030", "SUD", "pv", 16.0, "MV"),
-    ("2030", "SUD", "chp", 29.0, "MV"),
-    ("2030", "SUD", "biomass", 0.0, "MV"),
-    ("2030", "SUD", "hydro", 0.420, "MV"),
-    # SYNTHETIC from here on: invented, in proportion to PS Sud's (PV growing ~3x to 2030,
-    # CHP roughly stable), so that every technology appears in both scenarios.
-    ("as-is", "NORD", "pv", 3.5, "MV"),
-    ("as-is", "NORD", "pv", 1.2, "LV"),  # the one LV row: small rooftop PV under CEI 0-21
-    ("as-is", "NORD", "chp", 12.0, "MV"),
-    ("2030", "NORD", "pv", 11.0, "MV"),
-    ("2030", "NORD", "pv", 4.0, "LV"),
-    ("2030", "NORD", "chp", 12.0, "MV"),
-    ("as-is", "EST", "pv", 4.0, "MV"),
-    ("as-is", "EST", "chp", 8.0, "MV"),
-    ("2030", "EST", "pv", 12.5, "MV"),
-    ("2030", "EST", "chp", 10.0, "MV"),
-    ("as-is", "OVEST", "pv", 2.5, "MV"),
-    ("as-is", "OVEST", "chp", 6.0, "MV"),
-    ("as-is", "OVEST", "biomass", 1.0, "MV"),  # a small biogas plant (invented)
-    ("as-is", "OVEST", "hydro", 0.15, "MV"),  # a small canal hydro plant (invented)
-    ("2030", "OVEST", "pv", 9.0, "MV"),
-    ("2030", "OVEST", "chp", 6.0, "MV"),
-    ("2030", "OVEST", "biomass", 1.0, "MV"),
-    ("2030", "OVEST", "hydro", 0.15, "MV"),
-    ("as-is", "CENTRO", "pv", 1.5, "MV"),
-    ("as-is", "CENTRO", "chp", 20.0, "MV"),
-    ("2030", "CENTRO", "pv", 5.0, "MV"),
-    ("2030", "CENTRO", "chp", 22.0, "MV"),
-    ("as-is", "BOVISA", "pv", 2.0, "MV"),
-    ("as-is", "BOVISA", "chp", 5.0, "MV"),
-    ("as-is", "BOVISA", "biomass", 0.5, "MV"),  # invented
-    ("2030", "BOVISA", "pv", 7.0, "MV"),
-    ("2030", "BOVISA", "chp", 6.0, "MV"),
-    ("2030", "BOVISA", "biomass", 0.8, "MV"),  # invented
+BOUNDARY_LONLAT = [
+    (9.09294, 45.52877),
+    (9.09904, 45.53209),
+    (9.09718, 45.52695),
+    (9.10262, 45.5232),
+    (9.1168, 45.52003),
+    (9.12366, 45.52064),
+    (9.1239, 45.52279),
+    (9.1318, 45.5232),
+    (9.14832, 45.51864),
+    (9.15144, 45.52029),
+    (9.15149, 45.52425),
+    (9.15849, 45.53344),
+    (9.17565, 45.53597),
+    (9.17912, 45.53534),
+    (9.18899, 45.52708),
+    (9.19771, 45.52728),
+    (9.2057, 45.52934),
+    (9.21138, 45.52829),
+    (9.23094, 45.52315),
+    (9.23463, 45.51746),
+    (9.25863, 45.51904),
+    (9.26834, 45.51679),
+    (9.2716, 45.50673),
+    (9.27791, 45.50557),
+    (9.27759, 45.50362),
+    (9.27188, 45.502),
+    (9.2716, 45.50582),
+    (9.2613, 45.5044),
+    (9.25928, 45.48415),
+    (9.26098, 45.47143),
+    (9.27143, 45.47222),
+    (9.27167, 45.46191),
+    (9.26713, 45.44978),
+    (9.2668, 45.43521),
+    (9.24786, 45.42374),
+    (9.24255, 45.41869),
+    (9.25018, 45.41461),
+    (9.23866, 45.40926),
+    (9.22557, 45.4076),
+    (9.22285, 45.40988),
+    (9.21781, 45.40757),
+    (9.21482, 45.39705),
+    (9.20884, 45.39646),
+    (9.2085, 45.39293),
+    (9.20627, 45.39217),
+    (9.20221, 45.39756),
+    (9.20042, 45.39761),
+    (9.20138, 45.39171),
+    (9.19752, 45.38853),
+    (9.19251, 45.3871),
+    (9.18779, 45.39136),
+    (9.18253, 45.39057),
+    (9.17292, 45.39452),
+    (9.1736, 45.40077),
+    (9.17077, 45.40283),
+    (9.15778, 45.40285),
+    (9.15917, 45.40809),
+    (9.15412, 45.41563),
+    (9.14722, 45.4158),
+    (9.14431, 45.41812),
+    (9.13631, 45.41717),
+    (9.13786, 45.41538),
+    (9.1334, 45.41418),
+    (9.12666, 45.42988),
+    (9.11334, 45.44332),
+    (9.11146, 45.44787),
+    (9.09933, 45.44688),
+    (9.09185, 45.45278),
+    (9.07799, 45.45297),
+    (9.07913, 45.43847),
+    (9.07703, 45.43618),
+    (9.06942, 45.43353),
+    (9.05618, 45.43807),
+    (9.05402, 45.43975),
+    (9.05384, 45.44514),
+    (9.04577, 45.44613),
+    (9.04453, 45.4492),
+    (9.04978, 45.45126),
+    (9.04981, 45.45257),
+    (9.04284, 45.46373),
+    (9.05363, 45.46138),
+    (9.06675, 45.46299),
+    (9.06973, 45.45982),
+    (9.07447, 45.45937),
+    (9.07717, 45.47258),
+    (9.07515, 45.47719),
+    (9.06567, 45.48307),
+    (9.06681, 45.48644),
+    (9.05656, 45.49763),
+    (9.0545, 45.50501),
+    (9.06033, 45.50456),
+    (9.0619, 45.50232),
+    (9.07251, 45.50599),
+    (9.07661, 45.49787),
+    (9.07875, 45.4969),
+    (9.08934, 45.49838),
+    (9.09844, 45.50669),
+    (9.09454, 45.51639),
+    (9.09294, 45.52877),
 ]
+BOUNDARY_SIMPLIFY_M = 100.0
+METRIC_CRS = "EPSG:32632"  # UTM 32N: Milan's zone, where areas and distances are computed
+
+# ---------------------------------------------------------------------------------------------
+# The DER register (one point per installation), calibrated city-wide
+# ---------------------------------------------------------------------------------------------
+# seed paper, "Reference case: PS Sud": PS Sud's capacity [MW], MV-connected. The 2030 values
+# are reached by planned installations (scenario "2030" rows) on top of the as-is ones.
+SUD_AS_IS_MW = {"pv": 5.0, "chp": 27.0, "biomass": 0.0, "hydro": 0.420}
+SUD_2030_MW = {"pv": 16.0, "chp": 29.0, "biomass": 0.0, "hydro": 0.420}
+
+# seed paper: in Milan, 2019, MV DERs produced 213 GWh and LV DERs 7 GWh. The as-is fleet is
+# sized so that capacity x full-load hours gives those figures.
+ENERGY_2019_GWH = {"MV": 213.0, "LV": 7.0}
+FULL_LOAD_HOURS = {  # INVENTED but typical: [h/yr]
+    "pv": 1150.0,  # PVGIS gives ~1,200-1,300 kWh/kWp for Milan rooftops, less losses and shading
+    "chp": 4500.0,  # heat-led district-heating CHP, off or low in summer
+    "hydro": 4000.0,  # small run-of-river on irrigation canals, dry and maintenance periods
+    "biomass": 7000.0,  # biogas/biomass baseload
+}
+# City-wide as-is capacity by technology and level [MW]. PS Sud's share is its own figure.
+# INVENTED split, chosen so that sum(capacity x hours) = ENERGY_2019_GWH (checked in main):
+# MV: 40 x 4500 + 20 x 1150 + 1.5 x 4000 + 0.6 x 7000 = 213.2 GWh; LV: 6 x 1150 = 6.9 GWh.
+CITY_AS_IS_MW = {
+    ("pv", "MV"): 20.0,
+    ("pv", "LV"): 6.0,
+    ("chp", "MV"): 40.0,
+    ("hydro", "MV"): 1.5,
+    ("biomass", "MV"): 0.6,
+}
+# 2030 growth outside PS Sud, as planned installations: INVENTED (PV about x3, CHP +5 %).
+CITY_2030_ADDED_MW = {("pv", "MV"): 30.0, ("pv", "LV"): 12.0, ("chp", "MV"): 0.65}
+SUD_2030_UNIT_MW = {"pv": 0.55, "chp": 2.0}  # INVENTED: size of PS Sud's planned units
+# Unit sizes [kW], INVENTED ranges drawn uniformly: small LV roofs, larger MV roofs, CHP
+# engines/turbines, canal mini-hydro, biogas plants.
+UNIT_KW = {
+    ("pv", "LV"): (1.5, 6.0),
+    ("pv", "MV"): (100.0, 900.0),
+    ("chp", "MV"): (500.0, 6000.0),
+    ("hydro", "MV"): (80.0, 250.0),
+    ("biomass", "MV"): (200.0, 400.0),
+}
+# Canals for hydro plants: polylines (lon, lat), APPROXIMATE courses from public maps.
+CANALS = {
+    "Naviglio Grande": [(9.1770, 45.4520), (9.1500, 45.4450), (9.1200, 45.4370), (9.0950, 45.4300)],
+    "Naviglio Pavese": [(9.1780, 45.4510), (9.1720, 45.4350), (9.1660, 45.4180), (9.1620, 45.4020)],
+    "Martesana": [(9.2000, 45.4880), (9.2200, 45.5000), (9.2450, 45.5100), (9.2700, 45.5170)],
+}
+# EV charging points: (count, kW range, share of points with an explicit v2g flag). INVENTED.
+EV_POINTS = {
+    "home": (900, (3.7, 7.4), 0.02),  # a few home wallboxes already bidirectional
+    "work": (300, (11.0, 22.0), 0.05),  # a few company chargers explicitly not V2G
+    "b2c": (100, (22.0, 22.0), 0.0),
+    "public": (200, (22.0, 150.0), 0.05),
+}
+BORDER_CLEARANCE_M = 5.0  # DERs are placed at least this far inside their PS's cell
 
 # ---------------------------------------------------------------------------------------------
 # Calendars: national holidays hand-coded (no holiday package needed)
@@ -194,11 +351,8 @@ LOAD_MONTH_FACTOR = [  # January-June, July-December
 # ---------------------------------------------------------------------------------------------
 EV_SCENARIO = "2030"
 EV_CITY_ENERGY_MWH = 340_000.0  # seed paper: Milan 2030, 204,000 EVs, ~340 GWh/yr
-# INVENTED allocation: Milan is taken as ~30 PS with a mean peak of 110 MW, so the city's sum of
-# PS peaks is 3300 MW and each demo PS gets the share PEAK_LOAD_MW[ps] / 3300.
-EV_CITY_N_PS = 30  # INVENTED (order of magnitude of Milan's HV/MV stations)
-EV_CITY_MEAN_PS_PEAK_MW = 110.0  # INVENTED
-EV_CITY_SUM_PS_PEAK_MW = EV_CITY_N_PS * EV_CITY_MEAN_PS_PEAK_MW
+# INVENTED allocation: the demo's ~30 PS stand for the whole city, and each gets the share
+# peak(PS) / sum of the peaks of the city's EV energy.
 # INVENTED split of the EV energy by charging location (sums to 1).
 EV_LOCATION_SHARE = {"home": 0.55, "work": 0.20, "b2c": 0.10, "public": 0.15}
 # INVENTED: daily energy on a non-working day (Saturday, Sunday, holiday) relative to a
@@ -334,41 +488,46 @@ def ar1_noise(rng: np.random.Generator, n: int, sd: float, phi: float) -> np.nda
     return x
 
 
-def build_load(axis: pd.DatetimeIndex, rng: np.random.Generator) -> pd.DataFrame:
+def build_load(
+    axis: pd.DatetimeIndex, rng: np.random.Generator, ps_table: pd.DataFrame
+) -> pd.DataFrame:
     """PS load (P, Q) for every PS on the axis, PCC load convention."""
     hour, month, dtype = local_calendar(axis, HOLIDAYS_2030)
     hour_table = np.array([LOAD_HOUR_FACTOR[name] for name in DAY_TYPES])
     shape = hour_table[dtype, hour] * np.asarray(LOAD_MONTH_FACTOR)[month - 1]
     times = np.asarray(axis.strftime(TIME_FORMAT))
     frames = []
-    for ps in PS_IDS:
+    for ps, peak, pf_mean in ps_table[["ps_id", "peak_mw", "power_factor"]].itertuples(index=False):
         raw = shape * (1.0 + ar1_noise(rng, len(axis), LOAD_NOISE_SD, LOAD_NOISE_AR1))
-        p = PEAK_LOAD_MW[ps] * raw / raw.max()  # the year's peak is exactly the invented one
-        pf = POWER_FACTOR[ps] + PF_NOISE_SD * rng.standard_normal(len(axis))
+        p = peak * raw / raw.max()  # the year's peak is exactly the invented one
+        pf = pf_mean + PF_NOISE_SD * rng.standard_normal(len(axis))
         pf = np.clip(pf, *PF_RANGE)
         q = p * np.tan(np.arccos(pf))  # lagging: Q > 0 absorbed by distribution
         frames.append(pd.DataFrame({"time": times, "ps_id": ps, "p_mw": p, "q_mvar": q}))
     return pd.concat(frames, ignore_index=True)
 
 
-def ev_energy_targets() -> dict[tuple[str, str], float]:
+def ev_energy_targets(ps_table: pd.DataFrame) -> dict[tuple[str, str], float]:
     """Annual EV energy [MWh] per (PS, location) of the EV scenario."""
     out = {}
-    for ps in PS_IDS:
-        e_ps = EV_CITY_ENERGY_MWH * PEAK_LOAD_MW[ps] / EV_CITY_SUM_PS_PEAK_MW
+    total_peak = ps_table["peak_mw"].sum()
+    for ps, peak in ps_table[["ps_id", "peak_mw"]].itertuples(index=False):
+        e_ps = EV_CITY_ENERGY_MWH * peak / total_peak
         for loc, share in EV_LOCATION_SHARE.items():
             out[ps, loc] = e_ps * share
     return out
 
 
-def build_ev(axis: pd.DatetimeIndex) -> tuple[pd.DataFrame, dict[tuple[str, str], float]]:
+def build_ev(
+    axis: pd.DatetimeIndex, ps_table: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[tuple[str, str], float]]:
     """EV charging power [MW] per PS and location, unrounded, and the energy targets [MWh]."""
     hour, _, dtype = local_calendar(axis, HOLIDAYS_2030)
     working = dtype == 0
     times = np.asarray(axis.strftime(TIME_FORMAT))
-    targets = ev_energy_targets()
+    targets = ev_energy_targets(ps_table)
     frames = []
-    for ps in PS_IDS:
+    for ps in ps_table["ps_id"]:
         for loc in EV_LOCATION_SHARE:
             shapes = {k: np.asarray(v, dtype=float) / np.sum(v) for k, v in EV_SHAPE[loc].items()}
             w = np.where(
@@ -405,19 +564,197 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
         path.write_bytes(data)
 
 
+def boundary_metric():
+    """The embedded boundary as a shapely polygon in METRIC_CRS."""
+    import geopandas as gpd
+    import shapely
+
+    poly = shapely.Polygon(BOUNDARY_LONLAT)
+    return gpd.GeoSeries([poly], crs="EPSG:4326").to_crs(METRIC_CRS).iloc[0]
+
+
+def derive_boundary(path: Path) -> list[tuple[float, float]]:
+    """Simplify the ISTAT/openpolis boundary GeoJSON as BOUNDARY_LONLAT was made."""
+    import geopandas as gpd
+
+    g = gpd.read_file(path).to_crs(METRIC_CRS).geometry.iloc[0]
+    simple = g.simplify(BOUNDARY_SIMPLIFY_M, preserve_topology=True)
+    lonlat = gpd.GeoSeries([simple], crs=METRIC_CRS).to_crs("EPSG:4326").iloc[0]
+    return [(round(x, 5), round(y, 5)) for x, y in lonlat.exterior.coords]
+
+
+def substation_table(rng: np.random.Generator, boundary) -> pd.DataFrame:
+    """The six named PS and N_EXTRA_PS synthetic ones, with peak and power factor.
+
+    Extra sites: seeded uniform draws inside the boundary, kept only if at least
+    MIN_PS_SPACING_M from every site so far (a simple dart throwing).
+    """
+    import geopandas as gpd
+    import shapely
+
+    named = pd.DataFrame(SUBSTATIONS, columns=["ps_id", "name", "lat", "lon", "rated_mva"])
+    pts = gpd.GeoSeries(gpd.points_from_xy(named["lon"], named["lat"]), crs="EPSG:4326")
+    xy = list(shapely.get_coordinates(pts.to_crs(METRIC_CRS).to_numpy()))
+    xmin, ymin, xmax, ymax = boundary.bounds
+    inner = boundary.buffer(-500.0)  # not on the city's edge
+    extra = []
+    while len(extra) < N_EXTRA_PS:
+        cand = rng.uniform([xmin, ymin], [xmax, ymax])
+        if not inner.contains(shapely.Point(cand)):
+            continue
+        if min(np.hypot(*(np.asarray(xy) - cand).T)) < MIN_PS_SPACING_M:
+            continue
+        xy.append(cand)
+        extra.append(cand)
+    extra_ll = gpd.GeoSeries(shapely.points(np.array(extra)), crs=METRIC_CRS).to_crs("EPSG:4326")
+    more = pd.DataFrame(
+        {
+            "ps_id": [f"PS{k + 7:02d}" for k in range(N_EXTRA_PS)],
+            "name": [f"PS {n} (synthetic)" for n in EXTRA_PS_NAMES],
+            "lat": extra_ll.y.round(5).to_numpy(),
+            "lon": extra_ll.x.round(5).to_numpy(),
+            "rated_mva": rng.choice(RATINGS_MVA, N_EXTRA_PS),
+        }
+    )
+    table = pd.concat([named, more], ignore_index=True)
+    peaks = dict(PEAK_LOAD_MW)
+    pfs = dict(POWER_FACTOR)
+    for ps in more["ps_id"]:
+        peaks[ps] = round(float(rng.uniform(*PEAK_RANGE_MW)), 1)
+        pfs[ps] = round(float(rng.uniform(*PF_EXTRA_RANGE)), 3)
+    table["peak_mw"] = table["ps_id"].map(peaks)
+    table["power_factor"] = table["ps_id"].map(pfs)
+    return table
+
+
+def _points_in(cell, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n seeded uniform points inside a polygon (rejection sampling), (n, 2)."""
+    import shapely
+
+    xmin, ymin, xmax, ymax = cell.bounds
+    out = np.empty((0, 2))
+    while len(out) < n:
+        cand = rng.uniform([xmin, ymin], [xmax, ymax], (max(4 * n, 16), 2))
+        out = np.vstack([out, cand[shapely.contains_xy(cell, cand[:, 0], cand[:, 1])]])
+    return out[:n]
+
+
+def _split(total_kw: float, lo: float, hi: float, rng: np.random.Generator) -> np.ndarray:
+    """Unit sizes drawn in [lo, hi] kW whose sum is exactly total_kw (last unit the rest)."""
+    if total_kw <= 0:
+        return np.zeros(0)
+    sizes = []
+    left = round(total_kw, 1)
+    while left > hi:
+        size = round(float(rng.uniform(lo, hi)), 1)  # 0.1 kW steps: exact decimal sums
+        sizes.append(size)
+        left = round(left - size, 1)
+    sizes.append(left)
+    return np.array(sizes)
+
+
+def build_register(rng: np.random.Generator, ps_table: pd.DataFrame, cells: dict) -> pd.DataFrame:
+    """The DER register: points inside their PS's cell, in kW, calibrated (module docstring)."""
+    import geopandas as gpd
+    import shapely
+
+    others = [p for p in ps_table["ps_id"] if p != "SUD"]
+    weight = ps_table.set_index("ps_id")["peak_mw"].loc[others]
+    weight = weight / weight.sum()  # INVENTED: fleets follow the PS's size
+    rows = []  # (ps_id, technology, level, kw, scenario, location, v2g)
+
+    def add(ps, tech, level, total_mw, scenario="", unit_kw=None):
+        lo, hi = unit_kw or UNIT_KW[(tech, level)]
+        for kw in _split(total_mw * 1000.0, lo, hi, rng):
+            rows.append((ps, tech, level, kw, scenario, "", ""))
+
+    for tech, mw in SUD_AS_IS_MW.items():
+        if mw > 0:
+            add(
+                "SUD",
+                tech,
+                "MV",
+                mw,
+                unit_kw=(0.4 * mw * 1000 / 3, mw * 1000 / 3) if tech != "pv" else None,
+            )
+    for tech, mw in SUD_2030_MW.items():
+        extra = mw - SUD_AS_IS_MW[tech]
+        if extra > 0:
+            unit = SUD_2030_UNIT_MW[tech] * 1000.0
+            add("SUD", tech, "MV", extra, "2030", unit_kw=(unit, unit))
+    for (tech, level), city_mw in CITY_AS_IS_MW.items():
+        rest = city_mw - (SUD_AS_IS_MW.get(tech, 0.0) if level == "MV" else 0.0)
+        for ps, w in weight.items():
+            add(ps, tech, level, rest * w)
+    for (tech, level), mw in CITY_2030_ADDED_MW.items():
+        for ps, w in weight.items():
+            add(ps, tech, level, mw * w, "2030")
+    reg = pd.DataFrame(
+        rows, columns=["ps_id", "technology", "level", "capacity_kw", "scenario", "location", "v2g"]
+    )
+    ev_rows = []
+    all_ps = ps_table["ps_id"].to_numpy()
+    ev_weight = ps_table["peak_mw"].to_numpy() / ps_table["peak_mw"].sum()
+    for loc, (count, (lo, hi), flag_share) in EV_POINTS.items():
+        ps_of = rng.choice(all_ps, size=count, p=ev_weight)
+        kw = rng.uniform(lo, hi, count).round(1)
+        flagged = rng.uniform(size=count) < flag_share
+        default_v2g = loc in ("work", "public")
+        v2g = np.where(flagged, str(not default_v2g).lower(), "")
+        for ps, k, f in zip(ps_of, kw, v2g, strict=True):
+            ev_rows.append((ps, "ev", "LV", k, "", loc, f))
+    reg = pd.concat([reg, pd.DataFrame(ev_rows, columns=reg.columns)], ignore_index=True)
+    # sites: hydro on the canals where a canal crosses the cell, everything else anywhere inside
+    canal_lines = gpd.GeoSeries(
+        [shapely.LineString(c) for c in CANALS.values()], crs="EPSG:4326"
+    ).to_crs(METRIC_CRS)
+    canals = shapely.union_all(canal_lines.to_numpy())
+    xy = np.empty((len(reg), 2))
+    for ps, idx in reg.groupby("ps_id").groups.items():
+        cell = cells[ps].buffer(-BORDER_CLEARANCE_M)
+        xy[idx] = _points_in(cell, len(idx), rng)
+        hydro = [i for i in idx if reg.at[i, "technology"] == "hydro"]
+        on_canal = shapely.intersection(canals, cell)
+        if hydro and not on_canal.is_empty and on_canal.length > 0:
+            along = rng.uniform(0, on_canal.length, len(hydro))
+            xy[hydro] = shapely.get_coordinates(shapely.line_interpolate_point(on_canal, along))
+    ll = gpd.GeoSeries(shapely.points(xy), crs=METRIC_CRS).to_crs("EPSG:4326")
+    reg["lat"] = ll.y.round(7).to_numpy()
+    reg["lon"] = ll.x.round(7).to_numpy()
+    reg.insert(0, "der_id", [f"D{k + 1:06d}" for k in range(len(reg))])
+    reg.insert(1, "name", "")
+    reg = reg.drop(columns="ps_id")  # the join finds it: the register knows only places
+    return reg[
+        [
+            "der_id",
+            "name",
+            "technology",
+            "capacity_kw",
+            "level",
+            "location",
+            "v2g",
+            "scenario",
+            "lat",
+            "lon",
+        ]
+    ]
+
+
 STUDY_TOML = """\
 [study]
 name = "milan-demo"
 year = {year}
 timezone = "{tz}"
-description = "SYNTHETIC demo around PS Sud (Milan): inputs invented except the seed paper's PS Sud \
-capacities and rating (Bosisio et al.) and the Milan 2030 EV energy; load shape \
-from Terna S.p.A. transparency data, total load NORD bidding zone 2024, hourly means derived. \
+description = "SYNTHETIC demo of Milan around PS Sud: inputs invented except the seed paper's PS Sud \
+capacities and rating, the Milan 2019 MV/LV DER energy and the 2030 EV energy (Bosisio et al.); \
+boundary simplified from ISTAT limits 2023 via openpolis (CC BY 4.0); load shape from Terna \
+S.p.A. transparency data, total load NORD bidding zone 2024, hourly means derived. \
 Regenerate with: python geodata/demo_milan/make_demo.py"
 
 [inputs]
 substations = "substations.csv"
-capacity = "capacity.csv"
+boundary = "boundary.geojson"
+ders = "ders.csv.gz"
 load = "load.csv.gz"
 
 [profiles.pv]
@@ -449,7 +786,16 @@ def main() -> None:
         metavar="TERNA_CSV",
         help="print the load-shape table derived from the Terna NORD 2024 hourly CSV and exit",
     )
+    parser.add_argument(
+        "--derive-boundary",
+        type=Path,
+        metavar="GEOJSON",
+        help="print the simplified boundary derived from the ISTAT/openpolis GeoJSON and exit",
+    )
     args = parser.parse_args()
+    if args.derive_boundary is not None:
+        print(derive_boundary(args.derive_boundary))
+        return
     if args.derive_from is not None:
         print(format_load_table(*derive_load_table(args.derive_from)), end="")
         return
@@ -457,18 +803,46 @@ def main() -> None:
     rng = np.random.default_rng(SEED)
     axis = hourly_axis(YEAR)
 
-    subs = pd.DataFrame(SUBSTATIONS, columns=["ps_id", "name", "lat", "lon", "rated_mva"])
-    write_csv(subs, HERE / "substations.csv")
+    import geopandas as gpd
+    import shapely
 
-    cap = pd.DataFrame(
-        CAPACITY, columns=["scenario", "ps_id", "technology", "capacity_mw", "level"]
+    from atlas.areas import voronoi_areas  # the atlas's own cells, so the join agrees
+
+    boundary = boundary_metric()
+    ps_table = substation_table(rng, boundary)
+    write_csv(ps_table[["ps_id", "name", "lat", "lon", "rated_mva"]], HERE / "substations.csv")
+    props = {
+        "name": "Comune di Milano (APPROXIMATE, simplified)",
+        "source": "ISTAT limits (2023) via openpolis/geojson-italy, CC BY 4.0; simplified to "
+        f"{BOUNDARY_SIMPLIFY_M:g} m for the atlas demo",
+    }
+    feature = {
+        "type": "Feature",
+        "properties": props,
+        "geometry": shapely.geometry.mapping(shapely.Polygon(BOUNDARY_LONLAT)),
+    }
+    text = json.dumps({"type": "FeatureCollection", "features": [feature]}, indent=1) + "\n"
+    (HERE / "boundary.geojson").write_text(text, encoding="utf-8", newline="\n")
+
+    sites = gpd.GeoDataFrame(
+        ps_table[["ps_id"]],
+        geometry=gpd.points_from_xy(ps_table["lon"], ps_table["lat"]),
+        crs="EPSG:4326",
+    ).to_crs(METRIC_CRS)
+    cells = voronoi_areas(sites, boundary).set_index("ps_id").geometry.to_dict()
+    register = build_register(rng, ps_table, cells)
+    text_reg = register.assign(
+        capacity_kw=register["capacity_kw"].map(lambda v: f"{v:.1f}"),
+        lat=register["lat"].map(lambda v: f"{v:.7f}"),
+        lon=register["lon"].map(lambda v: f"{v:.7f}"),
     )
-    write_csv(cap, HERE / "capacity.csv")
+    write_csv(text_reg, HERE / "ders.csv.gz")
+    (HERE / "capacity.csv").unlink(missing_ok=True)  # replaced by the register and the join
 
-    load = build_load(axis, rng)
+    load = build_load(axis, rng, ps_table)
     write_csv(load.round(DECIMALS), HERE / "load.csv.gz")
 
-    ev, targets = build_ev(axis)
+    ev, targets = build_ev(axis, ps_table)
     for (ps, loc), target in targets.items():
         got = ev.loc[(ev["ps_id"] == ps) & (ev["location"] == loc), "p_mw"].sum()
         if abs(got - target) > 1e-9 * target:
@@ -481,11 +855,16 @@ def main() -> None:
     toml = STUDY_TOML.format(year=YEAR, tz=TIMEZONE, scenarios=scen)
     (HERE / "study.toml").write_text(toml, encoding="utf-8", newline="\n")
 
-    print(f"wrote {HERE}")
-    for ps in PS_IDS:
-        e = sum(targets[ps, loc] for loc in EV_LOCATION_SHARE)
-        print(f"  {ps:7s} peak {PEAK_LOAD_MW[ps]:6.1f} MW   EV {e / 1000:8.3f} GWh/yr")
-    print(f"  EV total of the demo PS: {sum(targets.values()) / 1000:.3f} GWh/yr")
+    print(f"wrote {HERE}: {len(ps_table)} PS, {len(register)} DER points")
+    as_is = register[(register["scenario"] == "") & (register["technology"] != "ev")]
+    for level in ("MV", "LV"):
+        rows = as_is[as_is["level"] == level]
+        mw = rows.groupby("technology")["capacity_kw"].sum() / 1000.0
+        gwh = sum(mw[t] * FULL_LOAD_HOURS[t] for t in mw.index) / 1000.0
+        print(
+            f"  as-is {level}: {mw.round(3).to_dict()} MW -> {gwh:.1f} GWh/yr (seed paper 2019: {ENERGY_2019_GWH[level]:g})"
+        )
+    print(f"  EV energy 2030: {sum(targets.values()) / 1000:.3f} GWh/yr over {len(ps_table)} PS")
 
 
 if __name__ == "__main__":
