@@ -188,38 +188,6 @@ def ps_envelope_vertices(ps_point: np.ndarray, deviation_vertices: np.ndarray) -
     return ps_point[:, None, :] - deviation_vertices
 
 
-#: Directions of the inner polygon used to drop interior points before a convex hull.
-_PRUNE_DIRECTIONS = np.stack(
-    [np.cos(np.arange(16) * np.pi / 8), np.sin(np.arange(16) * np.pi / 8)], axis=0
-)  # (2, 16), counter-clockwise
-
-
-def _prune_interior(points: np.ndarray) -> np.ndarray:
-    """Drop points strictly inside the polygon of the extreme points in 16 directions.
-
-    The Akl-Toussaint heuristic: the extreme points are on the hull, so every point strictly
-    inside their polygon is not, and the convex hull of the rest is unchanged.
-    """
-    if len(points) < 256:
-        return points
-    proj = points @ _PRUNE_DIRECTIONS  # (n_points, 16)
-    poly = points[np.argmax(proj, axis=0)]  # extreme points, counter-clockwise
-    keep = np.r_[True, np.any(poly[1:] != poly[:-1], axis=1)]
-    poly = poly[keep]
-    if len(poly) > 1 and np.all(poly[0] == poly[-1]):
-        poly = poly[:-1]
-    if len(poly) < 3:
-        return points
-    nxt = np.roll(poly, -1, axis=0)
-    # left of edge a->b: (b - a) x (p - a) > 0, i.e. p @ n + c > 0 with n = (-(by-ay), bx-ax)
-    normal = np.stack([-(nxt[:, 1] - poly[:, 1]), nxt[:, 0] - poly[:, 0]], axis=0)  # (2, k)
-    offset = -np.sum(poly * normal.T, axis=1)  # (k,)
-    scale = np.abs(points).max() + 1.0
-    tol = 1e-9 * scale * np.abs(normal).sum(axis=0)
-    inside = np.all(points @ normal + offset > tol, axis=1)
-    return points[~inside]
-
-
 def convex_hull(points: np.ndarray) -> BaseGeometry:
     """Convex hull of points (n, 2): a Polygon, or a LineString or Point if degenerate.
 
@@ -252,32 +220,11 @@ def yearly_envelope(ps_point: np.ndarray, deviation_vertices: np.ndarray) -> Bas
     shapely geometry
         Polygon in the P-Q plane (x = P, y = Q), or LineString/Point when degenerate.
 
-    Notes
-    -----
-    Exact, with a shortcut: the hours that reach the bounding boxes' extremes in 16
-    directions give an inner polygon made of true vertices; an hour whose bounding box lies
-    strictly inside it cannot touch the hull and is left out before the final hull.
+    See Also
+    --------
+    yearly_envelope_pruned : the same hull, building only the polygons that can touch it.
     """
-    ps_point = np.asarray(ps_point, dtype=float)
-    dx, dy = deviation_vertices[..., 0], deviation_vertices[..., 1]
-    # bounding box of each hour's envelope x(t) - E(t): (n_hours,) each
-    p_lo = ps_point[:, 0] - dx.max(axis=1)
-    p_hi = ps_point[:, 0] - dx.min(axis=1)
-    q_lo = ps_point[:, 1] - dy.max(axis=1)
-    q_hi = ps_point[:, 1] - dy.min(axis=1)
-    corners_x = np.stack([p_lo, p_hi, p_hi, p_lo], axis=1)  # (n_hours, 4)
-    corners_y = np.stack([q_lo, q_lo, q_hi, q_hi], axis=1)
-    ux, uy = _PRUNE_DIRECTIONS
-    score = (corners_x[:, :, None] * ux + corners_y[:, :, None] * uy).max(axis=1)  # (n_hours, 16)
-    seed_hours = np.unique(np.argmax(score, axis=0))
-    inner = convex_hull(ps_envelope_vertices(ps_point[seed_hours], deviation_vertices[seed_hours]))
-    if inner.geom_type == "Polygon":
-        inside = shapely.contains_xy(inner, corners_x.ravel(), corners_y.ravel())
-        keep = ~inside.reshape(-1, 4).all(axis=1)
-        keep[seed_hours] = True
-    else:
-        keep = np.ones(len(ps_point), dtype=bool)
-    return convex_hull(ps_envelope_vertices(ps_point[keep], deviation_vertices[keep]))
+    return convex_hull(ps_envelope_vertices(np.asarray(ps_point, dtype=float), deviation_vertices))
 
 
 def cloud_hulls(ps_point: np.ndarray, concave_ratio: float = 0.2) -> dict[str, BaseGeometry]:
