@@ -37,6 +37,16 @@ def _study(d: Path, inputs: dict, extra: str = "") -> Path:
     return d / "study.toml"
 
 
+def _write_box_boundary(path: Path) -> None:
+    """A boundary box 9.1-9.3 E, 45.4-45.5 N, as GeoJSON (WGS84)."""
+    feature = {
+        "type": "Feature",
+        "properties": {},
+        "geometry": shapely.geometry.mapping(shapely.box(9.1, 45.4, 9.3, 45.5)),
+    }
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+
+
 def _squares(ids, crs=UTM32):
     """Unit squares of 1 km side in a row: ids[0] at x 0-1000, ids[1] at 1000-2000, ..."""
     return gpd.GeoDataFrame(
@@ -252,17 +262,7 @@ def test_cell_outside_the_boundary_is_an_empty_area(tmp_path):
             "rated_mva": 100,
         }
     ).to_csv(tmp_path / "substations.csv", index=False)
-    box = {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "properties": {},
-                "geometry": shapely.geometry.mapping(shapely.box(9.1, 45.4, 9.3, 45.5)),
-            }
-        ],
-    }
-    (tmp_path / "boundary.geojson").write_text(json.dumps(box))
+    _write_box_boundary(tmp_path / "boundary.geojson")
     pd.DataFrame(
         {"technology": ["pv"], "capacity_kw": [10.0], "lat": [45.45], "lon": [9.2]}
     ).to_csv(tmp_path / "ders.csv", index=False)
@@ -290,17 +290,7 @@ def _register_study(tmp_path, register: pd.DataFrame, extra: str = "") -> Path:
             "rated_mva": 100,
         }
     ).to_csv(tmp_path / "substations.csv", index=False)
-    box = {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "properties": {},
-                "geometry": shapely.geometry.mapping(shapely.box(9.1, 45.4, 9.3, 45.5)),
-            }
-        ],
-    }
-    (tmp_path / "boundary.geojson").write_text(json.dumps(box))
+    _write_box_boundary(tmp_path / "boundary.geojson")
     register.to_csv(tmp_path / "ders.csv", index=False)
     _load_csv(tmp_path / "load.csv", ["A", "B"])
     return _study(
@@ -416,17 +406,7 @@ def test_osm_style_substation_polygons(tmp_path):
         crs=4326,
     )
     polys.to_file(tmp_path / "substations.geojson")
-    box = {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "properties": {},
-                "geometry": shapely.geometry.mapping(shapely.box(9.1, 45.4, 9.3, 45.5)),
-            }
-        ],
-    }
-    (tmp_path / "boundary.geojson").write_text(json.dumps(box))
+    _write_box_boundary(tmp_path / "boundary.geojson")
     REGISTER.to_csv(tmp_path / "ders.csv", index=False)
     _load_csv(tmp_path / "load.csv", ["way/1", "way/2"])
     study = _study(
