@@ -31,9 +31,10 @@ from atlas.envelope import (
 from atlas.geodata import WGS84
 from atlas.geojoin import GeoStage, build_geodata
 from atlas.inputs import read_capacity, read_ev, read_load, read_profile
-from atlas.profiles import default_profile, pv_clearsky
-from atlas.study import FileProfile, Study, load_study
+from atlas.study import FileProfile, PolynomialProfile, Study, load_study
 from atlas.timeaxis import N_HOURS, hourly_axis
+from atlas.timeseries.pv import pv_clearsky
+from atlas.timeseries.seasonal import biomass_profile, default_coefficients, polynomial_profile
 
 
 @dataclass
@@ -146,8 +147,12 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
                 system_losses=spec.system_losses,
                 dc_ac_ratio=spec.dc_ac_ratio,
             )
+        elif isinstance(spec, PolynomialProfile):
+            profiles[tech] = polynomial_profile(spec.coefficients)
+        elif tech == "biomass":
+            profiles[tech] = biomass_profile(axis, study.timezone)
         else:
-            profiles[tech] = default_profile(tech, axis, study.timezone)
+            profiles[tech] = polynomial_profile(default_coefficients()[tech])
     if isinstance(m.profiles.ev, FileProfile):
         ev_mw = read_ev(files["profiles.ev.file"], study.scenarios, ps_ids, study.year)
     else:

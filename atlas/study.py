@@ -133,9 +133,16 @@ class PvDefaultProfile(_Strict):
 
 
 class DefaultProfile(_Strict):
-    """Built-in seasonal default of a technology (docs/profiles.md)."""
+    """Built-in default of a technology (docs/profiles.md)."""
 
     source: Literal["default"]
+
+
+class PolynomialProfile(_Strict):
+    """A fifth-degree polynomial of the scaled hour x = h / 8760 (c0..c5, increasing powers)."""
+
+    source: Literal["polynomial"]
+    coefficients: list[float] = Field(min_length=6, max_length=6)
 
 
 class NoEv(_Strict):
@@ -143,7 +150,10 @@ class NoEv(_Strict):
 
 
 PvProfile = Annotated[FileProfile | PvDefaultProfile, Field(discriminator="source")]
-SeasonalProfile = Annotated[FileProfile | DefaultProfile, Field(discriminator="source")]
+SeasonalProfile = Annotated[
+    FileProfile | DefaultProfile | PolynomialProfile, Field(discriminator="source")
+]
+BaseloadProfile = Annotated[FileProfile | DefaultProfile, Field(discriminator="source")]
 EvProfile = Annotated[FileProfile | NoEv, Field(discriminator="source")]
 
 
@@ -151,7 +161,7 @@ class ProfilesSection(_Strict):
     pv: PvProfile = PvDefaultProfile(source="clearsky")
     chp: SeasonalProfile = DefaultProfile(source="default")
     hydro: SeasonalProfile = DefaultProfile(source="default")
-    biomass: SeasonalProfile = DefaultProfile(source="default")
+    biomass: BaseloadProfile = DefaultProfile(source="default")
     ev: EvProfile = NoEv(source="none")
 
 
@@ -386,4 +396,4 @@ def load_study(path: str | Path) -> Study:
     return study
 
 
-_UNION_TAGS = {"file", "clearsky", "default", "none"}
+_UNION_TAGS = {"file", "clearsky", "default", "polynomial", "none"}

@@ -6,8 +6,17 @@ import pvlib
 import pytest
 from numpy.testing import assert_allclose
 
-from atlas.profiles import BIOMASS_BASE_PU, BIOMASS_MAINTENANCE_PU, default_profile, pv_clearsky
 from atlas.timeaxis import hourly_axis
+from atlas.timeseries.pv import pv_clearsky
+from atlas.timeseries.seasonal import (
+    BIOMASS_BASE_PU,
+    BIOMASS_MAINTENANCE_PU,
+    biomass_profile,
+    default_coefficients,
+    fit_polynomial,
+    polynomial_profile,
+    scaled_hour,
+)
 
 MILAN = (45.4642, 9.19)
 
@@ -54,15 +63,15 @@ def test_pv_losses_scale_linearly_below_clipping():
 
 def test_chp_default_is_winter_high_within_paper_range():
     axis = hourly_axis(2030)
-    pu = default_profile("chp", axis, "Europe/Rome")
-    assert pu.min() >= 0.3 - 1e-12 and pu.max() <= 0.7 + 1e-12
+    pu = polynomial_profile(default_coefficients()["chp"])
+    assert pu.min() >= 0.29 and pu.max() <= 0.71  # seed paper: within about 0.3-0.7 pu
     monthly = pd.Series(pu).groupby(axis.month).mean()
     assert monthly.idxmax() == 1 and monthly.idxmin() == 7
 
 
 def test_hydro_default_peaks_late_winter():
     axis = hourly_axis(2030)
-    pu = default_profile("hydro", axis, "Europe/Rome")
+    pu = polynomial_profile(default_coefficients()["hydro"])
     monthly = pd.Series(pu).groupby(axis.month).mean()
     assert monthly.idxmax() in (2, 3)
     assert 0.0 <= pu.min() and pu.max() <= 1.0
@@ -70,13 +79,34 @@ def test_hydro_default_peaks_late_winter():
 
 def test_biomass_default_dip_in_first_half_of_august():
     axis = hourly_axis(2030)
-    pu = default_profile("biomass", axis, "Europe/Rome")
+    pu = biomass_profile(axis, "Europe/Rome")
     local = (axis + pd.Timedelta(minutes=30)).tz_convert("Europe/Rome")
     in_dip = (local.month == 8) & (local.day <= 14)
     assert np.all(pu[in_dip] == BIOMASS_MAINTENANCE_PU)
     assert np.all(pu[~in_dip] == BIOMASS_BASE_PU)
 
 
-def test_unknown_default_is_an_error():
-    with pytest.raises(ValueError, match="no default profile"):
-        default_profile("pv", hourly_axis(2030), "Europe/Rome")
+def test_fit_reproduces_a_fifth_degree_series():
+    coefficients = (0.41, 1.7, -6.2, 9.9, -7.3, 2.05)
+    x = scaled_hour()
+    y = sum(c * x**k for k, c in enumerate(coefficients))  # independent evaluation
+    fit = fit_polynomial(y)
+    assert_allclose(fit.coefficients, coefficients, atol=1e-9)
+    assert_allclose(np.polyval(fit.coefficients[::-1], x), y, atol=1e-9)
+    assert fit.r2 == pytest.approx(1.0, abs=1e-12)
+
+
+def test_fit_skips_gaps_and_profiles_are_clipped():
+    x = scaled_hour()
+    y = 0.5 + 0.8 * (x - 0.5)  # a line from 0.1 to 0.9
+    y[100:200] = np.nan
+    fit = fit_polynomial(y)
+    assert fit.n == 8660
+    assert_allclose(fit.coefficients[:2], (0.1, 0.8), atol=1e-9)
+    pu = polynomial_profile((1.5, -3.0, 0, 0, 0, 0))  # from 1.5 down to -1.5: clipped
+    assert pu.max() == 1.0 and pu.min() == 0.0
+
+
+def test_wrong_number_of_coefficients():
+    with pytest.raises(ValueError, match="expected 6 coefficients"):
+        polynomial_profile((1.0, 2.0))
