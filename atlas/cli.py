@@ -152,5 +152,42 @@ def areas(config: Path | None, out_dir: Path) -> None:
     click.echo(f"wrote {', '.join(p.name for p in written)} to {out_dir}")
 
 
+@main.group()
+def profiles() -> None:
+    """Hourly profiles: fit the seasonal polynomial to measured data."""
+
+
+@profiles.command("fit")
+@click.argument("technology", type=click.Choice(["chp", "hydro"]))
+@click.argument("measured", type=click.Path(path_type=Path))
+@out_option
+@click.option("--column", default="pu", show_default=True, help="Column of MEASURED to fit.")
+@click.option(
+    "--sn-mva",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Divide the column by this installed capacity [MVA] to get per unit.",
+)
+@_user_errors
+def profiles_fit(
+    technology: str, measured: Path, out_dir: Path, column: str, sn_mva: float | None
+) -> None:
+    """Fit the fifth-degree seasonal polynomial to a measured hourly series.
+
+    MEASURED is a CSV of 8760 rows (row i = hour i of the study axis, empty cells for gaps)
+    with a per-unit column (or MW with --sn-mva). Writes TECHNOLOGY_coefficients.csv (the
+    format of profiles/seasonal_coefficients.csv) and TECHNOLOGY_fit.png.
+    """
+    from atlas.timeseries.seasonal import write_fit
+
+    fit, written = write_fit(technology, measured, out_dir, column=column, sn_mva=sn_mva)
+    click.echo(
+        f"{technology}: c0..c5 = {', '.join(f'{c:.6g}' for c in fit.coefficients)} (x = h / 8760)"
+    )
+    click.echo(
+        f"R2 = {fit.r2:.5f} over {fit.n} hours; wrote {', '.join(p.name for p in written)} to {out_dir}"
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -110,3 +110,28 @@ def test_fit_skips_gaps_and_profiles_are_clipped():
 def test_wrong_number_of_coefficients():
     with pytest.raises(ValueError, match="expected 6 coefficients"):
         polynomial_profile((1.0, 2.0))
+
+
+def test_profiles_fit_command(tmp_path):
+    from click.testing import CliRunner
+
+    from atlas.cli import main
+    from atlas.timeseries.seasonal import read_coefficients
+
+    coefficients = (0.3, 2.0, -5.0, 6.0, -3.5, 0.6)
+    x = scaled_hour()
+    mw = 12.0 * sum(c * x**k for k, c in enumerate(coefficients))
+    series = pd.Series(mw)
+    series[500:510] = np.nan  # a gap
+    series.to_frame("p_mw").to_csv(tmp_path / "measured.csv", index=False)
+    args = ["profiles", "fit", "hydro", str(tmp_path / "measured.csv"), "--column", "p_mw"]
+    result = CliRunner().invoke(main, [*args, "--sn-mva", "12", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert_allclose(
+        read_coefficients(tmp_path / "o" / "hydro_coefficients.csv")["hydro"],
+        coefficients,
+        atol=1e-9,
+    )
+    assert (tmp_path / "o" / "hydro_fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "o")])  # MW read as per unit
+    assert bad.exit_code == 2 and "outside [0, 1] per unit" in bad.stderr

@@ -125,3 +125,87 @@ def biomass_profile(axis: pd.DatetimeIndex, timezone: str) -> np.ndarray:
     doy = np.asarray(local.day_of_year - 1 + local.hour / 24.0, dtype=float)
     lo, hi = BIOMASS_MAINTENANCE_DAYS
     return np.where((doy >= lo) & (doy < hi), BIOMASS_MAINTENANCE_PU, BIOMASS_BASE_PU)
+
+
+def read_measured(path: Path, column: str = "pu", sn_mva: float | None = None) -> np.ndarray:
+    """Read a measured hourly series for a fit: 8760 rows, per unit (or MW / ``sn_mva``).
+
+    Empty cells are gaps (NaN); other values must be numbers within [0, 1] once per unit.
+    """
+    from atlas.errors import AtlasInputError
+
+    try:
+        df = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise AtlasInputError(path, "", f"cannot be read as CSV ({exc})") from None
+    if column not in df.columns:
+        raise AtlasInputError(
+            path, "header", f"no column {column!r}, expected the series to fit (--column)", line=1
+        )
+    if len(df) != N_HOURS:
+        raise AtlasInputError(
+            path, "rows", f"{len(df)} rows, expected {N_HOURS} (row i = hour i of the axis)"
+        )
+    raw = df[column]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    bad = raw.notna().to_numpy() & ~np.isfinite(values)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise AtlasInputError(
+            path,
+            f"row {i + 1}, {column}",
+            f"{raw.iloc[i]!r}, expected a number or an empty cell",
+            line=i + 2,
+        )
+    pu = values / sn_mva if sn_mva else values
+    out = np.isfinite(pu) & ((pu < 0) | (pu > 1))
+    if out.any():
+        i = int(np.flatnonzero(out)[0])
+        unit = f"/ {sn_mva:g} MVA" if sn_mva else ""
+        raise AtlasInputError(
+            path,
+            f"row {i + 1}, {column}",
+            f"{values[i]:g}{unit} is outside [0, 1] per unit (use --sn-mva for MW)",
+            line=i + 2,
+        )
+    return pu
+
+
+def write_fit(
+    technology: str, measured: Path, out_dir: Path, column: str = "pu", sn_mva: float | None = None
+):
+    """Fit a measured series and write ``{technology}_coefficients.csv`` and ``_fit.png``.
+
+    Returns
+    -------
+    fit : PolynomialFit
+    written : list of pathlib.Path
+    """
+    from atlas.figures import plot_seasonal_fit
+    from atlas.outputs import sha256, write_atomic
+
+    pu = read_measured(Path(measured), column, sn_mva)
+    fit = fit_polynomial(pu)
+    out_dir = Path(out_dir)
+    header = (
+        f"# Seasonal polynomial of {technology}: pu(x) = c0 + c1 x + ... + c5 x^5, x = h / 8760\n"
+        f"# (h = 0 is 1 January 00:00 UTC of the study axis), clipped to [0, 1] when used.\n"
+        f"# Fitted by `atlas profiles fit` to {Path(measured).name} (sha256 {sha256(Path(measured))}),\n"
+        f"# column {column}{f' / {sn_mva:g} MVA' if sn_mva else ''}, {fit.n} hours; r2 against that series.\n"
+    )
+    row = f"{technology}," + ",".join(f"{c:.12g}" for c in fit.coefficients) + f",{fit.r2:.6f}\n"
+    text = header + "technology," + ",".join(f"c{k}" for k in range(DEGREE + 1)) + ",r2\n" + row
+    written = [
+        write_atomic(
+            out_dir / f"{technology}_coefficients.csv",
+            lambda p: p.write_text(text, encoding="utf-8"),
+        )
+    ]
+    fitted = polynomial_profile(fit.coefficients)
+    written.append(
+        write_atomic(
+            out_dir / f"{technology}_fit.png",
+            lambda p: plot_seasonal_fit(pu, fitted, technology, fit.r2, p),
+        )
+    )
+    return fit, written
