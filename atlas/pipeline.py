@@ -31,9 +31,9 @@ from atlas.envelope import (
 from atlas.geodata import WGS84
 from atlas.geojoin import GeoStage, build_geodata
 from atlas.inputs import read_capacity, read_ev, read_load, read_profile
-from atlas.study import FileProfile, PolynomialProfile, Study, load_study
+from atlas.study import FileProfile, PolynomialProfile, PvTmyProfile, Study, load_study
 from atlas.timeaxis import N_HOURS, hourly_axis
-from atlas.timeseries.pv import pv_clearsky
+from atlas.timeseries.pv import PvSystem, pv_clearsky, pv_tmy, read_tmy
 from atlas.timeseries.seasonal import biomass_profile, default_coefficients, polynomial_profile
 
 
@@ -53,7 +53,8 @@ class StudyInputs:
     load : numpy.ndarray
         (n_ps, 8760, 2) measured PS point (P, Q), load convention. [MW, Mvar]
     profiles : dict of numpy.ndarray
-        Per-unit profile (8760,) of pv, chp, hydro, biomass. [-]
+        Per-unit profile of pv, chp, hydro, biomass: (8760,) shared by every PS, or
+        (n_ps, 8760) one per PS site (PV from a TMY). [-]
     ev_mw : dict of numpy.ndarray
         ``{scenario: (n_ps, 4, 8760)}`` EV charging power by location. [MW]
     parameters : dict
@@ -137,16 +138,15 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
         spec = getattr(m.profiles, tech)
         if isinstance(spec, FileProfile):
             profiles[tech] = read_profile(files[f"profiles.{tech}.file"])
+        elif isinstance(spec, PvTmyProfile):
+            system = PvSystem(spec.tilt_deg, spec.azimuth_deg, spec.system_losses, spec.dc_ac_ratio)
+            tmy = read_tmy(files.get("profiles.pv.file"))
+            sites = zip(substations["lat"], substations["lon"], strict=True)
+            profiles[tech] = np.stack([pv_tmy(axis, lat, lon, tmy, system) for lat, lon in sites])
         elif tech == "pv":
-            profiles[tech] = pv_clearsky(
-                axis,
-                float(substations["lat"].mean()),
-                float(substations["lon"].mean()),
-                tilt_deg=spec.tilt_deg,
-                azimuth_deg=spec.azimuth_deg,
-                system_losses=spec.system_losses,
-                dc_ac_ratio=spec.dc_ac_ratio,
-            )
+            system = PvSystem(spec.tilt_deg, spec.azimuth_deg, spec.system_losses, spec.dc_ac_ratio)
+            lat, lon = float(substations["lat"].mean()), float(substations["lon"].mean())
+            profiles[tech] = pv_clearsky(axis, lat, lon, system)
         elif isinstance(spec, PolynomialProfile):
             profiles[tech] = polynomial_profile(spec.coefficients)
         elif tech == "biomass":
@@ -219,11 +219,9 @@ def der_specs(inputs: StudyInputs, scenario: str, ps_id: str) -> list[DerSpec]:
             first, total = merged.get(params.shape_key(), (params, 0.0))
             merged[params.shape_key()] = (first, total + float(sn))
         for params, sn in merged.values():
-            specs.append(
-                DerSpec(
-                    tech, f"{tech}/{params.level}", "box_disc", inputs.profiles[tech], sn, params
-                )
-            )
+            profile = inputs.profiles[tech]
+            series = profile[k] if profile.ndim == 2 else profile  # one per PS, or shared
+            specs.append(DerSpec(tech, f"{tech}/{params.level}", "box_disc", series, sn, params))
     ev = inputs.ev_mw[scenario][k]  # (n_locations, n_hours)
     share = inputs.v2g_share[scenario][k]  # (n_locations,)
     for weight, kind in ((share, "ev_v2g"), (1.0 - share, "ev_charge")):

@@ -132,6 +132,17 @@ class PvDefaultProfile(_Strict):
     dc_ac_ratio: float = Field(default=1.0, gt=0.0, le=3.0)
 
 
+class PvTmyProfile(_Strict):
+    """PV from a typical meteorological year at each PS site (pvlib), shipped or a file."""
+
+    source: Literal["tmy"]
+    file: Path | None = None
+    tilt_deg: float = Field(default=30.0, ge=0.0, le=90.0)
+    azimuth_deg: float = Field(default=180.0, ge=0.0, lt=360.0)
+    system_losses: float = Field(default=0.14, ge=0.0, lt=1.0)
+    dc_ac_ratio: float = Field(default=1.0, gt=0.0, le=3.0)
+
+
 class DefaultProfile(_Strict):
     """Built-in default of a technology (docs/profiles.md)."""
 
@@ -149,7 +160,7 @@ class NoEv(_Strict):
     source: Literal["none"]
 
 
-PvProfile = Annotated[FileProfile | PvDefaultProfile, Field(discriminator="source")]
+PvProfile = Annotated[FileProfile | PvDefaultProfile | PvTmyProfile, Field(discriminator="source")]
 SeasonalProfile = Annotated[
     FileProfile | DefaultProfile | PolynomialProfile, Field(discriminator="source")
 ]
@@ -305,7 +316,7 @@ class Study:
                 files[f"growth.{i}.weights"] = entry.weights
         for tech in ("pv", "chp", "hydro", "biomass", "ev"):
             prof = getattr(m.profiles, tech)
-            if isinstance(prof, FileProfile):
+            if isinstance(prof, FileProfile | PvTmyProfile) and prof.file is not None:
                 files[f"profiles.{tech}.file"] = prof.file
         return {k: self.resolve(v) for k, v in files.items()}
 
@@ -396,4 +407,4 @@ def load_study(path: str | Path) -> Study:
     return study
 
 
-_UNION_TAGS = {"file", "clearsky", "default", "polynomial", "none"}
+_UNION_TAGS = {"file", "clearsky", "tmy", "default", "polynomial", "none"}

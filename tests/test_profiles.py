@@ -7,7 +7,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from atlas.timeaxis import hourly_axis
-from atlas.timeseries.pv import pv_clearsky
+from atlas.timeseries.pv import PvSystem, pv_clearsky, pv_tmy, read_tmy
 from atlas.timeseries.seasonal import (
     BIOMASS_BASE_PU,
     BIOMASS_MAINTENANCE_PU,
@@ -48,17 +48,41 @@ def test_pv_peaks_at_solar_noon(pv):
 
 
 def test_pv_clear_sky_yield_is_plausible(pv):
-    """A clear-sky year on a 30-degree south plane, 14 % losses: above a real year's ~1300
-    kWh/kWp for Milan (PVGIS) but below the ~2000 of a sunny desert site."""
+    """A clear-sky year on a 30-degree south plane, 14 % losses: above a typical year's
+    (about 1,370 kWh/kWp from the shipped TMY) but below the ~2000 of a sunny desert site."""
     yield_kwh_per_kwp = pv.sum()
     assert 1400 < yield_kwh_per_kwp < 2000
 
 
 def test_pv_losses_scale_linearly_below_clipping():
     axis = hourly_axis(2030)
-    a = pv_clearsky(axis, *MILAN, system_losses=0.0, dc_ac_ratio=0.5)
-    b = pv_clearsky(axis, *MILAN, system_losses=0.5, dc_ac_ratio=0.5)
+    a = pv_clearsky(axis, *MILAN, PvSystem(system_losses=0.0, dc_ac_ratio=0.5))
+    b = pv_clearsky(axis, *MILAN, PvSystem(system_losses=0.5, dc_ac_ratio=0.5))
     assert_allclose(b, 0.5 * a)
+
+
+@pytest.fixture(scope="module")
+def tmy_pv():
+    return pv_tmy(hourly_axis(2030), *MILAN, read_tmy())
+
+
+def test_tmy_yield_and_night(tmy_pv, pv):
+    """Milan, 30 deg south, 14 % losses, from the shipped PVGIS TMY (45 N 8 E, 2005-2023)."""
+    assert 1150 < tmy_pv.sum() < 1400  # kWh/kWp
+    assert tmy_pv.sum() < pv.sum()  # clear sky yields more than the typical year
+    assert tmy_pv.min() >= 0.0 and tmy_pv.max() <= 1.0
+    tmy = read_tmy()
+    times = hourly_axis(2030) + pd.Timedelta(hours=tmy.time_offset_h)
+    elevation = pvlib.solarposition.get_solarposition(times, *MILAN)["elevation"].to_numpy()
+    assert np.all(tmy_pv[elevation <= 0] == 0.0)
+
+
+def test_tmy_is_the_pvgis_year_in_axis_order():
+    tmy = read_tmy()
+    assert (tmy.latitude, tmy.longitude) == (45.0, 8.0)
+    assert tmy.time_offset_h == pytest.approx(0.1761)
+    assert len(tmy.data) == 8760 and tmy.data["ghi"].iloc[:8].sum() == 0.0  # January nights
+    assert tmy.data["ghi"].sum() / 1000 == pytest.approx(1435.9, abs=0.1)  # kWh/m2, from the file
 
 
 def test_chp_default_is_winter_high_within_paper_range():

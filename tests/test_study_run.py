@@ -312,3 +312,22 @@ def test_failed_write_keeps_the_old_file(study_dir, tmp_path, monkeypatch):
 def test_validate_command(study_dir):
     result = CliRunner().invoke(main, ["validate", str(study_dir / "study.toml")])
     assert result.exit_code == 0 and "ok" in result.output
+
+
+def test_pv_from_tmy_per_substation(study_dir):
+    path = study_dir / "study.toml"
+    path.write_text(
+        path.read_text().replace(
+            '[profiles.pv]\nsource = "file"\nfile = "pv.csv"',
+            '[profiles.pv]\nsource = "tmy"\ntilt_deg = 20',
+        )
+    )
+    inputs = load_inputs(path)
+    pv = inputs.profiles["pv"]
+    assert pv.shape == (2, 8760)  # one profile per PS site
+    assert not np.array_equal(pv[0], pv[1])  # the sun's position differs between the sites
+    assert 1000 < pv[0].sum() < 1500
+    from atlas.pipeline import der_specs
+
+    spec = next(s for s in der_specs(inputs, "2030", "001") if s.technology == "pv")
+    assert_allclose(spec.series, pv[0])

@@ -1,74 +1,280 @@
 """PV profiles with pvlib, per unit of AC rating (docs/profiles.md).
 
-``clearsky``: pvlib's Ineichen clear sky (with the Linke turbidity climatology shipped with
-pvlib), transposed to a tilted plane, per unit of AC rating, clipped at 1.
+One model chain for every weather source: solar position at the site, plane-of-array
+irradiance (Hay-Davies sky diffuse, ground albedo), reflection losses on the beam (physical
+IAM), cell temperature (Faiman, PVGIS's model), PVWatts DC power with a temperature
+coefficient, system losses, DC/AC ratio and clipping at the AC rating, zero when the sun is
+below the horizon. Sources:
+
+``clearsky``
+    Ineichen clear sky with the Linke turbidity climatology shipped with pvlib, at 20 degC
+    and 1 m/s wind.
+``tmy``
+    A typical meteorological year: the shipped PVGIS TMY for 45.0 N 8.0 E (2005-2023), or a
+    user file in PVGIS (CSV/JSON), EPW or TMY3 format read with pvlib.iotools. Its 8760
+    hours are re-dated onto the study year by position (the TMY is UTC, 29 February absent).
+
+Values are per unit of the AC rating, generator convention, one per hour of the study axis.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+
+from atlas.timeaxis import N_HOURS
+
+#: The shipped TMY (PVGIS (c) European Union 2001-2025; see profiles/README.md).
+DEFAULT_TMY = "pvgis_tmy_45.000_8.000_2005_2023.csv"
+
+
+@dataclass(frozen=True)
+class PvSystem:
+    """Plane and losses of a PV fleet; defaults typical of Milan rooftops (docs/profiles.md).
+
+    Attributes
+    ----------
+    tilt_deg : float
+        Module tilt from horizontal. [deg]
+    azimuth_deg : float
+        Module azimuth clockwise from north (180 = south). [deg]
+    system_losses : float
+        Fraction of DC energy lost in cables, mismatch, soiling, inverter (PVGIS's 14 %). [-]
+    dc_ac_ratio : float
+        DC rating over AC rating; output clipped at the AC rating. [-]
+    gamma_pdc : float
+        Temperature coefficient of DC power (crystalline silicon). [1/degC]
+    albedo : float
+        Ground reflectance. [-]
+    """
+
+    tilt_deg: float = 30.0
+    azimuth_deg: float = 180.0
+    system_losses: float = 0.14
+    dc_ac_ratio: float = 1.0
+    gamma_pdc: float = -0.004
+    albedo: float = 0.2
+
+
+def pv_power_pu(
+    times: pd.DatetimeIndex,
+    latitude: float,
+    longitude: float,
+    ghi: np.ndarray,
+    dni: np.ndarray,
+    dhi: np.ndarray,
+    temp_air: np.ndarray,
+    wind_speed: np.ndarray,
+    system: PvSystem = PvSystem(),
+) -> np.ndarray:
+    """AC power per unit of AC rating from irradiance and weather at given instants.
+
+    Parameters
+    ----------
+    times : pandas.DatetimeIndex
+        Instants (tz-aware) at which the irradiance is valid.
+    latitude, longitude : float
+        Site. [deg]
+    ghi, dni, dhi : numpy.ndarray
+        Global horizontal, direct normal and diffuse horizontal irradiance. [W/m2]
+    temp_air : numpy.ndarray
+        Air temperature. [degC]
+    wind_speed : numpy.ndarray
+        Wind speed. [m/s]
+    system : PvSystem
+
+    Returns
+    -------
+    numpy.ndarray
+        In [0, 1], zero when the sun is below the horizon. [-]
+    """
+    import pvlib
+
+    solpos = pvlib.solarposition.get_solarposition(times, latitude, longitude)
+    dni_extra = pvlib.irradiance.get_extra_radiation(times)
+    poa = pvlib.irradiance.get_total_irradiance(
+        surface_tilt=system.tilt_deg,
+        surface_azimuth=system.azimuth_deg,
+        solar_zenith=solpos["apparent_zenith"],
+        solar_azimuth=solpos["azimuth"],
+        dni=dni,
+        ghi=ghi,
+        dhi=dhi,
+        dni_extra=dni_extra,
+        albedo=system.albedo,
+        model="haydavies",
+    )
+    aoi = pvlib.irradiance.aoi(
+        system.tilt_deg, system.azimuth_deg, solpos["apparent_zenith"], solpos["azimuth"]
+    )
+    iam = pvlib.iam.physical(aoi)
+    effective = np.nan_to_num(
+        poa["poa_direct"].to_numpy(dtype=float) * np.nan_to_num(np.asarray(iam, dtype=float))
+        + poa["poa_diffuse"].to_numpy(dtype=float)
+    )
+    poa_global = np.nan_to_num(poa["poa_global"].to_numpy(dtype=float))
+    temp_cell = pvlib.temperature.faiman(
+        poa_global, np.asarray(temp_air, dtype=float), np.asarray(wind_speed, dtype=float)
+    )
+    pdc = pvlib.pvsystem.pvwatts_dc(effective, temp_cell, pdc0=1.0, gamma_pdc=system.gamma_pdc)
+    pu = np.asarray(pdc, dtype=float) * (1.0 - system.system_losses) * system.dc_ac_ratio
+    pu[solpos["elevation"].to_numpy() <= 0.0] = 0.0
+    return np.clip(np.nan_to_num(pu), 0.0, 1.0)
 
 
 def pv_clearsky(
     axis: pd.DatetimeIndex,
     latitude: float,
     longitude: float,
-    tilt_deg: float = 30.0,
-    azimuth_deg: float = 180.0,
-    system_losses: float = 0.14,
-    dc_ac_ratio: float = 1.0,
-    albedo: float = 0.2,
+    system: PvSystem = PvSystem(),
+    time_offset_h: float = 0.5,
+    temp_air: float = 20.0,
+    wind_speed: float = 1.0,
 ) -> np.ndarray:
-    """Clear-sky PV output per unit of AC rating, hour by hour.
+    """Clear-sky PV output per unit of AC rating on the study axis.
 
     Parameters
     ----------
     axis : pandas.DatetimeIndex
-        The study's hourly UTC axis; each value is the mean over the hour that starts at
-        the stamp, computed at the half hour.
+        The study's hourly UTC axis.
     latitude, longitude : float
         Site. [deg]
-    tilt_deg : float, default 30
-        Module tilt from horizontal. [deg]
-    azimuth_deg : float, default 180
-        Module azimuth, clockwise from north (180 = south). [deg]
-    system_losses : float, default 0.14
-        Fraction of DC energy lost (PVGIS's default 14 %). [-]
-    dc_ac_ratio : float, default 1.0
-        DC rating over AC rating; output is clipped at the AC rating. [-]
-    albedo : float, default 0.2
-        Ground reflectance. [-]
+    system : PvSystem
+    time_offset_h : float, default 0.5
+        Where in the hour the irradiance is computed (0.5: the middle, for the hour's
+        mean; a TMY's offset to compare with it like for like). [h]
+    temp_air, wind_speed : float
+        Constant weather for the cell temperature. [degC], [m/s]
 
     Returns
     -------
     numpy.ndarray
-        (8760,) in [0, 1], zero when the sun is below the horizon. [-]
-
-    Notes
-    -----
-    DC power per unit of DC rating is taken as plane-of-array irradiance over
-    1000 W/m2 (no temperature derating: clear-sky cells run warm, so this overestimates
-    slightly; the profiles issue brings the full model).
+        (8760,) in [0, 1]. [-]
     """
     import pvlib
 
-    mid = axis + pd.Timedelta(minutes=30)
+    times = axis + pd.Timedelta(hours=time_offset_h)
     site = pvlib.location.Location(latitude, longitude, tz="UTC")
-    solpos = site.get_solarposition(mid)
-    clearsky = site.get_clearsky(mid, model="ineichen", solar_position=solpos)
-    poa = pvlib.irradiance.get_total_irradiance(
-        surface_tilt=tilt_deg,
-        surface_azimuth=azimuth_deg,
-        solar_zenith=solpos["apparent_zenith"],
-        solar_azimuth=solpos["azimuth"],
-        dni=clearsky["dni"],
-        ghi=clearsky["ghi"],
-        dhi=clearsky["dhi"],
-        albedo=albedo,
-        model="isotropic",
+    cs = site.get_clearsky(times, model="ineichen")
+    n = len(times)
+    return pv_power_pu(
+        times,
+        latitude,
+        longitude,
+        cs["ghi"].to_numpy(),
+        cs["dni"].to_numpy(),
+        cs["dhi"].to_numpy(),
+        np.full(n, temp_air),
+        np.full(n, wind_speed),
+        system,
     )
-    poa_wm2 = np.nan_to_num(poa["poa_global"].to_numpy(dtype=float), nan=0.0)
-    pu_ac = poa_wm2 / 1000.0 * dc_ac_ratio * (1.0 - system_losses)
-    pu_ac[solpos["elevation"].to_numpy() <= 0.0] = 0.0
-    return np.clip(pu_ac, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Tmy:
+    """A typical meteorological year on a UTC hourly axis (8760 rows, 29 February absent).
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        ghi, dni, dhi [W/m2], temp_air [degC], wind_speed [m/s], in axis order.
+    latitude, longitude : float
+        Where the TMY was made. [deg]
+    time_offset_h : float
+        Where in each hour the irradiance is valid (PVGIS: its "irradiance time offset"). [h]
+    source : str
+    """
+
+    data: pd.DataFrame
+    latitude: float
+    longitude: float
+    time_offset_h: float
+    source: str
+
+
+def read_tmy(path: Path | None = None) -> Tmy:
+    """Read a TMY file: PVGIS CSV/JSON, EPW or TMY3 (pvlib.iotools); default the shipped one.
+
+    Raises
+    ------
+    AtlasInputError
+        Unreadable, or not 8760 hours once 29 February is dropped.
+    """
+    import pvlib
+
+    from atlas.demo import data_root
+    from atlas.errors import AtlasInputError
+
+    path = Path(path) if path is not None else data_root("profiles") / DEFAULT_TMY
+    name = path.name.lower()
+    try:
+        if name.endswith(".epw"):
+            data, meta = pvlib.iotools.read_epw(path)
+            lat, lon, offset = meta["latitude"], meta["longitude"], -0.5  # EPW: hour ending
+            data = data.tz_convert("UTC")
+        elif name.endswith((".tm3", ".tmy3")) or "tmy3" in name:
+            data, meta = pvlib.iotools.read_tmy3(path, map_variables=True)
+            lat, lon, offset = meta["latitude"], meta["longitude"], -0.5  # TMY3: hour ending
+            data = data.tz_convert("UTC")
+        else:
+            data, meta = pvlib.iotools.read_pvgis_tmy(path, map_variables=True)
+            inputs = meta["inputs"] if "inputs" in meta else meta
+            lat = inputs["latitude"]
+            lon = inputs["longitude"]
+            offset = float(inputs.get("irradiance time offset", 0.0) or 0.0)
+    except AtlasInputError:
+        raise
+    except Exception as exc:  # pvlib raises various types for malformed files
+        raise AtlasInputError(
+            path, "", f"cannot be read as a TMY (PVGIS CSV/JSON, EPW, TMY3): {exc}"
+        ) from None
+    data = data[~((data.index.month == 2) & (data.index.day == 29))]
+    if len(data) != N_HOURS:
+        raise AtlasInputError(path, "rows", f"{len(data)} hours, expected {N_HOURS} (a full year)")
+    # order by position in the year (a TMY mixes months of different years)
+    key = (data.index.month * 100 + data.index.day) * 100 + data.index.hour
+    data = data.iloc[np.argsort(np.asarray(key), kind="stable")]
+    cols = ["ghi", "dni", "dhi", "temp_air", "wind_speed"]
+    missing = [c for c in cols if c not in data.columns]
+    if missing:
+        raise AtlasInputError(
+            path, "columns", f"missing {missing}, expected irradiance, temperature and wind"
+        )
+    return Tmy(data[cols].reset_index(drop=True), float(lat), float(lon), offset, str(path.name))
+
+
+def pv_tmy(
+    axis: pd.DatetimeIndex,
+    latitude: float,
+    longitude: float,
+    tmy: Tmy,
+    system: PvSystem = PvSystem(),
+) -> np.ndarray:
+    """PV output per unit of AC rating from a TMY, re-dated onto the study axis.
+
+    Step i of the TMY (its i-th hour of the year, UTC) becomes step i of the axis; the solar
+    geometry is computed at the site for the instant the irradiance is valid (the hour plus
+    the TMY's time offset), with the TMY's weather as is (a TMY made for a site within a
+    few tens of km is the usual practice).
+
+    Returns
+    -------
+    numpy.ndarray
+        (8760,) in [0, 1]. [-]
+    """
+    times = axis + pd.Timedelta(hours=tmy.time_offset_h)
+    d = tmy.data
+    return pv_power_pu(
+        times,
+        latitude,
+        longitude,
+        d["ghi"].to_numpy(dtype=float),
+        d["dni"].to_numpy(dtype=float),
+        d["dhi"].to_numpy(dtype=float),
+        d["temp_air"].to_numpy(dtype=float),
+        d["wind_speed"].to_numpy(dtype=float),
+        system,
+    )
