@@ -28,11 +28,20 @@ from atlas.envelope import (
     ps_flexibility,
     yearly_envelope_pruned,
 )
+from atlas.errors import AtlasInputError
 from atlas.geodata import WGS84
 from atlas.geojoin import GeoStage, build_geodata
 from atlas.inputs import read_capacity, read_ev, read_load, read_profile
-from atlas.study import FileProfile, PolynomialProfile, PvTmyProfile, Study, load_study
+from atlas.study import (
+    EvShapesProfile,
+    FileProfile,
+    PolynomialProfile,
+    PvTmyProfile,
+    Study,
+    load_study,
+)
 from atlas.timeaxis import N_HOURS, hourly_axis
+from atlas.timeseries.ev import allocate_energy, charging_power, local_day_types, read_ev_shapes
 from atlas.timeseries.pv import PvSystem, pv_clearsky, pv_tmy, read_tmy
 from atlas.timeseries.seasonal import biomass_profile, default_coefficients, polynomial_profile
 
@@ -155,6 +164,8 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
             profiles[tech] = polynomial_profile(default_coefficients()[tech])
     if isinstance(m.profiles.ev, FileProfile):
         ev_mw = read_ev(files["profiles.ev.file"], study.scenarios, ps_ids, study.year)
+    elif isinstance(m.profiles.ev, EvShapesProfile):
+        ev_mw = ev_from_shapes(study, files, axis, ps_ids, geo)
     else:
         ev_mw = {s: np.zeros((len(ps_ids), len(EV_LOCATIONS), N_HOURS)) for s in study.scenarios}
     parameters = override_parameters(default_parameters(), study.capability_overrides(), study.path)
@@ -174,6 +185,51 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
         geo=geo,
         timings_s={"read": time.perf_counter() - t0},
     )
+
+
+def ev_from_shapes(
+    study: Study, files: dict, axis: pd.DatetimeIndex, ps_ids: list[str], geo: GeoStage
+) -> dict[str, np.ndarray]:
+    """EV charging power per scenario from the shipped (or given) daily shapes.
+
+    Each scenario's city-wide energy (``profiles.ev.energy_mwh``) is split by location and
+    allocated to the substations by their charging points in the register, or by a
+    ``ps_id,weight`` table; returns ``{scenario: (n_ps, 4, 8760)}``. [MW]
+    """
+    spec = study.model.profiles.ev
+    shapes = read_ev_shapes(files.get("profiles.ev.shapes"))
+    hour, working = local_day_types(axis, study.timezone, spec.country, spec.subdiv)
+    if spec.allocate == "table":
+        path = files["profiles.ev.weights"]
+        table = pd.read_csv(path, dtype={"ps_id": str})
+        if not {"ps_id", "weight"} <= set(table.columns):
+            raise AtlasInputError(path, "header", "expected columns ps_id and weight", line=1)
+        w = (
+            table.set_index("ps_id")["weight"]
+            .astype(float)
+            .reindex(ps_ids, fill_value=0.0)
+            .to_numpy()
+        )
+    out = {}
+    for scenario in study.scenarios:
+        if spec.allocate == "charging_points":
+            pts = geo.ev_points[geo.ev_points["scenario"] == scenario]
+            table = pts.pivot_table(
+                index="ps_id", columns="location", values="points", aggfunc="sum"
+            )
+            weights = table.reindex(index=ps_ids, columns=list(EV_LOCATIONS)).fillna(0.0).to_numpy()
+        else:
+            weights = np.repeat(w[:, None], len(EV_LOCATIONS), axis=1)
+        total = spec.energy_mwh.get(scenario, 0.0)
+        if total == 0:
+            out[scenario] = np.zeros((len(ps_ids), len(EV_LOCATIONS), N_HOURS))
+            continue
+        try:
+            energy = allocate_energy(total, spec.location_shares, weights)
+        except ValueError as exc:
+            raise AtlasInputError(study.path, "profiles.ev", f"{scenario}: {exc}") from None
+        out[scenario] = charging_power(energy, hour, working, shapes)
+    return out
 
 
 def v2g_shares(

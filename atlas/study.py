@@ -160,12 +160,51 @@ class NoEv(_Strict):
     source: Literal["none"]
 
 
+class EvShapesProfile(_Strict):
+    """EV charging from daily shapes by location, scaled to each scenario's yearly energy."""
+
+    source: Literal["shapes"]
+    energy_mwh: dict[str, float]
+    location_shares: dict[str, float] = {"home": 0.55, "work": 0.20, "b2c": 0.10, "public": 0.15}
+    allocate: Literal["charging_points", "table"] = "charging_points"
+    weights: Path | None = None
+    shapes: Path | None = None
+    country: str = "IT"
+    subdiv: str | None = "MI"
+
+    @field_validator("energy_mwh")
+    @classmethod
+    def _energy(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, v in value.items() if not v >= 0]
+        if bad:
+            raise ValueError(f"energy of scenario {bad[0]!r} must be >= 0 MWh")
+        return value
+
+    @field_validator("location_shares")
+    @classmethod
+    def _shares(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [k for k in value if k not in EV_LOCATIONS]
+        if bad:
+            raise ValueError(f"unknown location {bad[0]!r}, expected some of {list(EV_LOCATIONS)}")
+        if any(v < 0 for v in value.values()) or abs(sum(value.values()) - 1.0) > 1e-9:
+            raise ValueError(
+                f"location shares must be >= 0 and sum to 1, got {sum(value.values())}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _weights(self):
+        if self.allocate == "table" and self.weights is None:
+            raise ValueError("allocate = 'table' needs 'weights' (a CSV ps_id,weight)")
+        return self
+
+
 PvProfile = Annotated[FileProfile | PvDefaultProfile | PvTmyProfile, Field(discriminator="source")]
 SeasonalProfile = Annotated[
     FileProfile | DefaultProfile | PolynomialProfile, Field(discriminator="source")
 ]
 BaseloadProfile = Annotated[FileProfile | DefaultProfile, Field(discriminator="source")]
-EvProfile = Annotated[FileProfile | NoEv, Field(discriminator="source")]
+EvProfile = Annotated[FileProfile | NoEv | EvShapesProfile, Field(discriminator="source")]
 
 
 class ProfilesSection(_Strict):
@@ -246,6 +285,17 @@ class StudyModel(_Strict):
             raise ValueError(
                 "[[growth]] allocates to service areas and needs inputs.ders (a DER register)"
             )
+        ev = self.profiles.ev
+        if isinstance(ev, EvShapesProfile):
+            unknown = [k for k in ev.energy_mwh if k not in self.scenarios.names]
+            if unknown:
+                raise ValueError(
+                    f"profiles.ev.energy_mwh: {unknown[0]!r} is not in scenarios.names {self.scenarios.names}"
+                )
+            if ev.allocate == "charging_points" and self.inputs.ders is None:
+                raise ValueError(
+                    "profiles.ev allocate = 'charging_points' needs inputs.ders (a register with charging points)"
+                )
         return self
 
     @field_validator("capability")
@@ -311,6 +361,11 @@ class Study:
         for key in ("capacity", "service_areas", "boundary", "ders"):
             if getattr(m.inputs, key) is not None:
                 files[f"inputs.{key}"] = getattr(m.inputs, key)
+        ev = m.profiles.ev
+        if isinstance(ev, EvShapesProfile):
+            for key in ("weights", "shapes"):
+                if getattr(ev, key) is not None:
+                    files[f"profiles.ev.{key}"] = getattr(ev, key)
         for i, entry in enumerate(m.growth):
             if entry.weights is not None:
                 files[f"growth.{i}.weights"] = entry.weights
@@ -407,4 +462,4 @@ def load_study(path: str | Path) -> Study:
     return study
 
 
-_UNION_TAGS = {"file", "clearsky", "tmy", "default", "polynomial", "none"}
+_UNION_TAGS = {"file", "clearsky", "tmy", "default", "polynomial", "none", "shapes"}
