@@ -5,7 +5,7 @@ Run from the project root::
     python geodata/demo_milan/make_demo.py
 
 It writes, into this script's own folder: boundary.geojson, substations.csv, ders.csv.gz (the
-DER register), load.csv.gz, ev.csv.gz and study.toml. The service areas and installed
+DER register), load.csv.gz and study.toml. The service areas and installed
 capacities of the demo come from joining the register to Voronoi cells of the PS sites clipped
 to the boundary, as for a real city. The output is deterministic (numpy default_rng with a fixed seed,
 gzip with mtime=0): two runs give byte-identical files.
@@ -130,6 +130,12 @@ PF_RANGE = (0.90, 0.99)  # INVENTED: power factor kept within this range [-]
 # correlation. INVENTED (~2 % as asked, correlated so consecutive hours look like a meter's).
 LOAD_NOISE_SD = 0.02
 LOAD_NOISE_AR1 = 0.7
+
+# ---------------------------------------------------------------------------------------------
+# EV: the city's 2030 charging energy; the atlas spreads it over the charging points of the
+# register with its shipped daily shapes (seed paper: EVs count only in 2030).
+# ---------------------------------------------------------------------------------------------
+EV_CITY_ENERGY_MWH = 340_000.0  # seed paper: Milan 2030, 204,000 EVs, ~340 GWh/yr
 
 # ---------------------------------------------------------------------------------------------
 # Boundary: the Comune di Milano, SIMPLIFIED (Douglas-Peucker, 100 m, in UTM 32N) from ISTAT
@@ -346,66 +352,6 @@ LOAD_MONTH_FACTOR = [  # January-June, July-December
 ]
 # fmt: on
 
-# ---------------------------------------------------------------------------------------------
-# EV charging (scenario "2030" only; seed paper: EVs count only in 2030)
-# ---------------------------------------------------------------------------------------------
-EV_SCENARIO = "2030"
-EV_CITY_ENERGY_MWH = 340_000.0  # seed paper: Milan 2030, 204,000 EVs, ~340 GWh/yr
-# INVENTED allocation: the demo's ~30 PS stand for the whole city, and each gets the share
-# peak(PS) / sum of the peaks of the city's EV energy.
-# INVENTED split of the EV energy by charging location (sums to 1).
-EV_LOCATION_SHARE = {"home": 0.55, "work": 0.20, "b2c": 0.10, "public": 0.15}
-# INVENTED: daily energy on a non-working day (Saturday, Sunday, holiday) relative to a
-# working day, per location (work chargers idle at weekends, shops busier).
-EV_NONWORKING_DAY_WEIGHT = {"home": 1.15, "work": 0.25, "b2c": 1.2, "public": 0.9}
-# INVENTED 24-h charging shapes in local clock hours 0..23, relative weights (normalised to a
-# daily sum of 1 in the code). "working": Monday-Friday except holidays; "nonworking": the rest.
-# Each list: local hours 0-11 on the first row, 12-23 on the second.
-# fmt: off
-EV_SHAPE = {
-    "home": {  # evening arrival peak, charging on into the night
-        "working": [
-            6, 4, 3, 2, 1.5, 1, 1, 1, 1, 1, 1, 1,
-            1, 1, 1.5, 2, 4, 7, 10, 11, 11, 10, 9, 8,
-        ],
-        "nonworking": [
-            7, 5, 4, 3, 2, 1.5, 1, 1, 1.5, 2, 3, 3.5,
-            3.5, 3.5, 3.5, 4, 5, 6, 8, 9, 9, 9, 8, 8,
-        ],
-    },
-    "work": {  # office hours, about 8-17
-        "working": [
-            0, 0, 0, 0, 0, 0, 0, 1, 6, 10, 10, 9,
-            7, 7, 8, 7, 5, 3, 1, 0, 0, 0, 0, 0,
-        ],
-        "nonworking": [
-            0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 3,
-            3, 3, 3, 2, 1, 0, 0, 0, 0, 0, 0, 0,
-        ],
-    },
-    "b2c": {  # shopping hours, supermarket and mall car parks
-        "working": [
-            0, 0, 0, 0, 0, 0, 0, 0, 1, 4, 6, 7,
-            7, 6, 6, 7, 8, 9, 9, 7, 3, 1, 0, 0,
-        ],
-        "nonworking": [
-            0, 0, 0, 0, 0, 0, 0, 0, 1, 5, 8, 9,
-            9, 8, 7, 8, 9, 9, 8, 6, 3, 1, 0, 0,
-        ],
-    },
-    "public": {  # on-street and fast chargers: flatter, used all day and evening
-        "working": [
-            2, 1.5, 1, 1, 1, 1, 2, 3, 4, 5, 5, 5,
-            5, 5, 5, 5, 5, 5.5, 5.5, 5, 4, 3, 3, 2.5,
-        ],
-        "nonworking": [
-            2.5, 2, 1.5, 1, 1, 1, 1, 1.5, 2.5, 4, 5, 5.5,
-            5.5, 5, 5, 5, 5, 5, 5, 4.5, 4, 3.5, 3, 3,
-        ],
-    },
-}
-# fmt: on
-
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -505,49 +451,6 @@ def build_load(
         q = p * np.tan(np.arccos(pf))  # lagging: Q > 0 absorbed by distribution
         frames.append(pd.DataFrame({"time": times, "ps_id": ps, "p_mw": p, "q_mvar": q}))
     return pd.concat(frames, ignore_index=True)
-
-
-def ev_energy_targets(ps_table: pd.DataFrame) -> dict[tuple[str, str], float]:
-    """Annual EV energy [MWh] per (PS, location) of the EV scenario."""
-    out = {}
-    total_peak = ps_table["peak_mw"].sum()
-    for ps, peak in ps_table[["ps_id", "peak_mw"]].itertuples(index=False):
-        e_ps = EV_CITY_ENERGY_MWH * peak / total_peak
-        for loc, share in EV_LOCATION_SHARE.items():
-            out[ps, loc] = e_ps * share
-    return out
-
-
-def build_ev(
-    axis: pd.DatetimeIndex, ps_table: pd.DataFrame
-) -> tuple[pd.DataFrame, dict[tuple[str, str], float]]:
-    """EV charging power [MW] per PS and location, unrounded, and the energy targets [MWh]."""
-    hour, _, dtype = local_calendar(axis, HOLIDAYS_2030)
-    working = dtype == 0
-    times = np.asarray(axis.strftime(TIME_FORMAT))
-    targets = ev_energy_targets(ps_table)
-    frames = []
-    for ps in ps_table["ps_id"]:
-        for loc in EV_LOCATION_SHARE:
-            shapes = {k: np.asarray(v, dtype=float) / np.sum(v) for k, v in EV_SHAPE[loc].items()}
-            w = np.where(
-                working,
-                shapes["working"][hour],
-                EV_NONWORKING_DAY_WEIGHT[loc] * shapes["nonworking"][hour],
-            )
-            p = targets[ps, loc] * w / w.sum()  # 1-h steps: MW x 1 h = MWh, sum = target
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "scenario": EV_SCENARIO,
-                        "time": times,
-                        "ps_id": ps,
-                        "location": loc,
-                        "p_mw": p,
-                    }
-                )
-            )
-    return pd.concat(frames, ignore_index=True), targets
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
@@ -758,7 +661,7 @@ ders = "ders.csv.gz"
 load = "load.csv.gz"
 
 [profiles.pv]
-source = "clearsky"
+source = "tmy"
 
 [profiles.chp]
 source = "default"
@@ -770,8 +673,8 @@ source = "default"
 source = "default"
 
 [profiles.ev]
-source = "file"
-file = "ev.csv.gz"
+source = "shapes"
+energy_mwh = {{ "2030" = {ev_energy} }}
 
 [scenarios]
 names = [{scenarios}]
@@ -842,17 +745,10 @@ def main() -> None:
     load = build_load(axis, rng, ps_table)
     write_csv(load.round(DECIMALS), HERE / "load.csv.gz")
 
-    ev, targets = build_ev(axis, ps_table)
-    for (ps, loc), target in targets.items():
-        got = ev.loc[(ev["ps_id"] == ps) & (ev["location"] == loc), "p_mw"].sum()
-        if abs(got - target) > 1e-9 * target:
-            raise RuntimeError(f"EV energy of {ps}/{loc}: {got} MWh, expected {target} MWh")
-    ev = ev.assign(p_mw=ev["p_mw"].round(DECIMALS))
-    ev = ev[ev["p_mw"] > 0].reset_index(drop=True)  # a missing row means 0 MW
-    write_csv(ev, HERE / "ev.csv.gz")
+    (HERE / "ev.csv.gz").unlink(missing_ok=True)  # EV power now comes from the shipped shapes
 
     scen = ", ".join(f'"{s}"' for s in SCENARIOS)
-    toml = STUDY_TOML.format(year=YEAR, tz=TIMEZONE, scenarios=scen)
+    toml = STUDY_TOML.format(year=YEAR, tz=TIMEZONE, scenarios=scen, ev_energy=EV_CITY_ENERGY_MWH)
     (HERE / "study.toml").write_text(toml, encoding="utf-8", newline="\n")
 
     print(f"wrote {HERE}: {len(ps_table)} PS, {len(register)} DER points")
@@ -864,7 +760,9 @@ def main() -> None:
         print(
             f"  as-is {level}: {mw.round(3).to_dict()} MW -> {gwh:.1f} GWh/yr (seed paper 2019: {ENERGY_2019_GWH[level]:g})"
         )
-    print(f"  EV energy 2030: {sum(targets.values()) / 1000:.3f} GWh/yr over {len(ps_table)} PS")
+    print(
+        f"  EV energy 2030: {EV_CITY_ENERGY_MWH / 1000:g} GWh/yr, allocated by the atlas to charging points"
+    )
 
 
 if __name__ == "__main__":
