@@ -43,7 +43,7 @@ config_option = click.option(
 out_option = click.option(
     "--out",
     "out_dir",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, file_okay=False, writable=True),
     default=Path("outputs"),
     show_default=True,
     help="Output folder.",
@@ -187,6 +187,19 @@ def profiles_fit(
     click.echo(
         f"R2 = {fit.r2:.5f} over {fit.n} hours; wrote {', '.join(p.name for p in written)} to {out_dir}"
     )
+
+
+@profiles.command("export")
+@config_option
+@out_option
+@_user_errors
+def profiles_export(config: Path | None, out_dir: Path) -> None:
+    """Write the hourly profiles of every PS (CSV with a metadata header) and a PNG of each."""
+    from atlas.demo import demo_study_path
+    from atlas.pipeline import export_profiles
+
+    written = export_profiles(config or demo_study_path(), out_dir)
+    click.echo(f"wrote {len(written)} files to {out_dir}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -331,3 +331,22 @@ def test_pv_from_tmy_per_substation(study_dir):
 
     spec = next(s for s in der_specs(inputs, "2030", "001") if s.technology == "pv")
     assert_allclose(spec.series, pv[0])
+
+
+def test_profiles_export(study_dir, tmp_path):
+    out = tmp_path / "profiles"
+    result = CliRunner().invoke(
+        main, ["profiles", "export", "--config", str(study_dir / "study.toml"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    text = (out / "profiles_001.csv").read_text()
+    assert text.startswith("# atlas profiles of study 'tiny'") and "# pv: " in text
+    table = pd.read_csv(out / "profiles_001.csv", comment="#", dtype={"ps_id": str})
+    assert list(table.columns) == ["time", "ps_id", "technology", "pu"]
+    assert len(table) == 4 * 8760 and table["pu"].between(0, 1).all()
+    pv = table[table["technology"] == "pv"]["pu"].to_numpy()
+    assert_allclose(pv, pd.read_csv(study_dir / "pv.csv")["pu"].to_numpy(), atol=1e-6)
+    ev = pd.read_csv(out / "ev_001.csv", comment="#", dtype={"ps_id": str})
+    assert ev["p_mw"].sum() == pytest.approx(3.5)
+    for tech in ("pv", "chp", "hydro", "biomass"):
+        assert (out / f"profile_{tech}.png").read_bytes()[:4] == b"\x89PNG"
