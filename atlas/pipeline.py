@@ -150,8 +150,7 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
         elif isinstance(spec, PvTmyProfile):
             system = PvSystem(spec.tilt_deg, spec.azimuth_deg, spec.system_losses, spec.dc_ac_ratio)
             tmy = read_tmy(files.get("profiles.pv.file"))
-            sites = zip(substations["lat"], substations["lon"], strict=True)
-            profiles[tech] = np.stack([pv_tmy(axis, lat, lon, tmy, system) for lat, lon in sites])
+            profiles[tech] = pv_tmy(axis, substations["lat"], substations["lon"], tmy, system)
         elif tech == "pv":
             system = PvSystem(spec.tilt_deg, spec.azimuth_deg, spec.system_losses, spec.dc_ac_ratio)
             lat, lon = float(substations["lat"].mean()), float(substations["lon"].mean())

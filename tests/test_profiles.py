@@ -63,7 +63,7 @@ def test_pv_losses_scale_linearly_below_clipping():
 
 @pytest.fixture(scope="module")
 def tmy_pv():
-    return pv_tmy(hourly_axis(2030), *MILAN, read_tmy())
+    return pv_tmy(hourly_axis(2030), [MILAN[0]], [MILAN[1]], read_tmy())[0]
 
 
 def test_tmy_yield_and_night(tmy_pv, pv):
@@ -159,3 +159,15 @@ def test_profiles_fit_command(tmp_path):
     assert (tmp_path / "o" / "hydro_fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "o")])  # MW read as per unit
     assert bad.exit_code == 2 and "outside [0, 1] per unit" in bad.stderr
+
+
+def test_solar_position_for_many_sites_matches_pvlib():
+    from atlas.timeseries.pv import solar_position_sites
+
+    times = hourly_axis(2030)[::7] + pd.Timedelta(minutes=10)
+    lats, lons = [45.46, 37.5, -33.9, 64.1], [9.19, 15.1, 151.2, -21.9]
+    got = solar_position_sites(times, lats, lons)
+    for i, (lat, lon) in enumerate(zip(lats, lons, strict=True)):
+        ref = pvlib.solarposition.get_solarposition(times, lat, lon)
+        for key in ("apparent_zenith", "zenith", "apparent_elevation", "elevation", "azimuth"):
+            assert_allclose(got[key][i], ref[key].to_numpy(), atol=1e-3)  # deg

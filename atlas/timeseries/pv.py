@@ -59,10 +59,56 @@ class PvSystem:
     albedo: float = 0.2
 
 
+def solar_position_sites(times: pd.DatetimeIndex, latitudes, longitudes) -> dict[str, np.ndarray]:
+    """NREL SPA solar position for many sites at once, shape (n_sites, n_times).
+
+    The Sun's geocentric position depends on time only: it is computed once (pvlib's SPA),
+    and only the site-dependent steps (hour angle, parallax, refraction, angles) run on the
+    (site, time) grid. Same defaults as ``pvlib.solarposition.get_solarposition``: elevation
+    0 m, 101325 Pa, 12 degC, refraction 0.5667 deg.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``apparent_zenith``, ``zenith``, ``apparent_elevation``, ``elevation``, ``azimuth``
+        (clockwise from north). [deg]
+    """
+    from pvlib import spa
+
+    unixtime = np.asarray(times.tz_convert("UTC").as_unit("ns").asi8, dtype=float) / 1e9
+    delta_t = spa.calculate_deltat(times.year.to_numpy(), times.month.to_numpy())
+    args = (0.0, 0.0, 0.0, 101325.0 / 100.0, 12.0, delta_t, 0.5667, 1)
+    v, alpha, delta = spa.solar_position_numpy(unixtime, *args, sst=True)
+    (radius,) = spa.solar_position_numpy(unixtime, *args, esd=True)
+    lat = np.asarray(latitudes, dtype=float)[:, None]  # (n_sites, 1)
+    lon = np.asarray(longitudes, dtype=float)[:, None]
+    hour_angle = spa.local_hour_angle(v[None, :], lon, alpha[None, :])
+    xi = spa.equatorial_horizontal_parallax(radius)[None, :]
+    u = spa.uterm(lat)
+    x = spa.xterm(u, lat, 0.0)
+    y = spa.yterm(u, lat, 0.0)
+    d_alpha = spa.parallax_sun_right_ascension(x, xi, hour_angle, delta[None, :])
+    d_prime = spa.topocentric_sun_declination(delta[None, :], x, y, xi, d_alpha, hour_angle)
+    h_prime = spa.topocentric_local_hour_angle(hour_angle, d_alpha)
+    e0 = spa.topocentric_elevation_angle_without_atmosphere(lat, d_prime, h_prime)
+    e = spa.topocentric_elevation_angle(
+        e0, spa.atmospheric_refraction_correction(1013.25, 12.0, e0, 0.5667)
+    )
+    azimuth = spa.topocentric_azimuth_angle(
+        spa.topocentric_astronomers_azimuth(h_prime, d_prime, lat)
+    )
+    return {
+        "apparent_zenith": spa.topocentric_zenith_angle(e),
+        "zenith": spa.topocentric_zenith_angle(e0),
+        "apparent_elevation": e,
+        "elevation": e0,
+        "azimuth": azimuth,
+    }
+
+
 def pv_power_pu(
     times: pd.DatetimeIndex,
-    latitude: float,
-    longitude: float,
+    solpos: dict[str, np.ndarray],
     ghi: np.ndarray,
     dni: np.ndarray,
     dhi: np.ndarray,
@@ -70,16 +116,18 @@ def pv_power_pu(
     wind_speed: np.ndarray,
     system: PvSystem = PvSystem(),
 ) -> np.ndarray:
-    """AC power per unit of AC rating from irradiance and weather at given instants.
+    """AC power per unit of AC rating from irradiance and weather, for one or many sites.
 
     Parameters
     ----------
     times : pandas.DatetimeIndex
-        Instants (tz-aware) at which the irradiance is valid.
-    latitude, longitude : float
-        Site. [deg]
+        Instants (tz-aware) at which the irradiance is valid, (n_times,).
+    solpos : dict of numpy.ndarray
+        Solar position at those instants (:func:`solar_position_sites`), each
+        (n_sites, n_times) or (n_times,). [deg]
     ghi, dni, dhi : numpy.ndarray
-        Global horizontal, direct normal and diffuse horizontal irradiance. [W/m2]
+        Global horizontal, direct normal and diffuse horizontal irradiance, (n_times,) or
+        broadcastable to the solar position. [W/m2]
     temp_air : numpy.ndarray
         Air temperature. [degC]
     wind_speed : numpy.ndarray
@@ -89,39 +137,37 @@ def pv_power_pu(
     Returns
     -------
     numpy.ndarray
-        In [0, 1], zero when the sun is below the horizon. [-]
+        Shaped like the solar position, in [0, 1], zero when the sun is below the horizon.
     """
     import pvlib
 
-    solpos = pvlib.solarposition.get_solarposition(times, latitude, longitude)
-    dni_extra = pvlib.irradiance.get_extra_radiation(times)
+    zenith, azimuth = solpos["apparent_zenith"], solpos["azimuth"]
+    dni_extra = np.asarray(pvlib.irradiance.get_extra_radiation(times), dtype=float)
     poa = pvlib.irradiance.get_total_irradiance(
         surface_tilt=system.tilt_deg,
         surface_azimuth=system.azimuth_deg,
-        solar_zenith=solpos["apparent_zenith"],
-        solar_azimuth=solpos["azimuth"],
-        dni=dni,
-        ghi=ghi,
-        dhi=dhi,
+        solar_zenith=zenith,
+        solar_azimuth=azimuth,
+        dni=np.asarray(dni, dtype=float),
+        ghi=np.asarray(ghi, dtype=float),
+        dhi=np.asarray(dhi, dtype=float),
         dni_extra=dni_extra,
         albedo=system.albedo,
         model="haydavies",
     )
-    aoi = pvlib.irradiance.aoi(
-        system.tilt_deg, system.azimuth_deg, solpos["apparent_zenith"], solpos["azimuth"]
-    )
-    iam = pvlib.iam.physical(aoi)
+    aoi = pvlib.irradiance.aoi(system.tilt_deg, system.azimuth_deg, zenith, azimuth)
+    iam = np.nan_to_num(np.asarray(pvlib.iam.physical(aoi), dtype=float))
     effective = np.nan_to_num(
-        poa["poa_direct"].to_numpy(dtype=float) * np.nan_to_num(np.asarray(iam, dtype=float))
-        + poa["poa_diffuse"].to_numpy(dtype=float)
+        np.asarray(poa["poa_direct"], dtype=float) * iam
+        + np.asarray(poa["poa_diffuse"], dtype=float)
     )
-    poa_global = np.nan_to_num(poa["poa_global"].to_numpy(dtype=float))
+    poa_global = np.nan_to_num(np.asarray(poa["poa_global"], dtype=float))
     temp_cell = pvlib.temperature.faiman(
         poa_global, np.asarray(temp_air, dtype=float), np.asarray(wind_speed, dtype=float)
     )
     pdc = pvlib.pvsystem.pvwatts_dc(effective, temp_cell, pdc0=1.0, gamma_pdc=system.gamma_pdc)
     pu = np.asarray(pdc, dtype=float) * (1.0 - system.system_losses) * system.dc_ac_ratio
-    pu[solpos["elevation"].to_numpy() <= 0.0] = 0.0
+    pu = np.where(solpos["elevation"] > 0.0, pu, 0.0)
     return np.clip(np.nan_to_num(pu), 0.0, 1.0)
 
 
@@ -160,10 +206,10 @@ def pv_clearsky(
     site = pvlib.location.Location(latitude, longitude, tz="UTC")
     cs = site.get_clearsky(times, model="ineichen")
     n = len(times)
+    solpos = {k: v[0] for k, v in solar_position_sites(times, [latitude], [longitude]).items()}
     return pv_power_pu(
         times,
-        latitude,
-        longitude,
+        solpos,
         cs["ghi"].to_numpy(),
         cs["dni"].to_numpy(),
         cs["dhi"].to_numpy(),
@@ -248,33 +294,42 @@ def read_tmy(path: Path | None = None) -> Tmy:
 
 def pv_tmy(
     axis: pd.DatetimeIndex,
-    latitude: float,
-    longitude: float,
+    latitudes,
+    longitudes,
     tmy: Tmy,
     system: PvSystem = PvSystem(),
+    chunk: int = 128,
 ) -> np.ndarray:
-    """PV output per unit of AC rating from a TMY, re-dated onto the study axis.
+    """PV output per unit of AC rating from a TMY at many sites, re-dated onto the study axis.
 
     Step i of the TMY (its i-th hour of the year, UTC) becomes step i of the axis; the solar
-    geometry is computed at the site for the instant the irradiance is valid (the hour plus
+    geometry is computed at each site for the instant the irradiance is valid (the hour plus
     the TMY's time offset), with the TMY's weather as is (a TMY made for a site within a
     few tens of km is the usual practice).
+
+    Parameters
+    ----------
+    axis : pandas.DatetimeIndex
+    latitudes, longitudes : array_like
+        Sites, (n_sites,). [deg]
+    tmy : Tmy
+    system : PvSystem
+    chunk : int, default 128
+        Sites computed together (memory: about 40 MB per 128 sites).
 
     Returns
     -------
     numpy.ndarray
-        (8760,) in [0, 1]. [-]
+        (n_sites, 8760) in [0, 1]. [-]
     """
     times = axis + pd.Timedelta(hours=tmy.time_offset_h)
     d = tmy.data
-    return pv_power_pu(
-        times,
-        latitude,
-        longitude,
-        d["ghi"].to_numpy(dtype=float),
-        d["dni"].to_numpy(dtype=float),
-        d["dhi"].to_numpy(dtype=float),
-        d["temp_air"].to_numpy(dtype=float),
-        d["wind_speed"].to_numpy(dtype=float),
-        system,
-    )
+    weather = [d[c].to_numpy(dtype=float) for c in ("ghi", "dni", "dhi", "temp_air", "wind_speed")]
+    lat = np.atleast_1d(np.asarray(latitudes, dtype=float))
+    lon = np.atleast_1d(np.asarray(longitudes, dtype=float))
+    out = np.empty((len(lat), len(times)))
+    for start in range(0, len(lat), chunk):
+        sl = slice(start, start + chunk)
+        solpos = solar_position_sites(times, lat[sl], lon[sl])
+        out[sl] = pv_power_pu(times, solpos, *weather, system)
+    return out
