@@ -36,13 +36,14 @@ from atlas.study import (
     EvShapesProfile,
     FileProfile,
     PolynomialProfile,
+    PvPvgisProfile,
     PvTmyProfile,
     Study,
     load_study,
 )
 from atlas.timeaxis import N_HOURS, hourly_axis
 from atlas.timeseries.ev import allocate_energy, charging_power, local_day_types, read_ev_shapes
-from atlas.timeseries.pv import PvSystem, pv_clearsky, pv_tmy, read_tmy
+from atlas.timeseries.pv import PvSystem, pv_clearsky, pv_pvgis, pv_tmy, read_tmy
 from atlas.timeseries.seasonal import biomass_profile, default_coefficients, polynomial_profile
 
 
@@ -147,6 +148,18 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
         spec = getattr(m.profiles, tech)
         if isinstance(spec, FileProfile):
             profiles[tech] = read_profile(files[f"profiles.{tech}.file"])
+        elif isinstance(spec, PvPvgisProfile):
+            system = PvSystem(spec.tilt_deg, spec.azimuth_deg, spec.system_losses, spec.dc_ac_ratio)
+            cache = study.resolve(spec.cache_dir) if spec.cache_dir is not None else None
+            profiles[tech] = pv_pvgis(
+                substations["lat"],
+                substations["lon"],
+                system,
+                spec.start_year,
+                spec.end_year,
+                cache,
+                spec.cache_distance_m,
+            )
         elif isinstance(spec, PvTmyProfile):
             system = PvSystem(spec.tilt_deg, spec.azimuth_deg, spec.system_losses, spec.dc_ac_ratio)
             tmy = read_tmy(files.get("profiles.pv.file"))

@@ -143,6 +143,20 @@ class PvTmyProfile(_Strict):
     dc_ac_ratio: float = Field(default=1.0, gt=0.0, le=3.0)
 
 
+class PvPvgisProfile(_Strict):
+    """PV from PVGIS online at each PS site, the hourly average of several years, cached."""
+
+    source: Literal["pvgis"]
+    tilt_deg: float = Field(default=30.0, ge=0.0, le=90.0)
+    azimuth_deg: float = Field(default=180.0, ge=0.0, lt=360.0)
+    system_losses: float = Field(default=0.14, ge=0.0, lt=1.0)
+    dc_ac_ratio: float = Field(default=1.0, gt=0.0, le=3.0)
+    start_year: int = Field(default=2005, ge=2005)
+    end_year: int = Field(default=2020, le=2023)
+    cache_dir: Path | None = None
+    cache_distance_m: float = Field(default=1000.0, ge=0.0, le=1000.0)
+
+
 class DefaultProfile(_Strict):
     """Built-in default of a technology (docs/profiles.md)."""
 
@@ -199,7 +213,9 @@ class EvShapesProfile(_Strict):
         return self
 
 
-PvProfile = Annotated[FileProfile | PvDefaultProfile | PvTmyProfile, Field(discriminator="source")]
+PvProfile = Annotated[
+    FileProfile | PvDefaultProfile | PvTmyProfile | PvPvgisProfile, Field(discriminator="source")
+]
 SeasonalProfile = Annotated[
     FileProfile | DefaultProfile | PolynomialProfile, Field(discriminator="source")
 ]
@@ -462,4 +478,4 @@ def load_study(path: str | Path) -> Study:
     return study
 
 
-_UNION_TAGS = {"file", "clearsky", "tmy", "default", "polynomial", "none", "shapes"}
+_UNION_TAGS = {"file", "clearsky", "tmy", "pvgis", "default", "polynomial", "none", "shapes"}

@@ -333,3 +333,146 @@ def pv_tmy(
         solpos = solar_position_sites(times, lat[sl], lon[sl])
         out[sl] = pv_power_pu(times, solpos, *weather, system)
     return out
+
+
+#: Largest distance at which a site reuses another site's PVGIS series (docs/profiles.md). [m]
+MAX_CACHE_DISTANCE_M = 1000.0
+
+
+def _distance_m(lat1, lon1, lat2, lon2) -> float:
+    """Great-circle distance (spherical Earth, radius 6371 km). [m]"""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dlat, dlon = p2 - p1, np.radians(lon2 - lon1)
+    a = np.sin(dlat / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
+    return float(2 * 6_371_000.0 * np.arcsin(np.sqrt(a)))
+
+
+def default_cache_dir() -> Path:
+    """``$ATLAS_CACHE_DIR``, else ``~/.cache/flexibility-atlas``."""
+    import os
+
+    return Path(os.environ.get("ATLAS_CACHE_DIR", Path.home() / ".cache" / "flexibility-atlas"))
+
+
+def pvgis_average_year(data: pd.DataFrame, dc_ac_ratio: float = 1.0) -> np.ndarray:
+    """The hourly average over the years of a PVGIS hourly PV series, per unit of AC rating.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        PVGIS hourly output with column ``P`` (W per kWp installed, losses included), UTC
+        index over whole years.
+    dc_ac_ratio : float
+        DC over AC rating; output clipped at the AC rating.
+
+    Returns
+    -------
+    numpy.ndarray
+        (8760,): for each position of the year (month, day, UTC hour; 29 February left
+        out) the mean over the years, / 1000 x dc_ac_ratio, clipped to [0, 1]. [-]
+    """
+    idx = data.index
+    keep = ~((idx.month == 2) & (idx.day == 29))
+    p = data["P"].to_numpy(dtype=float)[keep] / 1000.0
+    idx = idx[keep]
+    key = pd.Index((idx.month * 100 + idx.day) * 100 + idx.hour)
+    mean = pd.Series(p).groupby(key.to_numpy()).mean()
+    if len(mean) != N_HOURS:
+        raise ValueError(f"PVGIS series covers {len(mean)} hours of the year, expected {N_HOURS}")
+    return np.clip(mean.to_numpy() * dc_ac_ratio, 0.0, 1.0)
+
+
+def pv_pvgis(
+    latitudes,
+    longitudes,
+    system: PvSystem = PvSystem(),
+    start_year: int = 2005,
+    end_year: int = 2020,
+    cache_dir: Path | None = None,
+    cache_distance_m: float = MAX_CACHE_DISTANCE_M,
+    fetch=None,
+) -> np.ndarray:
+    """PV per unit of AC rating from PVGIS (online), the hourly average of several years.
+
+    As the seed paper: PVGIS's own PV calculation (crystalline silicon, the system's tilt,
+    azimuth and losses) for each site, averaged hour by hour over ``start_year`` to
+    ``end_year`` (2005-2020 by default). Results are cached on disk by location and
+    parameters; a site within ``cache_distance_m`` (at most 1 km) of a cached or already
+    fetched site with the same parameters reuses its series.
+
+    Raises
+    ------
+    AtlasInputError
+        PVGIS cannot be reached (offline): the message suggests the ``tmy`` source.
+    """
+    import json
+
+    import requests
+
+    from atlas.errors import AtlasInputError
+    from atlas.outputs import write_atomic, write_text_atomic
+
+    if not 0 <= cache_distance_m <= MAX_CACHE_DISTANCE_M:
+        raise ValueError(f"cache_distance_m must be within [0, {MAX_CACHE_DISTANCE_M:g}] m")
+    if fetch is None:
+        import pvlib
+
+        fetch = pvlib.iotools.get_pvgis_hourly
+    params = {
+        "tilt": system.tilt_deg,
+        "azimuth": system.azimuth_deg,
+        "loss_pct": round(100 * system.system_losses, 6),
+        "start": start_year,
+        "end": end_year,
+    }
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    folder = cache / "pvgis"
+    index_file = folder / "index.json"
+    index = json.loads(index_file.read_text()) if index_file.is_file() else []
+    lat = np.atleast_1d(np.asarray(latitudes, dtype=float))
+    lon = np.atleast_1d(np.asarray(longitudes, dtype=float))
+    out = np.empty((len(lat), N_HOURS))
+    for i, (la, lo) in enumerate(zip(lat, lon, strict=True)):
+        hit = next(
+            (
+                e
+                for e in index
+                if e["params"] == params
+                and _distance_m(la, lo, e["lat"], e["lon"]) <= cache_distance_m
+            ),
+            None,
+        )
+        if hit is None:
+            try:
+                data, _ = fetch(
+                    la,
+                    lo,
+                    start=start_year,
+                    end=end_year,
+                    surface_tilt=system.tilt_deg,
+                    surface_azimuth=system.azimuth_deg,
+                    pvcalculation=True,
+                    peakpower=1.0,
+                    loss=params["loss_pct"],
+                    components=False,
+                )
+            except (requests.exceptions.RequestException, OSError) as exc:
+                raise AtlasInputError(
+                    None,
+                    "profiles.pv",
+                    f"PVGIS could not be reached for {la:.5f} N {lo:.5f} E ({type(exc).__name__}); "
+                    'offline, use source = "tmy" (the shipped PVGIS typical year, or a TMY file)',
+                ) from None
+            name = f"pvgis_{len(index):06d}.npy"
+            series = pvgis_average_year(data, 1.0)
+
+            def save(path, series=series):
+                with open(path, "wb") as fh:
+                    np.save(fh, series)
+
+            write_atomic(folder / name, save)
+            hit = {"lat": float(la), "lon": float(lo), "params": params, "file": name}
+            index.append(hit)
+            write_text_atomic(index_file, json.dumps(index, indent=1))
+        out[i] = np.clip(np.load(folder / hit["file"]) * system.dc_ac_ratio, 0.0, 1.0)
+    return out
