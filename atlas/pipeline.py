@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
@@ -138,6 +139,7 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
         }
     )
     ps_ids = list(substations["ps_id"])
+    pv_lat, pv_lon = pv_sites(geo)
     if geo.capacity is not None:
         capacity = geo.capacity
     else:
@@ -163,7 +165,7 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
         elif isinstance(spec, PvTmyProfile):
             system = PvSystem(spec.tilt_deg, spec.azimuth_deg, spec.system_losses, spec.dc_ac_ratio)
             tmy = read_tmy(files.get("profiles.pv.file"))
-            profiles[tech] = pv_tmy(axis, substations["lat"], substations["lon"], tmy, system)
+            profiles[tech] = pv_tmy(axis, pv_lat, pv_lon, tmy, system)
         elif tech == "pv":
             system = PvSystem(spec.tilt_deg, spec.azimuth_deg, spec.system_losses, spec.dc_ac_ratio)
             lat, lon = float(substations["lat"].mean()), float(substations["lon"].mean())
@@ -197,6 +199,22 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
         geo=geo,
         timings_s={"read": time.perf_counter() - t0},
     )
+
+
+def pv_sites(geo: GeoStage) -> tuple[np.ndarray, np.ndarray]:
+    """Where each PS's PV is computed: its service area's centroid, else its site. [deg]
+
+    The centroid is taken in the metric CRS (an empty area falls back to the PS site).
+    """
+    sites = geo.sites.geometry.to_numpy()
+    if geo.areas is not None:
+        import shapely
+
+        areas = geo.areas.set_index("ps_id").loc[list(geo.sites["ps_id"])].geometry.to_numpy()
+        centroids = shapely.centroid(areas)
+        sites = np.where(shapely.is_empty(areas), sites, centroids)
+    ll = gpd.GeoSeries(sites, crs=geo.crs).to_crs(WGS84)
+    return ll.y.to_numpy(), ll.x.to_numpy()
 
 
 def ev_from_shapes(

@@ -106,3 +106,17 @@ def test_demo_envelopes_complete(demo):
     for row in env[env["kind"] == "year"].itertuples():
         load = inputs.load[inputs.ps_index(row.ps_id)]
         assert row.geometry.buffer(1e-9).contains(shapely.multipoints(load))
+
+
+def test_pv_is_computed_at_each_service_area_centroid(demo):
+    import geopandas as gpd
+
+    from atlas.pipeline import pv_sites
+
+    inputs, _ = demo
+    lat, lon = pv_sites(inputs.geo)
+    areas = inputs.geo.areas.set_index("ps_id").loc[inputs.ps_ids]
+    want = gpd.GeoSeries(areas.geometry.centroid.to_numpy(), crs=inputs.geo.crs).to_crs(4326)
+    np.testing.assert_allclose(lat, want.y, atol=1e-9)
+    np.testing.assert_allclose(lon, want.x, atol=1e-9)
+    assert inputs.profiles["pv"].shape == (len(inputs.ps_ids), 8760)

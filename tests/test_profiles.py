@@ -171,3 +171,14 @@ def test_solar_position_for_many_sites_matches_pvlib():
         ref = pvlib.solarposition.get_solarposition(times, lat, lon)
         for key in ("apparent_zenith", "zenith", "apparent_elevation", "elevation", "azimuth"):
             assert_allclose(got[key][i], ref[key].to_numpy(), atol=1e-3)  # deg
+
+
+def test_tmy_peak_hour_is_within_an_hour_of_local_solar_noon(tmy_pv):
+    """Milan's solar noon is about 12:20 CET in January and 13:25 CEST in July; the local
+    clock hour of the largest mean output starts within one hour of it."""
+    axis = hourly_axis(2030)
+    local = axis.tz_convert("Europe/Rome")
+    for month, noon_h in ((1, 12 + 20 / 60), (7, 13 + 25 / 60)):
+        sel = local.month == month
+        peak = pd.Series(tmy_pv[sel]).groupby(local.hour[sel]).mean().idxmax()
+        assert abs(peak - noon_h) <= 1.0, (month, peak)
