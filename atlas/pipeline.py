@@ -150,26 +150,8 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
         spec = getattr(m.profiles, tech)
         if isinstance(spec, FileProfile):
             profiles[tech] = read_profile(files[f"profiles.{tech}.file"])
-        elif isinstance(spec, PvPvgisProfile):
-            system = PvSystem(spec.tilt_deg, spec.azimuth_deg, spec.system_losses, spec.dc_ac_ratio)
-            cache = study.resolve(spec.cache_dir) if spec.cache_dir is not None else None
-            profiles[tech] = pv_pvgis(
-                substations["lat"],
-                substations["lon"],
-                system,
-                spec.start_year,
-                spec.end_year,
-                cache,
-                spec.cache_distance_m,
-            )
-        elif isinstance(spec, PvTmyProfile):
-            system = PvSystem(spec.tilt_deg, spec.azimuth_deg, spec.system_losses, spec.dc_ac_ratio)
-            tmy = read_tmy(files.get("profiles.pv.file"))
-            profiles[tech] = pv_tmy(axis, pv_lat, pv_lon, tmy, system)
         elif tech == "pv":
-            system = PvSystem(spec.tilt_deg, spec.azimuth_deg, spec.system_losses, spec.dc_ac_ratio)
-            lat, lon = float(substations["lat"].mean()), float(substations["lon"].mean())
-            profiles[tech] = pv_clearsky(axis, lat, lon, system)
+            profiles[tech] = pv_profiles(study, spec, files, axis, substations, pv_lat, pv_lon)
         elif isinstance(spec, PolynomialProfile):
             profiles[tech] = polynomial_profile(spec.coefficients)
         elif tech == "biomass":
@@ -199,6 +181,30 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
         geo=geo,
         timings_s={"read": time.perf_counter() - t0},
     )
+
+
+def pv_profiles(study, spec, files, axis, substations, pv_lat, pv_lon) -> np.ndarray:
+    """PV per unit of AC rating from a pvlib source, summed over its mix of planes.
+
+    Returns (n_ps, 8760) for ``tmy`` and ``pvgis`` (one per service area), (8760,) for
+    ``clearsky`` (the substations' mean location). [-]
+    """
+    tmy = read_tmy(files.get("profiles.pv.file")) if isinstance(spec, PvTmyProfile) else None
+    total = 0.0
+    for share, tilt, azimuth in spec.planes():
+        system = PvSystem(tilt, azimuth, spec.system_losses, spec.dc_ac_ratio)
+        if isinstance(spec, PvPvgisProfile):
+            cache = study.resolve(spec.cache_dir) if spec.cache_dir is not None else None
+            one = pv_pvgis(
+                pv_lat, pv_lon, system, spec.start_year, spec.end_year, cache, spec.cache_distance_m
+            )
+        elif isinstance(spec, PvTmyProfile):
+            one = pv_tmy(axis, pv_lat, pv_lon, tmy, system)
+        else:
+            lat, lon = float(substations["lat"].mean()), float(substations["lon"].mean())
+            one = pv_clearsky(axis, lat, lon, system)
+        total = total + share * one
+    return total
 
 
 def pv_sites(geo: GeoStage) -> tuple[np.ndarray, np.ndarray]:

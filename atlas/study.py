@@ -122,35 +122,54 @@ class FileProfile(_Strict):
     file: Path
 
 
-class PvDefaultProfile(_Strict):
+class Orientation(_Strict):
+    """One plane of a mix of PV orientations."""
+
+    tilt_deg: float = Field(ge=0.0, le=90.0)
+    azimuth_deg: float = Field(ge=0.0, lt=360.0)
+    share: float = Field(gt=0.0, le=1.0)
+
+
+class PvPlane(_Strict):
+    """The PV plane and losses shared by the pvlib sources (docs/profiles.md)."""
+
+    tilt_deg: float = Field(default=30.0, ge=0.0, le=90.0)
+    azimuth_deg: float = Field(default=180.0, ge=0.0, lt=360.0)
+    system_losses: float = Field(default=0.14, ge=0.0, lt=1.0)
+    dc_ac_ratio: float = Field(default=1.0, gt=0.0, le=3.0)
+    orientations: list[Orientation] = []
+
+    @field_validator("orientations")
+    @classmethod
+    def _mix(cls, value: list[Orientation]) -> list[Orientation]:
+        if value and abs(sum(o.share for o in value) - 1.0) > 1e-9:
+            raise ValueError(f"orientation shares must sum to 1, got {sum(o.share for o in value)}")
+        return value
+
+    def planes(self) -> list[tuple[float, float, float]]:
+        """(share, tilt, azimuth) of each plane: the mix, or the one plane. [-, deg, deg]"""
+        if self.orientations:
+            return [(o.share, o.tilt_deg, o.azimuth_deg) for o in self.orientations]
+        return [(1.0, self.tilt_deg, self.azimuth_deg)]
+
+
+class PvDefaultProfile(PvPlane):
     """Built-in PV profile: pvlib clear sky at the substations' mean location."""
 
     source: Literal["clearsky"]
-    tilt_deg: float = Field(default=30.0, ge=0.0, le=90.0)
-    azimuth_deg: float = Field(default=180.0, ge=0.0, lt=360.0)
-    system_losses: float = Field(default=0.14, ge=0.0, lt=1.0)
-    dc_ac_ratio: float = Field(default=1.0, gt=0.0, le=3.0)
 
 
-class PvTmyProfile(_Strict):
-    """PV from a typical meteorological year at each PS site (pvlib), shipped or a file."""
+class PvTmyProfile(PvPlane):
+    """PV from a typical meteorological year at each service area (pvlib), shipped or a file."""
 
     source: Literal["tmy"]
     file: Path | None = None
-    tilt_deg: float = Field(default=30.0, ge=0.0, le=90.0)
-    azimuth_deg: float = Field(default=180.0, ge=0.0, lt=360.0)
-    system_losses: float = Field(default=0.14, ge=0.0, lt=1.0)
-    dc_ac_ratio: float = Field(default=1.0, gt=0.0, le=3.0)
 
 
-class PvPvgisProfile(_Strict):
-    """PV from PVGIS online at each PS site, the hourly average of several years, cached."""
+class PvPvgisProfile(PvPlane):
+    """PV from PVGIS online at each service area, the hourly average of several years, cached."""
 
     source: Literal["pvgis"]
-    tilt_deg: float = Field(default=30.0, ge=0.0, le=90.0)
-    azimuth_deg: float = Field(default=180.0, ge=0.0, lt=360.0)
-    system_losses: float = Field(default=0.14, ge=0.0, lt=1.0)
-    dc_ac_ratio: float = Field(default=1.0, gt=0.0, le=3.0)
     start_year: int = Field(default=2005, ge=2005)
     end_year: int = Field(default=2020, le=2023)
     cache_dir: Path | None = None

@@ -350,3 +350,29 @@ def test_profiles_export(study_dir, tmp_path):
     assert ev["p_mw"].sum() == pytest.approx(3.5)
     for tech in ("pv", "chp", "hydro", "biomass"):
         assert (out / f"profile_{tech}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_pv_mix_of_orientations(study_dir):
+    from atlas.timeseries.pv import PvSystem, pv_tmy, read_tmy
+
+    path = study_dir / "study.toml"
+    mix = (
+        '[profiles.pv]\nsource = "tmy"\norientations = [\n'
+        "  { tilt_deg = 30, azimuth_deg = 180, share = 0.5 },\n"
+        "  { tilt_deg = 15, azimuth_deg = 90, share = 0.3 },\n"
+        "  { tilt_deg = 15, azimuth_deg = 270, share = 0.2 },\n]"
+    )
+    path.write_text(
+        path.read_text().replace('[profiles.pv]\nsource = "file"\nfile = "pv.csv"', mix)
+    )
+    inputs = load_inputs(path)
+    lat, lon = inputs.substations["lat"], inputs.substations["lon"]
+    tmy = read_tmy()
+    want = sum(
+        share * pv_tmy(inputs.axis, lat, lon, tmy, PvSystem(tilt, az))
+        for share, tilt, az in ((0.5, 30, 180), (0.3, 15, 90), (0.2, 15, 270))
+    )
+    assert_allclose(inputs.profiles["pv"], want, atol=1e-12)
+    path.write_text(path.read_text().replace("share = 0.2", "share = 0.3"))
+    with pytest.raises(AtlasInputError, match="orientation shares must sum to 1"):
+        load_inputs(path)
