@@ -37,6 +37,7 @@ from atlas.study import (
     EvShapesProfile,
     FileProfile,
     PolynomialProfile,
+    PvPlane,
     PvPvgisProfile,
     PvTmyProfile,
     Study,
@@ -183,7 +184,15 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
     )
 
 
-def pv_profiles(study, spec, files, axis, substations, pv_lat, pv_lon) -> np.ndarray:
+def pv_profiles(
+    study: Study,
+    spec: PvPlane,
+    files: dict[str, Path],
+    axis: pd.DatetimeIndex,
+    substations: pd.DataFrame,
+    pv_lat: np.ndarray,
+    pv_lon: np.ndarray,
+) -> np.ndarray:
     """PV per unit of AC rating from a pvlib source, summed over its mix of planes.
 
     Returns (n_ps, 8760) for ``tmy`` and ``pvgis`` (one per service area), (8760,) for
