@@ -152,6 +152,102 @@ def areas(config: Path | None, out_dir: Path) -> None:
     click.echo(f"wrote {', '.join(p.name for p in written)} to {out_dir}")
 
 
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--scenario", default=None, help="Only this scenario (default: all).")
+@click.option(
+    "--direction",
+    type=click.Choice(["p_up", "p_down", "q_up", "q_down"]),
+    default=None,
+    help="Only this direction.",
+)
+@click.option(
+    "--threshold-mw",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Relief threshold, active power. [MW]",
+)
+@click.option(
+    "--threshold-mvar",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Relief threshold, reactive power. [Mvar]",
+)
+@click.option(
+    "--availability",
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    default=0.9,
+    show_default=True,
+    help="Share of hours the firm value must be reached in.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="What to print.",
+)
+@_user_errors
+def screen(
+    run_dir: Path, scenario, direction, threshold_mw, threshold_mvar, availability, fmt
+) -> None:
+    """Rank the PS of a run by firm flexibility and write RUN_DIR/screening.csv.
+
+    A PS meets a direction when its firm value (reached in at least AVAILABILITY of the hours)
+    is at or above the threshold.
+    """
+    import pandas as pd
+
+    from atlas.errors import AtlasInputError
+    from atlas.outputs import write_atomic
+    from atlas.stats import screening
+
+    path = run_dir / "flexibility_hourly.parquet"
+    if not path.is_file():
+        raise AtlasInputError(path, "", "not found, expected the output folder of `atlas run`")
+    hourly = pd.read_parquet(path)
+    names = {}
+    areas = run_dir / "service_areas.geojson"
+    if areas.is_file():
+        import geopandas as gpd
+
+        names = dict(gpd.read_file(areas)[["ps_id", "name"]].itertuples(index=False))
+    table = screening(hourly, names, threshold_mw, threshold_mvar, availability)
+    if scenario is not None:
+        if scenario not in set(table["scenario"]):
+            raise AtlasInputError(
+                path,
+                "--scenario",
+                f"{scenario!r} is not in the run, expected one of {sorted(set(table['scenario']))}",
+            )
+        table = table[table["scenario"] == scenario]
+    if direction is not None:
+        table = table[table["direction"] == direction]
+    write_atomic(
+        run_dir / "screening.csv", lambda p: table.to_csv(p, index=False, float_format="%.6g")
+    )
+    if fmt == "csv":
+        click.echo(table.to_csv(index=False, float_format="%.6g"), nl=False)
+    elif fmt == "json":
+        click.echo(table.to_json(orient="records", indent=1))
+    else:
+        for (sc, d), g in table.groupby(["scenario", "direction"], sort=False):
+            unit = g["unit"].iloc[0]
+            click.echo(
+                f"\n{sc} {d}: threshold {g['threshold'].iloc[0]:g} {unit}, availability {availability:g}"
+            )
+            click.echo(f"  {'ps_id':<12} {'firm':>8} {'mean':>8} {'share':>6} {'run h':>6}  meets")
+            for r in g.itertuples(index=False):
+                mark = click.style("yes", fg="green", bold=True) if r.meets else "no"
+                click.echo(
+                    f"  {str(r.ps_id)[:12]:<12} {r.firm:8.2f} {r.mean:8.2f} {r.share_at_or_above:6.1%} {r.longest_run_h:6d}  {mark}"
+                )
+        click.echo(f"\nwrote {run_dir / 'screening.csv'}")
+
+
 @main.group()
 def profiles() -> None:
     """Hourly profiles: fit the seasonal polynomial to measured data."""

@@ -1,0 +1,109 @@
+"""Firm values, runs and the screening against independent pandas computations."""
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from atlas.stats import firm_value, longest_run, screening
+
+
+def _firm_brute(values, availability):
+    """Largest v among the values with #(x >= v) >= availability * n, by brute force."""
+    s = pd.Series(values)
+    need = availability * len(s)
+    ok = [v for v in s.unique() if (s >= v).sum() >= need - 1e-9]
+    return max(ok)
+
+
+def test_firm_value_is_the_877th_smallest_of_8760():
+    values = np.arange(8760, dtype=float)[::-1]  # 8759 .. 0, unsorted on purpose
+    assert firm_value(values, 0.90) == 876.0  # the 877th smallest (0-based 876)
+    assert firm_value(values, 0.90) != np.percentile(values, 10)  # not the interpolated P10
+    assert firm_value(values, 1.0) == 0.0 and firm_value(values, 1 / 8760) == 8759.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.0, 5.0, 9.99, 10.0, 10.0, 12.5, 30.0]), min_size=1, max_size=60),
+    st.sampled_from([0.5, 0.9, 0.95, 1.0, 0.1]),
+)
+def test_firm_value_matches_brute_force_with_ties(values, availability):
+    assert firm_value(np.array(values), availability) == _firm_brute(values, availability)
+    # meets <=> share at or above the threshold >= availability (METHOD.md), ties included
+    v = np.array(values)
+    for threshold in (10.0, 9.99, 12.5):
+        assert (firm_value(v, availability) >= threshold) == (
+            (v >= threshold).mean() >= availability - 1e-12
+        )
+
+
+def test_longest_run():
+    assert longest_run([0, 1, 1, 0, 1, 1, 1, 0]) == 3
+    assert longest_run([0, 0]) == 0 and longest_run([1, 1]) == 2
+
+
+def test_screening_table_by_hand():
+    hours = pd.date_range("2030-01-01", periods=10, freq="h", tz="UTC")
+    up = np.array([10.0, 10.0, 10.0, 12.0, 0.0, 11.0, 10.0, 10.0, 10.0, 9.0])  # 8 of 10 >= 10
+    hourly = pd.DataFrame(
+        {
+            "scenario": "2030",
+            "ps_id": "SUD",
+            "time": hours,
+            "p_up_mw": up,
+            "p_down_mw": 20.0,
+            "q_up_mvar": 9.5,
+            "q_down_mvar": np.r_[np.full(9, 10.0), 0.0],
+        }
+    )
+    t = screening(hourly, {"SUD": "PS Sud"}, availability=0.8).set_index("direction")
+    assert t.loc["p_up", "firm"] == 10.0 and t.loc["p_up", "meets"]  # ties at the threshold count
+    assert t.loc["p_up", "share_at_or_above"] == 0.8 and t.loc["p_up", "longest_run_h"] == 4
+    assert t.loc["q_up", "firm"] == 9.5 and not t.loc["q_up", "meets"]
+    assert t.loc["q_down", "meets"] and t.loc["q_down", "longest_run_h"] == 9
+    assert (
+        t.loc["p_down", "mean"] == 20.0
+        and t.loc["p_down", "unit"] == "MW"
+        and t.loc["q_up", "unit"] == "Mvar"
+    )
+    strict = screening(hourly, availability=0.9).set_index("direction")
+    assert not strict.loc["p_up", "meets"] and strict.loc["p_up", "firm"] == 9.0
+
+
+def test_screen_command(tmp_path):
+    from click.testing import CliRunner
+
+    from atlas.cli import main
+
+    hours = pd.date_range("2030-01-01", periods=20, freq="h", tz="UTC")
+    rows = []
+    for ps, level in (("A", 12.0), ("B", 8.0)):
+        rows.append(
+            pd.DataFrame(
+                {
+                    "scenario": "2030",
+                    "ps_id": ps,
+                    "time": hours,
+                    "p_up_mw": level,
+                    "p_down_mw": 1.0,
+                    "q_up_mvar": 1.0,
+                    "q_down_mvar": 1.0,
+                }
+            )
+        )
+    pd.concat(rows).to_parquet(tmp_path / "flexibility_hourly.parquet")
+    result = CliRunner().invoke(
+        main, ["screen", str(tmp_path), "--direction", "p_up", "--format", "csv"]
+    )
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "screening.csv")
+    assert list(table["ps_id"]) == ["A", "B"] and list(table["meets"]) == [True, False]
+    lower = CliRunner().invoke(
+        main, ["screen", str(tmp_path), "--direction", "p_up", "--threshold-mw", "8"]
+    )
+    assert lower.exit_code == 0 and pd.read_csv(tmp_path / "screening.csv")["meets"].all()
+    bad = CliRunner().invoke(main, ["screen", str(tmp_path), "--scenario", "2050"])
+    assert bad.exit_code == 2 and "'2050' is not in the run" in bad.stderr
+    missing = CliRunner().invoke(main, ["screen", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "expected the output folder of `atlas run`" in missing.stderr
