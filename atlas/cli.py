@@ -194,7 +194,7 @@ def areas(config: Path | None, out_dir: Path) -> None:
 def screen(
     run_dir: Path, scenario, direction, threshold_mw, threshold_mvar, availability, fmt
 ) -> None:
-    """Rank the PS of a run by firm flexibility and write RUN_DIR/screening.csv.
+    """Rank the PS of a run by firm flexibility; write screening.csv and statistics.parquet.
 
     A PS meets a direction when its firm value (reached in at least AVAILABILITY of the hours)
     is at or above the threshold.
@@ -203,7 +203,7 @@ def screen(
 
     from atlas.errors import AtlasInputError
     from atlas.outputs import write_atomic
-    from atlas.stats import screening
+    from atlas.stats import screening, statistics
 
     path = run_dir / "flexibility_hourly.parquet"
     if not path.is_file():
@@ -229,6 +229,12 @@ def screen(
     write_atomic(
         run_dir / "screening.csv", lambda p: table.to_csv(p, index=False, float_format="%.6g")
     )
+    run_json = run_dir / "run.json"
+    timezone = (
+        json.loads(run_json.read_text())["study"]["timezone"] if run_json.is_file() else "UTC"
+    )
+    stats = statistics(hourly, timezone, threshold_mw, threshold_mvar)
+    write_atomic(run_dir / "statistics.parquet", lambda p: stats.to_parquet(p, index=False))
     if fmt == "csv":
         click.echo(table.to_csv(index=False, float_format="%.6g"), nl=False)
     elif fmt == "json":
@@ -245,7 +251,7 @@ def screen(
                 click.echo(
                     f"  {str(r.ps_id)[:12]:<12} {r.firm:8.2f} {r.mean:8.2f} {r.share_at_or_above:6.1%} {r.longest_run_h:6d}  {mark}"
                 )
-        click.echo(f"\nwrote {run_dir / 'screening.csv'}")
+        click.echo(f"\nwrote {run_dir / 'screening.csv'} and {run_dir / 'statistics.parquet'}")
 
 
 @main.group()

@@ -126,3 +126,102 @@ def screening(
         ["scenario", "_d", "firm"], ascending=[True, True, False], kind="stable"
     )
     return table.drop(columns="_d").reset_index(drop=True)
+
+
+def statistics(
+    hourly: pd.DataFrame,
+    timezone: str,
+    threshold_mw: float = THRESHOLD_MW,
+    threshold_mvar: float = THRESHOLD_MVAR,
+) -> pd.DataFrame:
+    """Statistics of every PS, scenario and figure, in long form.
+
+    Parameters
+    ----------
+    hourly : pandas.DataFrame
+        The hourly table.
+    timezone : str
+        Local time zone for months and hours of the day.
+    threshold_mw, threshold_mvar : float
+        Thresholds for the shares and runs. [MW], [Mvar]
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns scenario, ps_id, figure, statistic, month (1-12 or <NA>), hour (0-23 or
+        <NA>), value. Statistics: over the year ``mean``, ``std`` (the normal fit, ddof=0),
+        ``min``, ``p10``, ``p50``, ``p90``, ``max`` (linear-interpolated percentiles); per
+        local month the box statistics ``box_min``, ``box_q1``, ``box_median``, ``box_q3``,
+        ``box_max`` and ``longest_run_h`` (consecutive hours at or above the threshold);
+        per local month and hour ``mean`` and ``share_at_or_above``.
+    """
+    local = pd.DatetimeIndex(hourly["time"]).tz_convert(timezone)
+    frame = hourly.assign(_month=local.month, _hour=local.hour)
+    out = []
+    for (scenario, ps_id), g in frame.groupby(["scenario", "ps_id"], sort=False):
+        g = g.sort_values("time")
+        for direction, (col, unit) in DIRECTIONS.items():
+            v = g[col].to_numpy(dtype=float)
+            threshold = threshold_mw if unit == "MW" else threshold_mvar
+            base = {"scenario": scenario, "ps_id": ps_id, "figure": direction}
+            year = {
+                "mean": v.mean(),
+                "std": v.std(),
+                "min": v.min(),
+                "p10": np.percentile(v, 10),
+                "p50": np.percentile(v, 50),
+                "p90": np.percentile(v, 90),
+                "max": v.max(),
+            }
+            out += [
+                {**base, "statistic": k, "month": pd.NA, "hour": pd.NA, "value": float(x)}
+                for k, x in year.items()
+            ]
+            month = g["_month"].to_numpy()
+            for m in range(1, 13):
+                vm = v[month == m]
+                if vm.size == 0:
+                    continue
+                q = np.percentile(vm, [0, 25, 50, 75, 100])
+                names = ("box_min", "box_q1", "box_median", "box_q3", "box_max")
+                out += [
+                    {**base, "statistic": n, "month": m, "hour": pd.NA, "value": float(x)}
+                    for n, x in zip(names, q, strict=True)
+                ]
+                out.append(
+                    {
+                        **base,
+                        "statistic": "longest_run_h",
+                        "month": m,
+                        "hour": pd.NA,
+                        # consecutive hours of the axis within the month (other hours break a run)
+                        "value": float(longest_run((v >= threshold) & (month == m))),
+                    }
+                )
+            cell = pd.DataFrame(
+                {"m": month, "h": g["_hour"].to_numpy(), "v": v, "a": v >= threshold}
+            )
+            agg = cell.groupby(["m", "h"]).agg(mean=("v", "mean"), share=("a", "mean"))
+            for (m, h), r in agg.iterrows():
+                out.append(
+                    {
+                        **base,
+                        "statistic": "mean",
+                        "month": int(m),
+                        "hour": int(h),
+                        "value": float(r["mean"]),
+                    }
+                )
+                out.append(
+                    {
+                        **base,
+                        "statistic": "share_at_or_above",
+                        "month": int(m),
+                        "hour": int(h),
+                        "value": float(r["share"]),
+                    }
+                )
+    table = pd.DataFrame(out)
+    table["month"] = table["month"].astype("Int8")
+    table["hour"] = table["hour"].astype("Int8")
+    return table

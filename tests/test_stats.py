@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -107,3 +108,46 @@ def test_screen_command(tmp_path):
     assert bad.exit_code == 2 and "'2050' is not in the run" in bad.stderr
     missing = CliRunner().invoke(main, ["screen", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2 and "expected the output folder of `atlas run`" in missing.stderr
+
+
+def test_statistics_match_pandas():
+    from atlas.stats import statistics
+    from atlas.timeaxis import hourly_axis
+
+    axis = hourly_axis(2030)
+    rng = np.random.default_rng(5)
+    v = np.round(rng.uniform(0, 20, len(axis)), 1)
+    hourly = pd.DataFrame(
+        {
+            "scenario": "2030",
+            "ps_id": "X",
+            "time": axis,
+            "p_up_mw": v,
+            "p_down_mw": 0.0,
+            "q_up_mvar": 10.0,
+            "q_down_mvar": 0.0,
+        }
+    )
+    s = statistics(hourly, "Europe/Rome")
+    up = s[s["figure"] == "p_up"]
+    year = up[up["month"].isna()].set_index("statistic")["value"]
+    series = pd.Series(v)
+    assert year["mean"] == pytest.approx(series.mean()) and year["std"] == pytest.approx(
+        series.std(ddof=0)
+    )
+    assert year["p10"] == pytest.approx(series.quantile(0.1)) and year["max"] == series.max()
+    local = axis.tz_convert("Europe/Rome")
+    cells = up[up["hour"].notna()].set_index(["statistic", "month", "hour"])["value"]
+    want = series.groupby([local.month, local.hour]).mean()
+    assert cells.loc["mean", 7, 13] == pytest.approx(want.loc[(7, 13)])
+    share = (series >= 10).groupby([local.month, local.hour]).mean()
+    assert cells.loc["share_at_or_above", 1, 0] == pytest.approx(share.loc[(1, 0)])
+    boxes = up[up["month"].notna() & up["hour"].isna()].set_index(["statistic", "month"])["value"]
+    assert boxes.loc["box_q3", 3] == pytest.approx(series[local.month == 3].quantile(0.75))
+    q_up = s[(s["figure"] == "q_up") & (s["statistic"] == "longest_run_h")].set_index("month")[
+        "value"
+    ]
+    # a constant 10 Mvar holds all month: local January on the 2030 UTC axis starts at
+    # 01:00 on 1 January (743 consecutive hours; its last hour, 00:00 on 1 January 2031, is
+    # apart), local March loses an hour to summer time (743)
+    assert q_up.loc[1] == 743 and q_up.loc[3] == 743 and q_up.loc[4] == 30 * 24
