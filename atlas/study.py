@@ -478,14 +478,17 @@ def load_study(path: str | Path) -> Study:
         loc = tuple(err["loc"])
         if loc[:1] == ("profiles",) and len(loc) >= 3 and loc[2] in _UNION_TAGS:
             loc = loc[:2] + loc[3:]  # drop pydantic's union tag ('file', 'clearsky', ...)
-        key = ".".join(str(k) for k in loc)
         msg = err["msg"]
         if err["type"] == "missing":
             msg = "missing, a value is required"
         elif err["type"] == "extra_forbidden":
             msg = "unknown key, see docs/study-file.md for the keys"
         elif err["type"] == "union_tag_invalid":
-            msg = f"unknown source {err.get('input')!r}, expected one of {err['ctx']['expected_tags']}"
+            given = err.get("input")
+            tag = given.get("source") if isinstance(given, dict) else given
+            msg = f"unknown source {tag!r}, expected one of {err['ctx']['expected_tags']}"
+            loc = (*loc, "source")
+        key = ".".join(str(k) for k in loc)
         msg = msg.removeprefix("Value error, ")
         raise AtlasInputError(path, key, msg, line=_line_of(text, loc)) from None
     study = Study(path.resolve(), model)
