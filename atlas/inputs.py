@@ -58,10 +58,17 @@ def _numeric(
         raise AtlasInputError(
             path,
             f"row {i + 1}, column {col}",
-            f"got {df[col].iloc[i]!r}, expected {rng}",
+            f"got {_shown(df[col].iloc[i])}, expected {rng}",
             line=_line(i),
         )
     return values
+
+
+def _shown(value) -> str:
+    """A cell as the user wrote it: numbers plainly (-1, not np.float64(-1.0)), text quoted."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return "empty" if pd.isna(value) else f"{value:g}"
+    return repr(str(value))
 
 
 def _ids(df: pd.DataFrame, col: str, path: Path) -> pd.Series:

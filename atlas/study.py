@@ -314,11 +314,11 @@ class StudyModel(_Strict):
         for entry in self.growth:
             if entry.scenario not in self.scenarios.names:
                 raise ValueError(
-                    f"growth scenario {entry.scenario!r} is not in scenarios.names {self.scenarios.names}"
+                    f"growth.scenario: {entry.scenario!r} is not in scenarios.names {self.scenarios.names}"
                 )
         if self.growth and self.inputs.ders is None:
             raise ValueError(
-                "[[growth]] allocates to service areas and needs inputs.ders (a DER register)"
+                "growth.scenario: [[growth]] allocates to service areas and needs inputs.ders (a DER register)"
             )
         ev = self.profiles.ev
         if isinstance(ev, EvShapesProfile):
@@ -329,7 +329,7 @@ class StudyModel(_Strict):
                 )
             if ev.allocate == "charging_points" and self.inputs.ders is None:
                 raise ValueError(
-                    "profiles.ev allocate = 'charging_points' needs inputs.ders (a register with charging points)"
+                    "profiles.ev.allocate: 'charging_points' needs inputs.ders (a register with charging points)"
                 )
         return self
 
@@ -490,6 +490,11 @@ def load_study(path: str | Path) -> Study:
             loc = (*loc, "source")
         key = ".".join(str(k) for k in loc)
         msg = msg.removeprefix("Value error, ")
+        # a check across keys (a model validator) names its key as "dotted.key: problem"
+        if m := re.match(r"^([A-Za-z_][\w-]*(?:\.[\w-]+)+): (.*)$", msg):
+            if not loc or ".".join(map(str, loc)) in ("", "inputs"):
+                loc = tuple(m.group(1).split("."))
+                key, msg = m.group(1), m.group(2)
         raise AtlasInputError(path, key, msg, line=_line_of(text, loc)) from None
     study = Study(path.resolve(), model)
     for key, file in study.input_files().items():

@@ -249,3 +249,31 @@ def test_error_message_form():
     assert str(exc) == exc.one_line()
     assert isinstance(exc, ValueError)
     assert AtlasInputError(None, "", "nothing").one_line() == "<study>: nothing"
+
+
+def test_study_loaded_by_relative_path_survives_a_change_of_cwd(make_study, tmp_path, monkeypatch):
+    from atlas.pipeline import load_inputs
+
+    path = make_study()
+    monkeypatch.chdir(path.parent)
+    study = load_study("study.toml")
+    monkeypatch.chdir(tmp_path)
+    inputs = load_inputs(study)
+    assert inputs.ps_ids == ["001", "N", "S"]
+    assert study.input_files()["inputs.capacity"] == path.parent.resolve() / "capacity.csv"
+
+
+def test_cross_key_error_points_at_its_key(make_study, tiny):
+    shapes = (
+        '[profiles.ev]\nsource = "shapes"\nenergy_mwh = { "2040" = 100.0 }\n'
+        'allocate = "table"\nweights = "weights.csv"\n'
+    )
+    path = make_study(
+        toml=_replace('[profiles.ev]\nsource = "file"\nfile = "ev.csv"\n', shapes),
+        extra={"weights.csv": "ps_id,weight\n001,1\n"},
+    )
+    with pytest.raises(AtlasInputError) as err:
+        load_study(path)
+    assert "'2040' is not in scenarios.names" in err.value.one_line()
+    assert err.value.where == "profiles.ev.energy_mwh"
+    assert err.value.line == tiny.line_of(path.read_text(), "energy_mwh =")
