@@ -37,6 +37,7 @@ from atlas.study import (
     EvShapesProfile,
     FileProfile,
     PolynomialProfile,
+    PvDefaultProfile,
     PvPlane,
     PvPvgisProfile,
     PvTmyProfile,
@@ -152,7 +153,7 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
         if isinstance(spec, FileProfile):
             profiles[tech] = read_profile(files[f"profiles.{tech}.file"])
         elif tech == "pv":
-            profiles[tech] = pv_profiles(study, spec, files, axis, substations, pv_lat, pv_lon)
+            profiles[tech] = pv_profiles(study, spec, files, axis, pv_lat, pv_lon)
         elif isinstance(spec, PolynomialProfile):
             profiles[tech] = polynomial_profile(spec.coefficients)
         elif tech == "biomass":
@@ -189,16 +190,16 @@ def pv_profiles(
     spec: PvPlane,
     files: dict[str, Path],
     axis: pd.DatetimeIndex,
-    substations: pd.DataFrame,
     pv_lat: np.ndarray,
     pv_lon: np.ndarray,
 ) -> np.ndarray:
     """PV per unit of AC rating from a pvlib source, summed over its mix of planes.
 
-    Returns (n_ps, 8760) for ``tmy`` and ``pvgis`` (one per service area), (8760,) for
-    ``clearsky`` (the substations' mean location). [-]
+    Returns (n_ps, 8760), one per service area. [-]
     """
-    tmy = read_tmy(files.get("profiles.pv.file")) if isinstance(spec, PvTmyProfile) else None
+    tmy = None
+    if isinstance(spec, PvTmyProfile | PvDefaultProfile):
+        tmy = read_tmy(files.get("profiles.pv.file"))
     total = 0.0
     for share, tilt, azimuth in spec.planes():
         system = PvSystem(tilt, azimuth, spec.system_losses, spec.dc_ac_ratio)
@@ -210,8 +211,10 @@ def pv_profiles(
         elif isinstance(spec, PvTmyProfile):
             one = pv_tmy(axis, pv_lat, pv_lon, tmy, system)
         else:
-            lat, lon = float(substations["lat"].mean()), float(substations["lon"].mean())
-            one = pv_clearsky(axis, lat, lon, system)
+            turbidity = spec.turbidity
+            if isinstance(turbidity, list):
+                turbidity = np.asarray(turbidity, dtype=float)
+            one = pv_clearsky(axis, pv_lat, pv_lon, system, turbidity, tmy)
         total = total + share * one
     return total
 

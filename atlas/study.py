@@ -154,9 +154,20 @@ class PvPlane(_Strict):
 
 
 class PvDefaultProfile(PvPlane):
-    """Built-in PV profile: pvlib clear sky at the substations' mean location."""
+    """PV under a clear sky (pvlib, Ineichen-Perez) at each service area."""
 
     source: Literal["clearsky"]
+    turbidity: Literal["calibrated", "climatology"] | list[float] = "calibrated"
+    file: Path | None = None
+
+    @field_validator("turbidity")
+    @classmethod
+    def _monthly(cls, value):
+        if isinstance(value, list) and (len(value) != 12 or min(value) < 1.0):
+            raise ValueError(
+                "turbidity: expected 'calibrated', 'climatology' or 12 monthly Linke turbidities >= 1"
+            )
+        return value
 
 
 class PvTmyProfile(PvPlane):
@@ -406,7 +417,7 @@ class Study:
                 files[f"growth.{i}.weights"] = entry.weights
         for tech in ("pv", "chp", "hydro", "biomass", "ev"):
             prof = getattr(m.profiles, tech)
-            if isinstance(prof, FileProfile | PvTmyProfile) and prof.file is not None:
+            if isinstance(prof, FileProfile | PvTmyProfile | PvDefaultProfile) and prof.file:
                 files[f"profiles.{tech}.file"] = prof.file
         return {k: self.resolve(v) for k, v in files.items()}
 

@@ -7,8 +7,10 @@ coefficient, system losses, DC/AC ratio and clipping at the AC rating, zero when
 below the horizon. Sources:
 
 ``clearsky``
-    Ineichen clear sky with the Linke turbidity climatology shipped with pvlib, at 20 degC
-    and 1 m/s wind.
+    Ineichen-Perez clear sky with the Linke turbidity climatology shipped with pvlib, by
+    default calibrated month by month against the clearest hours of a TMY (the climatology
+    is hazier than the satellite record in the Po valley), with the TMY's monthly daytime
+    air temperature and 1 m/s wind.
 ``tmy``
     A typical meteorological year: the shipped PVGIS TMY for 45.0 N 8.0 E (2005-2023), or a
     user file in PVGIS (CSV/JSON), EPW or TMY3 format read with pvlib.iotools. Its 8760
@@ -171,52 +173,305 @@ def pv_power_pu(
     return np.clip(np.nan_to_num(pu), 0.0, 1.0)
 
 
+#: Day of year (non-leap) at the middle of each month, where a monthly climatology is pinned
+#: before linear interpolation to days (as pvlib interpolates its Linke turbidity).
+_MID_MONTH_DOY = np.array(
+    [16.0, 45.5, 75.0, 105.5, 136.0, 166.5, 197.0, 228.0, 258.5, 289.0, 319.5, 350.0]
+)
+
+
+def linke_turbidity_climatology(latitudes, longitudes) -> np.ndarray:
+    """Monthly Linke turbidity of the climatology shipped with pvlib, at many sites.
+
+    The grid of pvlib's ``LinkeTurbidities.h5`` (Remund et al., 2003; 5 arc-minute cells,
+    stored as 20 x TL) is read once for all sites, as
+    ``pvlib.clearsky.lookup_linke_turbidity`` does for one.
+
+    Parameters
+    ----------
+    latitudes, longitudes : array_like
+        Sites, (n_sites,). [deg]
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_sites, 12), January to December, at air mass 2. [-]
+    """
+    import h5py
+    import pvlib
+
+    lat = np.atleast_1d(np.asarray(latitudes, dtype=float))
+    lon = np.atleast_1d(np.asarray(longitudes, dtype=float))
+    path = Path(pvlib.__file__).parent / "data" / "LinkeTurbidities.h5"
+    with h5py.File(path, "r") as h5:
+        grid = h5["LinkeTurbidity"]  # (2160, 4320, 12): rows 90 N -> 90 S, columns 180 W -> E
+        n_rows, n_cols = grid.shape[:2]
+        rows = np.clip(np.floor((90.0 - lat) * n_rows / 180.0), 0, n_rows - 1).astype(int)
+        cols = np.clip(np.floor((lon + 180.0) * n_cols / 360.0), 0, n_cols - 1).astype(int)
+        cells, inverse = np.unique(np.stack([rows, cols], axis=1), axis=0, return_inverse=True)
+        values = np.array([grid[r, c, :] for r, c in cells], dtype=float) / 20.0
+    return values[np.ravel(inverse)]
+
+
+def daily_from_monthly(times: pd.DatetimeIndex, monthly: np.ndarray) -> np.ndarray:
+    """Interpolate monthly values (pinned mid-month) linearly to each instant's UTC day.
+
+    Parameters
+    ----------
+    times : pandas.DatetimeIndex
+        (n_times,).
+    monthly : numpy.ndarray
+        (..., 12), January to December.
+
+    Returns
+    -------
+    numpy.ndarray
+        (..., n_times); the year wraps (December's value leads into January's).
+    """
+    monthly = np.asarray(monthly, dtype=float)
+    doy = np.asarray(times.tz_convert("UTC").day_of_year, dtype=float)
+    x = np.concatenate([[_MID_MONTH_DOY[-1] - 365.0], _MID_MONTH_DOY, [_MID_MONTH_DOY[0] + 365.0]])
+    ext = np.concatenate([monthly[..., -1:], monthly, monthly[..., :1]], axis=-1)
+    # linear interpolation on a fixed grid, vectorised over the leading axes
+    k = np.clip(np.searchsorted(x, doy, side="right") - 1, 0, len(x) - 2)
+    w = (doy - x[k]) / (x[k + 1] - x[k])
+    return ext[..., k] * (1.0 - w) + ext[..., k + 1] * w
+
+
+def _ineichen_constants(altitude_m):
+    """fh1, fh2, cg1, cg2 of Ineichen and Perez (2002) for an altitude. [-]"""
+    altitude_m = np.asarray(altitude_m, dtype=float)
+    return (
+        np.exp(-altitude_m / 8000.0),
+        np.exp(-altitude_m / 1250.0),
+        5.09e-05 * altitude_m + 0.868,
+        3.92e-05 * altitude_m + 0.0387,
+    )
+
+
+def _absolute_airmass(apparent_zenith, altitude_m):
+    import pvlib
+
+    relative = pvlib.atmosphere.get_relative_airmass(apparent_zenith)
+    pressure = pvlib.atmosphere.alt2pres(np.asarray(altitude_m, dtype=float))
+    return np.asarray(pvlib.atmosphere.get_absolute_airmass(relative, pressure), dtype=float)
+
+
+#: Sun elevation above which a TMY hour is used to retrieve the turbidity. [deg]
+TURBIDITY_MIN_ELEVATION_DEG = 15.0
+#: Share of each month's hours taken as its clearest, whose turbidity is the month's. [-]
+TURBIDITY_CLEAR_QUANTILE = 0.05
+
+
+def linke_turbidity_from_tmy(
+    tmy: Tmy,
+    quantile: float = TURBIDITY_CLEAR_QUANTILE,
+    min_elevation_deg: float = TURBIDITY_MIN_ELEVATION_DEG,
+) -> np.ndarray:
+    """Monthly Linke turbidity of a TMY's clearest hours, by inverting Ineichen's GHI.
+
+    For each hour with the sun above ``min_elevation_deg`` at the TMY's site, the Linke
+    turbidity TL that makes Ineichen's clear-sky GHI (Perez enhancement on) equal the TMY's
+    GHI is solved in closed form:
+    ``TL = 1 + (-ln(GHI / (cg1 I0 cos(z) exp(0.01 AM^1.8))) / (cg2 AM) - fh1) / fh2``.
+    A cloudy hour gives a large TL; the month's value is the ``quantile`` of its hours
+    (the clearest 5 % by default).
+
+    Parameters
+    ----------
+    tmy : Tmy
+    quantile : float, default 0.05
+        Which low quantile of the hourly values is the month's clear sky. [-]
+    min_elevation_deg : float, default 15
+        Lower sun elevations are left out (air mass and horizon effects). [deg]
+
+    Returns
+    -------
+    numpy.ndarray
+        (12,), January to December. [-]
+
+    References
+    ----------
+    Ineichen, P., Perez, R. (2002). A new airmass independent formulation for the Linke
+    turbidity coefficient. Solar Energy 73(3), 151-157.
+    """
+    import pvlib
+
+    from atlas.timeaxis import hourly_axis
+
+    axis = hourly_axis(2030)  # any non-leap year: the TMY is ordered by position
+    times = axis + pd.Timedelta(hours=tmy.time_offset_h)
+    solpos = solar_position_sites(times, [tmy.latitude], [tmy.longitude])
+    zenith = solpos["apparent_zenith"][0]
+    ghi = tmy.data["ghi"].to_numpy(dtype=float)
+    use = (solpos["elevation"][0] > min_elevation_deg) & (ghi > 0)
+    fh1, fh2, cg1, cg2 = _ineichen_constants(tmy.altitude_m)
+    am = _absolute_airmass(zenith, tmy.altitude_m)
+    i0 = np.asarray(pvlib.irradiance.get_extra_radiation(times), dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ceiling = cg1 * i0 * np.cos(np.radians(zenith)) * np.exp(0.01 * am**1.8)
+        tl = 1.0 + (-np.log(ghi / ceiling) / (cg2 * am) - fh1) / fh2
+    month = axis.month.to_numpy()
+    out = np.empty(12)
+    for m in range(1, 13):
+        hours = tl[use & (month == m)]
+        if len(hours) < 20:
+            raise ValueError(f"TMY {tmy.source}: too few sunlit hours in month {m} to retrieve TL")
+        out[m - 1] = np.quantile(hours, quantile)
+    return out
+
+
+def tmy_daytime_temperature(tmy: Tmy) -> np.ndarray:
+    """Monthly mean air temperature of a TMY over its sunlit hours (GHI > 0). [degC]
+
+    Returns
+    -------
+    numpy.ndarray
+        (12,), January to December.
+    """
+    from atlas.timeaxis import hourly_axis
+
+    month = hourly_axis(2030).month.to_numpy()  # the TMY is ordered by position in the year
+    sunlit = tmy.data["ghi"].to_numpy() > 0
+    temp = tmy.data["temp_air"].to_numpy(dtype=float)
+    return np.array([temp[sunlit & (month == m)].mean() for m in range(1, 13)])
+
+
+def clearsky_ineichen(
+    times: pd.DatetimeIndex,
+    solpos: dict[str, np.ndarray],
+    linke_turbidity: np.ndarray,
+    altitude_m,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ineichen-Perez clear-sky GHI, DNI and DHI for many sites at once.
+
+    Parameters
+    ----------
+    times : pandas.DatetimeIndex
+        (n_times,).
+    solpos : dict of numpy.ndarray
+        (n_sites, n_times) (:func:`solar_position_sites`). [deg]
+    linke_turbidity : numpy.ndarray
+        (n_sites, n_times). [-]
+    altitude_m : array_like
+        (n_sites,). [m]
+
+    Returns
+    -------
+    ghi, dni, dhi : numpy.ndarray
+        (n_sites, n_times), zero with the sun below the horizon. [W/m2]
+    """
+    import pvlib
+
+    altitude = np.asarray(altitude_m, dtype=float).reshape(-1, 1)
+    zenith = solpos["apparent_zenith"]
+    i0 = np.asarray(pvlib.irradiance.get_extra_radiation(times), dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cs = pvlib.clearsky.ineichen(
+            zenith,
+            _absolute_airmass(zenith, altitude),
+            linke_turbidity,
+            altitude=altitude,
+            dni_extra=i0,
+            perez_enhancement=True,
+        )
+    up = solpos["apparent_elevation"] > 0
+    return tuple(
+        np.where(up, np.nan_to_num(np.asarray(cs[k], dtype=float)), 0.0)
+        for k in ("ghi", "dni", "dhi")
+    )
+
+
 def pv_clearsky(
     axis: pd.DatetimeIndex,
-    latitude: float,
-    longitude: float,
+    latitudes,
+    longitudes,
     system: PvSystem = PvSystem(),
+    turbidity: str | np.ndarray = "calibrated",
+    tmy: Tmy | None = None,
+    altitudes_m=None,
     time_offset_h: float = 0.5,
-    temp_air: float = 20.0,
+    temp_air=None,
     wind_speed: float = 1.0,
+    chunk: int = 128,
 ) -> np.ndarray:
-    """Clear-sky PV output per unit of AC rating on the study axis.
+    """Clear-sky PV output per unit of AC rating on the study axis, at many sites.
+
+    Ineichen-Perez clear sky (pvlib) with the Linke turbidity of:
+
+    - ``"calibrated"`` (default): pvlib's climatology at each site, scaled month by month
+      by the ratio of the TMY's clear-hour turbidity (:func:`linke_turbidity_from_tmy`) to
+      the climatology at the TMY's site (docs/profiles.md explains why);
+    - ``"climatology"``: pvlib's climatology (Remund et al., 2003) as is;
+    - an array of 12 monthly values used at every site.
 
     Parameters
     ----------
     axis : pandas.DatetimeIndex
         The study's hourly UTC axis.
-    latitude, longitude : float
-        Site. [deg]
+    latitudes, longitudes : array_like
+        Sites, (n_sites,). [deg]
     system : PvSystem
+    turbidity : {"calibrated", "climatology"} or array_like of 12 floats
+    tmy : Tmy, optional
+        The year that calibrates the turbidity and gives the air temperature (default the
+        shipped PVGIS TMY).
+    altitudes_m : array_like, optional
+        Site altitudes (default pvlib's ``lookup_altitude``). [m]
     time_offset_h : float, default 0.5
         Where in the hour the irradiance is computed (0.5: the middle, for the hour's
         mean; a TMY's offset to compare with it like for like). [h]
-    temp_air, wind_speed : float
-        Constant weather for the cell temperature. [degC], [m/s]
+    temp_air : float or array_like of (n_times,), optional
+        Air temperature for the cell temperature; default the TMY's monthly mean over its
+        sunlit hours, interpolated to days (clear winter days are cold, and a constant
+        20 degC would cost them about 6 % of output). [degC]
+    wind_speed : float, default 1
+        [m/s]
+    chunk : int, default 128
+        Sites computed together.
 
     Returns
     -------
     numpy.ndarray
-        (8760,) in [0, 1]. [-]
+        (n_sites, 8760) in [0, 1]. [-]
     """
     import pvlib
 
+    lat = np.atleast_1d(np.asarray(latitudes, dtype=float))
+    lon = np.atleast_1d(np.asarray(longitudes, dtype=float))
+    if altitudes_m is None:
+        altitudes_m = [pvlib.location.lookup_altitude(a, b) for a, b in zip(lat, lon, strict=True)]
+    alt = np.atleast_1d(np.asarray(altitudes_m, dtype=float))
+    if temp_air is None or (isinstance(turbidity, str) and turbidity == "calibrated"):
+        tmy = tmy if tmy is not None else read_tmy()
     times = axis + pd.Timedelta(hours=time_offset_h)
-    site = pvlib.location.Location(latitude, longitude, tz="UTC")
-    cs = site.get_clearsky(times, model="ineichen")
+    if temp_air is None:
+        temp_air = daily_from_monthly(times, tmy_daytime_temperature(tmy))
+    if isinstance(turbidity, str):
+        if turbidity not in ("calibrated", "climatology"):
+            raise ValueError(
+                f"turbidity {turbidity!r}: expected 'calibrated', 'climatology' or 12 values"
+            )
+        monthly = linke_turbidity_climatology(lat, lon)  # (n_sites, 12)
+        if turbidity == "calibrated":
+            at_tmy = linke_turbidity_climatology([tmy.latitude], [tmy.longitude])[0]
+            monthly = monthly * (linke_turbidity_from_tmy(tmy) / at_tmy)
+    else:
+        values = np.asarray(turbidity, dtype=float)
+        if values.shape != (12,) or not np.all(values >= 1.0):
+            raise ValueError("turbidity: expected 12 monthly Linke turbidities >= 1")
+        monthly = np.tile(values, (len(lat), 1))
     n = len(times)
-    solpos = {k: v[0] for k, v in solar_position_sites(times, [latitude], [longitude]).items()}
-    return pv_power_pu(
-        times,
-        solpos,
-        cs["ghi"].to_numpy(),
-        cs["dni"].to_numpy(),
-        cs["dhi"].to_numpy(),
-        np.full(n, temp_air),
-        np.full(n, wind_speed),
-        system,
-    )
+    temp = np.broadcast_to(np.asarray(temp_air, dtype=float), (n,))
+    wind = np.full(n, float(wind_speed))
+    out = np.empty((len(lat), n))
+    for start in range(0, len(lat), chunk):
+        sl = slice(start, start + chunk)
+        solpos = solar_position_sites(times, lat[sl], lon[sl])
+        linke = daily_from_monthly(times, monthly[sl])  # (chunk, n_times)
+        ghi, dni, dhi = clearsky_ineichen(times, solpos, linke, alt[sl])
+        out[sl] = pv_power_pu(times, solpos, ghi, dni, dhi, temp, wind, system)
+    return out
 
 
 @dataclass(frozen=True)
@@ -232,6 +487,8 @@ class Tmy:
     time_offset_h : float
         Where in each hour the irradiance is valid (PVGIS: its "irradiance time offset"). [h]
     source : str
+    altitude_m : float
+        Altitude of the TMY's site. [m]
     """
 
     data: pd.DataFrame
@@ -239,6 +496,7 @@ class Tmy:
     longitude: float
     time_offset_h: float
     source: str
+    altitude_m: float = 0.0
 
 
 def read_tmy(path: Path | None = None) -> Tmy:
@@ -260,10 +518,12 @@ def read_tmy(path: Path | None = None) -> Tmy:
         if name.endswith(".epw"):
             data, meta = pvlib.iotools.read_epw(path)
             lat, lon, offset = meta["latitude"], meta["longitude"], -0.5  # EPW: hour ending
+            altitude = meta.get("altitude", 0.0)
             data = data.tz_convert("UTC")
         elif name.endswith((".tm3", ".tmy3")) or "tmy3" in name:
             data, meta = pvlib.iotools.read_tmy3(path, map_variables=True)
             lat, lon, offset = meta["latitude"], meta["longitude"], -0.5  # TMY3: hour ending
+            altitude = meta.get("altitude", 0.0)
             data = data.tz_convert("UTC")
         else:
             data, meta = pvlib.iotools.read_pvgis_tmy(path, map_variables=True)
@@ -271,6 +531,7 @@ def read_tmy(path: Path | None = None) -> Tmy:
             lat = inputs["latitude"]
             lon = inputs["longitude"]
             offset = float(inputs.get("irradiance time offset", 0.0) or 0.0)
+            altitude = inputs.get("elevation", 0.0)
     except AtlasInputError:
         raise
     except Exception as exc:  # pvlib raises various types for malformed files
@@ -289,7 +550,14 @@ def read_tmy(path: Path | None = None) -> Tmy:
         raise AtlasInputError(
             path, "columns", f"missing {missing}, expected irradiance, temperature and wind"
         )
-    return Tmy(data[cols].reset_index(drop=True), float(lat), float(lon), offset, str(path.name))
+    return Tmy(
+        data[cols].reset_index(drop=True),
+        float(lat),
+        float(lon),
+        offset,
+        str(path.name),
+        float(altitude or 0.0),
+    )
 
 
 def pv_tmy(
