@@ -61,6 +61,61 @@ def write_text_atomic(dest: Path, text: str) -> Path:
     return write_atomic(dest, lambda p: p.write_text(text, encoding="utf-8"))
 
 
+#: Characters kept as they are in a file or folder name made from an id.
+_SAFE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+#: Names Windows reserves whatever the extension.
+_RESERVED = frozenset(
+    ["con", "prn", "aux", "nul"] + [f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)]
+)
+
+
+def safe_names(ids) -> dict[str, str]:
+    """A file-system-safe, unique name for each id (a PS id, say), stable across runs.
+
+    An id made only of ASCII letters, digits, ``-`` and ``_`` (at most 64 characters, not a
+    reserved device name) keeps its name. Any other id gets its safe characters (others
+    become ``_``) followed by ``-`` and eight hex digits of its SHA-256, so ``../../x`` or
+    ``a/b`` never name a path outside the folder and two ids never share a name, even on a
+    case-insensitive file system (ids differing only in case are both hashed).
+
+    Parameters
+    ----------
+    ids : iterable of str
+
+    Returns
+    -------
+    dict
+        ``{id: name}``.
+    """
+    ids = list(dict.fromkeys(str(i) for i in ids))
+    folded: dict[str, int] = {}
+    for i in ids:
+        folded[i.casefold()] = folded.get(i.casefold(), 0) + 1
+
+    def plain(i: str) -> bool:
+        return (
+            0 < len(i) <= 64
+            and set(i) <= _SAFE_CHARS
+            and i.casefold() not in _RESERVED
+            and folded[i.casefold()] == 1
+        )
+
+    out: dict[str, str] = {}
+    for i in ids:
+        if plain(i):
+            out[i] = i
+        else:
+            stem = "".join(c if c in _SAFE_CHARS else "_" for c in i)[:48] or "id"
+            out[i] = f"{stem}-{hashlib.sha256(i.encode('utf-8')).hexdigest()[:8]}"
+    taken: dict[str, str] = {}
+    for i, name in out.items():
+        key = name.casefold()
+        if key in taken:  # a plain id that looks like another's hashed name
+            raise ValueError(f"ids {taken[key]!r} and {i!r} map to the same file name {name!r}")
+        taken[key] = i
+    return out
+
+
 def sha256(path: Path) -> str:
     """Hex SHA-256 of a file's bytes."""
     h = hashlib.sha256()

@@ -46,7 +46,15 @@ from atlas.study import (
 )
 from atlas.timeaxis import N_HOURS, hourly_axis
 from atlas.timeseries.ev import allocate_energy, charging_power, local_day_types, read_ev_shapes
-from atlas.timeseries.pv import PvSystem, pv_clearsky, pv_pvgis, pv_tmy, read_tmy
+from atlas.timeseries.pv import (
+    DEFAULT_TMY,
+    PVGIS_ATTRIBUTION,
+    PvSystem,
+    pv_clearsky,
+    pv_pvgis,
+    pv_tmy,
+    read_tmy,
+)
 from atlas.timeseries.seasonal import biomass_profile, default_coefficients, polynomial_profile
 
 
@@ -636,14 +644,16 @@ def export_profiles(study: Study | str | Path, out_dir: str | Path) -> list[Path
 
     ``profiles_{ps_id}.csv``: ``#`` metadata lines (units, sources, parameters), then
     ``time`` (UTC), ``ps_id``, ``technology``, ``pu`` for pv, chp, hydro, biomass;
-    ``ev_{ps_id}.csv`` (when the study has EV charging): ``scenario, time, ps_id, location,
+    ``ev_{ps_id}.csv`` (an id that is not a safe file name is made one,
+    :func:`atlas.outputs.safe_names`) (when the study has EV charging): ``scenario, time, ps_id, location,
     p_mw``; and ``profile_{technology}.png``, a year of each technology at the first PS.
     """
     from atlas.figures import plot_profile_year
-    from atlas.outputs import write_atomic
+    from atlas.outputs import safe_names, write_atomic
 
     inputs = load_inputs(study)
     out_dir = Path(out_dir)
+    names = safe_names(inputs.ps_ids)
     m = inputs.study.model
     stamps = inputs.axis.strftime("%Y-%m-%dT%H:%M:%SZ")
     header = [
@@ -652,6 +662,14 @@ def export_profiles(study: Study | str | Path, out_dir: str | Path) -> list[Path
     ]
     for tech in CAPACITY_TECHNOLOGIES:
         header.append(f"# {tech}: {getattr(m.profiles, tech).model_dump_json()}")
+    pv_spec = m.profiles.pv
+    if isinstance(pv_spec, PvTmyProfile | PvDefaultProfile):
+        weather = pv_spec.file.name if pv_spec.file is not None else DEFAULT_TMY
+        if pv_spec.file is None:
+            weather += f" (shipped; {PVGIS_ATTRIBUTION})"
+        header.append(f"# pv weather: {weather}")
+    elif isinstance(pv_spec, PvPvgisProfile):
+        header.append(f"# pv weather: PVGIS hourly PV, online ({PVGIS_ATTRIBUTION})")
     written = []
     for k, ps_id in enumerate(inputs.ps_ids):
         frames = []
@@ -669,7 +687,7 @@ def export_profiles(study: Study | str | Path, out_dir: str | Path) -> list[Path
         )
         written.append(
             write_atomic(
-                out_dir / f"profiles_{ps_id}.csv",
+                out_dir / f"profiles_{names[ps_id]}.csv",
                 lambda p, t=text: p.write_text(t, encoding="utf-8"),
             )
         )
@@ -696,7 +714,7 @@ def export_profiles(study: Study | str | Path, out_dir: str | Path) -> list[Path
             )
             written.append(
                 write_atomic(
-                    out_dir / f"ev_{ps_id}.csv",
+                    out_dir / f"ev_{names[ps_id]}.csv",
                     lambda p, t=ev_text: p.write_text(t, encoding="utf-8"),
                 )
             )

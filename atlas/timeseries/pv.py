@@ -31,6 +31,8 @@ from atlas.timeaxis import N_HOURS
 
 #: The shipped TMY (PVGIS (c) European Union 2001-2025; see profiles/README.md).
 DEFAULT_TMY = "pvgis_tmy_45.000_8.000_2005_2023.csv"
+#: Attribution PVGIS data must carry (European Commission reuse policy, Decision 2011/833/EU).
+PVGIS_ATTRIBUTION = "PVGIS (c) European Union, 2001-2025"
 
 
 @dataclass(frozen=True)
