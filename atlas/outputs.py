@@ -207,9 +207,9 @@ def write_manifest(data: dict, out_dir: Path) -> Path:
 def service_area_table(geo, capacity: pd.DataFrame, scenarios: list[str]):
     """Service areas in EPSG:4326 with their capacities, ready for ``service_areas.geojson``.
 
-    Columns: ps_id, name, rated_mva [MVA], area_km2, ders (DER points joined, all
-    scenarios' register rows counted once), and ``cap_{scenario}_{technology}_mw`` for every
-    scenario and pv, chp, biomass, hydro. [MW]
+    Columns: ps_id, name, rated_mva [MVA], site_lat, site_lon (the PS site) [deg],
+    area_km2, ders (DER points joined, all scenarios' register rows counted once), and
+    ``cap_{scenario}_{technology}_mw`` for every scenario and pv, chp, biomass, hydro. [MW]
     """
     import geopandas as gpd
     import shapely
@@ -219,11 +219,14 @@ def service_area_table(geo, capacity: pd.DataFrame, scenarios: list[str]):
     areas = geo.areas
     ps_ids = list(areas["ps_id"])
     sites = geo.sites.set_index("ps_id").loc[ps_ids]
+    site_ll = sites.geometry.to_crs("EPSG:4326")
     table = pd.DataFrame(
         {
             "ps_id": ps_ids,
             "name": sites["name"].to_numpy(),
             "rated_mva": sites["rated_mva"].to_numpy(),
+            "site_lat": site_ll.y.to_numpy(),
+            "site_lon": site_ll.x.to_numpy(),
             "area_km2": shapely.area(areas.geometry.to_numpy()) / 1e6,
         }
     )
@@ -256,6 +259,51 @@ def write_capacity_table(capacity: pd.DataFrame, out_dir: Path) -> Path:
     return write_atomic(
         out_dir / "capacity_by_ps.csv",
         lambda p: capacity.to_csv(p, index=False, float_format="%.9g"),
+    )
+
+
+#: Columns of ``der_register.csv``.
+REGISTER_COLUMNS = [
+    "der_id",
+    "name",
+    "technology",
+    "level",
+    "location",
+    "v2g",
+    "scenario",
+    "capacity_mw",
+    "ps_id",
+    "lat",
+    "lon",
+]
+
+
+def write_register(register, out_dir: Path) -> Path:
+    """Write ``der_register.csv``: every DER of the register with the PS it joined.
+
+    Columns :data:`REGISTER_COLUMNS`; ``ps_id`` is empty for a DER outside every area
+    (those are listed in ``unassigned_ders.csv`` too), lat/lon in WGS84. [deg]
+    """
+    ll = register.geometry.to_crs("EPSG:4326")
+    table = pd.DataFrame(
+        {c: register[c].to_numpy() for c in REGISTER_COLUMNS if c not in ("lat", "lon")}
+    )
+    table["lat"], table["lon"] = ll.y.to_numpy(), ll.x.to_numpy()
+    return write_atomic(
+        out_dir / "der_register.csv", lambda p: table.to_csv(p, index=False, float_format="%.9g")
+    )
+
+
+def write_boundary(boundary, crs, out_dir: Path) -> Path:
+    """Write ``boundary.geojson``: the study boundary in EPSG:4326, counter-clockwise."""
+    import geopandas as gpd
+    import shapely
+
+    geom = shapely.orient_polygons(boundary, exterior_cw=False)
+    table = gpd.GeoDataFrame({"name": ["boundary"]}, geometry=[geom], crs=crs).to_crs("EPSG:4326")
+    return write_atomic(
+        out_dir / "boundary.geojson",
+        lambda p: table.to_file(p, driver="GeoJSON", layer="boundary"),
     )
 
 

@@ -571,11 +571,13 @@ def write_geodata(
     geo: GeoStage, capacity: pd.DataFrame, scenarios: list[str], out_dir: str | Path
 ) -> list[Path]:
     """Write the geodata stage's outputs: ``capacity_by_ps.csv``, ``service_areas.geojson``
-    (when there are areas) and, with a DER register, ``unassigned_ders.csv`` (written even
-    when empty)."""
+    (when there are areas), ``boundary.geojson`` (when given) and, with a DER register,
+    ``der_register.csv`` and ``unassigned_ders.csv`` (written even when empty)."""
     from atlas.outputs import (
         service_area_table,
+        write_boundary,
         write_capacity_table,
+        write_register,
         write_service_areas,
         write_unassigned,
     )
@@ -584,7 +586,10 @@ def write_geodata(
     written = [write_capacity_table(capacity, out_dir)]
     if geo.areas is not None:
         written.append(write_service_areas(service_area_table(geo, capacity, scenarios), out_dir))
+    if geo.boundary is not None:
+        written.append(write_boundary(geo.boundary, geo.crs, out_dir))
     if geo.register is not None:
+        written.append(write_register(geo.register, out_dir))
         written.append(write_unassigned(geo.unassigned(), out_dir))
     return written
 

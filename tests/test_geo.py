@@ -478,7 +478,17 @@ def test_atlas_areas_command(tmp_path):
     assert result.exit_code == 0, result.output
     assert "7 DERs: 7 in service areas, 0 snapped within 0 m, 0 outside every area" in result.output
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
+        "boundary.geojson",
         "capacity_by_ps.csv",
+        "der_register.csv",
         "service_areas.geojson",
         "unassigned_ders.csv",
     ]
+    register = pd.read_csv(tmp_path / "o" / "der_register.csv", dtype={"ps_id": str})
+    assert len(register) == 7 and register["ps_id"].notna().all()
+    # every DER's ps_id is the service area that contains its point
+    areas = gpd.read_file(tmp_path / "o" / "service_areas.geojson")
+    pts = gpd.GeoSeries(gpd.points_from_xy(register["lon"], register["lat"]), crs="EPSG:4326")
+    for point, ps_id in zip(pts, register["ps_id"], strict=True):
+        assert areas.loc[areas["ps_id"] == ps_id].geometry.iloc[0].covers(point)
+    assert {"site_lat", "site_lon", "rated_mva"} <= set(areas.columns)
