@@ -381,3 +381,60 @@ def yearly_envelope_pruned(
     rest = np.flatnonzero(~inside)
     pts = seed_pts if rest.size == 0 else np.concatenate([seed_pts, vertices(rest)])
     return convex_hull(pts)
+
+
+def hours_over_rating(
+    ps_point: np.ndarray,
+    specs: list,
+    sets: list[DeviationSet] | None,
+    rated_mva: float,
+    n_directions: int = 64,
+) -> np.ndarray:
+    """Hours in which a point of the PS envelope lies beyond the PS's rated apparent power.
+
+    Parameters
+    ----------
+    ps_point : numpy.ndarray
+        (n_hours, 2) PS point, load convention. [MW, Mvar]
+    specs : list of atlas.capability.DerSpec
+        The PS's DER groups in one scenario.
+    sets : list of DeviationSet, optional
+        Their figures over all hours (computed if not given).
+    rated_mva : float
+        The PS's rated apparent power (sum of its transformers); NaN gives all False. [MVA]
+    n_directions : int, default 64
+        Directions of the support-function screen (speed only, never the result).
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_hours,) bool: True where some vertex of the hour's envelope polygon
+        ``x(t) - E(t)`` has ``sqrt(P^2 + Q^2) > rated_mva``.
+
+    Notes
+    -----
+    A convex polygon's farthest point from the origin is a vertex. An hour is cleared
+    without building its polygon when ``max_u h(u) / cos(pi / n_directions) <= rated_mva``,
+    h the support bound of :func:`envelope_support_bound` over n evenly spread directions u:
+    every point z of the envelope lies within half the spacing of some u, so
+    ``|z| cos(pi / n) <= u . z <= h(u)``. The polygons of the other hours are built and
+    their vertices checked.
+    """
+    ps_point = np.asarray(ps_point, dtype=float)
+    n_hours = len(ps_point)
+    if not np.isfinite(rated_mva):
+        return np.zeros(n_hours, dtype=bool)
+    if not specs:
+        return np.hypot(ps_point[:, 0], ps_point[:, 1]) > rated_mva
+    if sets is None:
+        sets = [s.sets(with_vertices=False) for s in specs]
+    bound = envelope_support_bound(ps_point, specs, sets, _unit_directions(n_directions))
+    reach = bound.max(axis=1) / np.cos(np.pi / n_directions)  # >= max |z| over the envelope
+    out = np.zeros(n_hours, dtype=bool)
+    candidates = np.flatnonzero(reach > rated_mva)
+    for start in range(0, candidates.size, 2048):  # bounded memory for many candidates
+        hours = candidates[start : start + 2048]
+        polys = minkowski_sum([s.sets(hours).vertices for s in specs])
+        verts = ps_envelope_vertices(ps_point[hours], polys)  # (n, n_vertices, 2)
+        out[hours] = np.hypot(verts[..., 0], verts[..., 1]).max(axis=1) > rated_mva
+    return out

@@ -25,6 +25,7 @@ from atlas.envelope import (
     DerGroup,
     aggregate_figures,
     cloud_hulls,
+    hours_over_rating,
     ps_envelope_vertices,
     ps_flexibility,
     yearly_envelope_pruned,
@@ -381,7 +382,8 @@ class RunResult:
     ----------
     hourly : pandas.DataFrame
         One row per scenario, ps_id and hour: scenario, ps_id (str), time (UTC), p_mw,
-        q_mvar (PS point, load convention), the four figures and ``{figure}_{tech}``.
+        q_mvar (PS point, load convention), the four figures, ``{figure}_{tech}`` and
+        ``over_rating`` (bool: a point of the hour's PS envelope beyond ``rated_mva``).
     envelopes : pandas.DataFrame
         scenario, ps_id, kind (``year``, ``cloud_convex``, ``cloud_concave``), geometry
         (shapely, P-Q plane, x = P [MW], y = Q [Mvar], load convention).
@@ -402,8 +404,8 @@ FIGURE_COLUMNS: list[str] = list(FIGURES) + [
 
 def compute_ps(
     inputs: StudyInputs, k: int
-) -> tuple[np.ndarray, list[tuple[str, str, str, BaseGeometry]]]:
-    """Figures and envelopes of the k-th PS in every scenario.
+) -> tuple[np.ndarray, list[tuple[str, str, str, BaseGeometry]], np.ndarray]:
+    """Figures, envelopes and transformer headroom of the k-th PS in every scenario.
 
     Returns
     -------
@@ -411,11 +413,16 @@ def compute_ps(
         (n_scenarios, len(FIGURE_COLUMNS), 8760), generator convention. [MW, Mvar]
     envelopes : list of (scenario, ps_id, kind, geometry)
         The yearly envelope per scenario and the as-is cloud hulls (first scenario).
+    over_rating : numpy.ndarray
+        (n_scenarios, 8760) bool: a point of the hour's PS envelope beyond the PS's
+        ``rated_mva`` (:func:`atlas.envelope.hours_over_rating`; False where no rating).
     """
     ps_id = inputs.ps_ids[k]
     point = inputs.load[k]
+    rated = float(inputs.substations["rated_mva"].iloc[k])
     scenarios = inputs.study.scenarios
     values = np.empty((len(scenarios), len(FIGURE_COLUMNS), N_HOURS))
+    over = np.zeros((len(scenarios), N_HOURS), dtype=bool)
     envelopes = []
     for s, scenario in enumerate(scenarios):
         specs = der_specs(inputs, scenario, ps_id)
@@ -428,9 +435,10 @@ def compute_ps(
         for c, name in enumerate(FIGURE_COLUMNS):
             values[s, c] = merged[name]
         envelopes.append((scenario, ps_id, "year", yearly_envelope_pruned(point, specs, sets)))
+        over[s] = hours_over_rating(point, specs, sets, rated)
     for kind, geom in cloud_hulls(point, inputs.study.model.envelope.concave_ratio).items():
         envelopes.append((scenarios[0], ps_id, kind, geom))
-    return values, envelopes
+    return values, envelopes, over
 
 
 #: Fewest substations per worker process when the number of workers is automatic.
@@ -478,6 +486,7 @@ def run(inputs: StudyInputs, progress: bool = False, workers: int | None = 1) ->
     ps_ids = inputs.ps_ids
     n_ps, n_sc = len(ps_ids), len(scenarios)
     values = np.empty((n_sc, len(FIGURE_COLUMNS), n_ps, N_HOURS))
+    over = np.zeros((n_sc, n_ps, N_HOURS), dtype=bool)
     per_ps: dict[int, list] = {}
     if workers is None:  # one per CPU, unless the study is too small to repay the start-up
         workers = (
@@ -503,8 +512,9 @@ def run(inputs: StudyInputs, progress: bool = False, workers: int | None = 1) ->
         )
         results = pool.map(_compute_in_worker, range(n_ps), chunksize=max(1, n_ps // (4 * workers)))
     try:
-        for k, ps_values, ps_envelopes in results:
+        for k, ps_values, ps_envelopes, ps_over in results:
             values[:, :, k, :] = ps_values
+            over[:, k, :] = ps_over
             per_ps[k] = ps_envelopes
             bar.update()
     finally:
@@ -527,6 +537,7 @@ def run(inputs: StudyInputs, progress: bool = False, workers: int | None = 1) ->
             "p_mw": np.tile(inputs.load[..., 0].ravel(), n_sc),
             "q_mvar": np.tile(inputs.load[..., 1].ravel(), n_sc),
             **{c: values[:, j].ravel() for j, c in enumerate(FIGURE_COLUMNS)},
+            "over_rating": over.ravel(),
         }
     )
     env = pd.DataFrame(envelopes, columns=["scenario", "ps_id", "kind", "geometry"])

@@ -25,7 +25,7 @@ OUTPUTS = {
     "run.json",
     "capacity_by_ps.csv",
 }
-COLUMNS = ["scenario", "ps_id", "time", "p_mw", "q_mvar", *FIGURE_COLUMNS]
+COLUMNS = ["scenario", "ps_id", "time", "p_mw", "q_mvar", *FIGURE_COLUMNS, "over_rating"]
 
 
 def _runner() -> CliRunner:
@@ -116,8 +116,9 @@ def test_csv_read_back(run_dir):
     assert list(csv["scenario"].unique()) == ["as-is", "2030"]
     parsed = pd.to_datetime(csv["time"], utc=True, format="ISO8601")
     assert (parsed.to_numpy() == table["time"].to_numpy()).all()
-    for col in COLUMNS[3:]:
+    for col in COLUMNS[3:-1]:
         assert_allclose(csv[col].to_numpy(), table[col].to_numpy(), rtol=1e-8, atol=1e-12)
+    assert_array_equal(csv["over_rating"].to_numpy(), table["over_rating"].to_numpy())
 
 
 def test_envelopes_read_back(run_dir, tiny_result):

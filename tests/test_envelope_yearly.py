@@ -9,6 +9,7 @@ from numpy.testing import assert_allclose
 from atlas.capability import DerSpec, default_parameters
 from atlas.envelope import (
     envelope_support_bound,
+    hours_over_rating,
     minkowski_sum,
     ps_envelope_vertices,
     yearly_envelope,
@@ -98,3 +99,43 @@ def test_constant_point_and_segment_is_degenerate():
     # load convention: charging adds load, P goes from 40 up to 43
     assert hull.geom_type == "LineString"
     assert_allclose(sorted(hull.bounds), sorted([40.0, 5.0, 43.0, 5.0]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    kinds=st.lists(st.sampled_from(KINDS), min_size=0, max_size=6),
+    n_directions=st.sampled_from([4, 16, 64]),
+)
+def test_hours_over_rating_equals_every_polygon_checked(seed, kinds, n_directions):
+    """Brute force: build every hour's envelope polygon and test each vertex's |S|."""
+    rng = np.random.default_rng(seed)
+    n_hours = 300
+    specs = _specs(rng, n_hours, kinds)
+    point = np.column_stack(
+        [40 + 10 * rng.standard_normal(n_hours), 5 + 5 * rng.standard_normal(n_hours)]
+    )
+    if specs:
+        verts = ps_envelope_vertices(point, _all_vertices(point, specs))
+    else:
+        verts = point[:, None, :]
+    s_max = np.hypot(verts[..., 0], verts[..., 1]).max(axis=1)
+    rated = float(np.quantile(s_max, 0.7))  # about 30 % of the hours beyond
+    got = hours_over_rating(point, specs, None, rated, n_directions=n_directions)
+    assert np.array_equal(got, s_max > rated)
+    assert not hours_over_rating(point, specs, None, float("nan")).any()
+
+
+def test_hours_over_rating_by_hand():
+    """A 10 MVA CHP under a PS at (30, 0) MW/Mvar, at zero and at full output."""
+    pu = np.array([0.0, 1.0])
+    chp = DerSpec("chp", "chp", "box_disc", pu, 10.0, PARAMS[("chp", "MV")])
+    point = np.array([[30.0, 0.0], [30.0, 0.0]])
+    q_max = 10.0 * np.sin(np.arccos(0.8))  # 6 Mvar injected at p = 0 (condenser operation)
+    # hour 0, p0 = 0: dp in [0, 10], the PS moves to P in [20, 30]; farthest (30, -6)
+    # hour 1, p0 = 10: dp in [-10, 0], P in [30, 40]; farthest (40, -6) (p = 0, q = 6)
+    s0, s1 = np.hypot(30.0, q_max), np.hypot(40.0, q_max)
+    assert hours_over_rating(point, [chp], None, s0 - 1e-6).tolist() == [True, True]
+    assert hours_over_rating(point, [chp], None, s0 + 1e-6).tolist() == [False, True]
+    assert hours_over_rating(point, [chp], None, s1 - 1e-6).tolist() == [False, True]
+    assert hours_over_rating(point, [chp], None, s1 + 1e-6).tolist() == [False, False]

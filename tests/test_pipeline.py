@@ -187,6 +187,7 @@ def test_columns(hourly):
         "q_mvar",
         *FIGS,
         *per_tech,
+        "over_rating",
     ]
     assert FIGURE_COLUMNS == [*FIGS, *per_tech]
     assert len(hourly) == 2 * 3 * 8760
@@ -237,7 +238,7 @@ def test_mv_and_lv_with_different_parameters_add_up(make_study, tiny):
     inputs = load_inputs(path)
     pv = [s for s in der_specs(inputs, "2030", "001") if s.technology == "pv"]
     assert sorted(s.sn_mva for s in pv) == [2.0, 6.0]
-    values, _ = compute_ps(inputs, inputs.ps_index("001"))
+    values, _, _ = compute_ps(inputs, inputs.ps_index("001"))
     col = {c: j for j, c in enumerate(FIGURE_COLUMNS)}
     s = tiny.scenarios.index("2030")
     assert_allclose(values[s, col["q_up_mvar_pv"]], 6 * Q_PV + 2 * math.sqrt(1 - 0.95**2))
@@ -346,7 +347,7 @@ def test_v2g_locations_from_the_study_file(make_study):
     # home chargers declared V2G, work chargers not: the roles of 2.0 and 1.5 MW swap at 09:00
     path = make_study(toml=lambda t: t + '\n[ev]\nv2g_locations = ["home"]\n')
     inputs = load_inputs(path)
-    values, _ = compute_ps(inputs, inputs.ps_index("001"))
+    values, _, _ = compute_ps(inputs, inputs.ps_index("001"))
     col = {c: j for j, c in enumerate(FIGURE_COLUMNS)}
     h = inputs.axis.get_loc(pd.Timestamp("2030-01-01T09:00Z"))
     got = [values[1, col[f"{f}_ev"], h] for f in FIGS]
@@ -356,7 +357,7 @@ def test_v2g_locations_from_the_study_file(make_study):
 def test_no_reactive_range_at_night_when_told(make_study, tiny):
     path = make_study(toml=lambda t: t + '\n[capability.pv."*"]\nq_at_night = false\n')
     inputs = load_inputs(path)
-    values, _ = compute_ps(inputs, inputs.ps_index("001"))
+    values, _, _ = compute_ps(inputs, inputs.ps_index("001"))
     col = {c: j for j, c in enumerate(FIGURE_COLUMNS)}
     night = tiny.profiles["pv"] == 0
     q_up = values[1, col["q_up_mvar_pv"]]
