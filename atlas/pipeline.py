@@ -55,6 +55,7 @@ from atlas.timeseries.pv import (
     pv_pvgis,
     pv_tmy,
     read_tmy,
+    sun_above_horizon,
 )
 from atlas.timeseries.seasonal import biomass_profile, default_coefficients, polynomial_profile
 
@@ -383,7 +384,8 @@ class RunResult:
     hourly : pandas.DataFrame
         One row per scenario, ps_id and hour: scenario, ps_id (str), time (UTC), p_mw,
         q_mvar (PS point, load convention), the four figures, ``{figure}_{tech}`` and
-        ``over_rating`` (bool: a point of the hour's PS envelope beyond ``rated_mva``).
+        ``over_rating`` (bool: a point of the hour's PS envelope beyond ``rated_mva``) and
+        ``daylight`` (bool: the sun above the horizon at the PS site mid-hour).
     envelopes : pandas.DataFrame
         scenario, ps_id, kind (``year``, ``cloud_convex``, ``cloud_concave``), geometry
         (shapely, P-Q plane, x = P [MW], y = Q [Mvar], load convention).
@@ -523,6 +525,9 @@ def run(inputs: StudyInputs, progress: bool = False, workers: int | None = 1) ->
             pool.shutdown()
     t1 = time.perf_counter()
     envelopes = [row for k in range(n_ps) for row in per_ps[k]]
+    daylight = sun_above_horizon(  # (n_ps, 8760), at the PS site
+        inputs.axis, inputs.substations["lat"].to_numpy(), inputs.substations["lon"].to_numpy()
+    )
     hourly = pd.DataFrame(
         {
             "scenario": pd.array(
@@ -538,6 +543,7 @@ def run(inputs: StudyInputs, progress: bool = False, workers: int | None = 1) ->
             "q_mvar": np.tile(inputs.load[..., 1].ravel(), n_sc),
             **{c: values[:, j].ravel() for j, c in enumerate(FIGURE_COLUMNS)},
             "over_rating": over.ravel(),
+            "daylight": np.tile(daylight.ravel(), n_sc),
         }
     )
     env = pd.DataFrame(envelopes, columns=["scenario", "ps_id", "kind", "geometry"])

@@ -25,7 +25,16 @@ OUTPUTS = {
     "run.json",
     "capacity_by_ps.csv",
 }
-COLUMNS = ["scenario", "ps_id", "time", "p_mw", "q_mvar", *FIGURE_COLUMNS, "over_rating"]
+COLUMNS = [
+    "scenario",
+    "ps_id",
+    "time",
+    "p_mw",
+    "q_mvar",
+    *FIGURE_COLUMNS,
+    "over_rating",
+    "daylight",
+]
 
 
 def _runner() -> CliRunner:
@@ -116,9 +125,10 @@ def test_csv_read_back(run_dir):
     assert list(csv["scenario"].unique()) == ["as-is", "2030"]
     parsed = pd.to_datetime(csv["time"], utc=True, format="ISO8601")
     assert (parsed.to_numpy() == table["time"].to_numpy()).all()
-    for col in COLUMNS[3:-1]:
+    for col in COLUMNS[3:-2]:
         assert_allclose(csv[col].to_numpy(), table[col].to_numpy(), rtol=1e-8, atol=1e-12)
-    assert_array_equal(csv["over_rating"].to_numpy(), table["over_rating"].to_numpy())
+    for col in ("over_rating", "daylight"):
+        assert_array_equal(csv[col].to_numpy(), table[col].to_numpy())
 
 
 def test_envelopes_read_back(run_dir, tiny_result):

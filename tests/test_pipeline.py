@@ -188,6 +188,7 @@ def test_columns(hourly):
         *FIGS,
         *per_tech,
         "over_rating",
+        "daylight",
     ]
     assert FIGURE_COLUMNS == [*FIGS, *per_tech]
     assert len(hourly) == 2 * 3 * 8760

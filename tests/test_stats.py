@@ -151,3 +151,110 @@ def test_statistics_match_pandas():
     # 01:00 on 1 January (743 consecutive hours; its last hour, 00:00 on 1 January 2031, is
     # apart), local March loses an hour to summer time (743)
     assert q_up.loc[1] == 743 and q_up.loc[3] == 743 and q_up.loc[4] == 30 * 24
+
+
+def _grid_table(seed=11, n_ps=3, scenarios=("as-is", "2030")):
+    """A full year for several PS and scenarios, values on a 0.5 grid (many ties at 10)."""
+    from atlas.timeaxis import hourly_axis
+
+    axis = hourly_axis(2030)
+    rng = np.random.default_rng(seed)
+    frames = []
+    for s, scenario in enumerate(scenarios):
+        for k in range(n_ps):
+            ps = f"0{k}" if k else "X/../y"  # ids stay text; odd characters allowed
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "scenario": scenario,
+                        "ps_id": ps,
+                        "time": axis,
+                        **{
+                            col: np.round(rng.uniform(0, 10 + 5 * k + 3 * s, len(axis)) * 2) / 2
+                            for col in ("p_up_mw", "p_down_mw", "q_up_mvar", "q_down_mvar")
+                        },
+                        "over_rating": rng.uniform(size=len(axis)) < 0.01 * k,
+                        "daylight": (axis.hour >= 6 + k) & (axis.hour < 17),
+                    }
+                )
+            )
+    table = pd.concat(frames, ignore_index=True)
+    return table.sample(frac=1.0, random_state=3).reset_index(drop=True)  # any row order
+
+
+@pytest.mark.parametrize("availability", [0.9, 1.0, 1 / 8760, 0.5, 0.90001])
+def test_screening_matches_pandas_on_a_full_year(availability):
+    table = _grid_table()
+    got = screening(table, {"01": "Uno"}, 10.0, 12.0, availability, rated_mva={"02": np.nan})
+    assert len(got) == 2 * 3 * 4
+    for (scenario, ps), g in table.groupby(["scenario", "ps_id"]):
+        g = g.sort_values("time")
+        for direction, col, thr in (
+            ("p_up", "p_up_mw", 10.0),
+            ("p_down", "p_down_mw", 10.0),
+            ("q_up", "q_up_mvar", 12.0),
+            ("q_down", "q_down_mvar", 12.0),
+        ):
+            row = got[(got.scenario == scenario) & (got.ps_id == ps) & (got.direction == direction)]
+            row = row.iloc[0]
+            s = g[col].reset_index(drop=True)
+            need = availability * len(s)
+            firm = max(v for v in s.unique() if (s >= v).sum() >= need - 1e-9)
+            assert row["firm"] == firm
+            share = (s >= thr).mean()
+            assert row["share_at_or_above"] == pytest.approx(share)
+            assert row["meets"] == (share >= availability - 1e-12) == (firm >= thr)
+            assert row["mean"] == pytest.approx(s.mean())
+            runs = (s >= thr).astype(int).groupby((s < thr).cumsum()).sum()
+            assert row["longest_run_h"] == runs.max()
+            assert row["threshold"] == thr and row["unit"] == ("MW" if thr == 10.0 else "Mvar")
+            if ps == "02":
+                assert pd.isna(row["hours_over_rating"])
+            else:
+                assert row["hours_over_rating"] == g["over_rating"].sum()
+            assert row["name"] == ("Uno" if ps == "01" else "")
+    # ranked: within a scenario and direction, firm values never increase
+    for _, g in got.groupby(["scenario", "direction"], sort=False):
+        assert (np.diff(g["firm"].to_numpy()) <= 0).all()
+
+
+def test_statistics_layout_and_daily_maxima_match_pandas():
+    from atlas.stats import statistics
+
+    table = _grid_table(n_ps=2)
+    stats = statistics(table, "Europe/Rome", 10.0, 12.0)
+    for (scenario, ps), g in table.groupby(["scenario", "ps_id"]):
+        g = g.sort_values("time")
+        local = pd.DatetimeIndex(g["time"]).tz_convert("Europe/Rome")
+        for figure, col in (("p_down", "p_down_mw"), ("q_up", "q_up_mvar")):
+            s = pd.Series(g[col].to_numpy())
+            mine = stats[
+                (stats.scenario == scenario) & (stats.ps_id == ps) & (stats.figure == figure)
+            ]
+            year = mine[mine.month.isna()].set_index("statistic")["value"]
+            assert year["p90"] == pytest.approx(s.quantile(0.9))
+            assert year["min"] == s.min()
+            monthly = mine[mine.month.notna() & mine.hour.isna()].set_index(["statistic", "month"])
+            assert monthly.loc[("box_median", 8), "value"] == pytest.approx(
+                s[local.month == 8].median()
+            )
+            cells = mine[mine.hour.notna()].set_index(["statistic", "month", "hour"])["value"]
+            thr = 10.0 if figure == "p_down" else 12.0
+            share = (s >= thr).groupby([local.month, local.hour]).mean()
+            assert cells.loc[("share_at_or_above", 12, 23)] == pytest.approx(share.loc[(12, 23)])
+            # daily maxima by local date, daylight and night apart
+            frame = pd.DataFrame(
+                {"v": s, "day": local.date, "sun": g["daylight"].to_numpy(), "m": local.month}
+            )
+            for name, sun in (("daily_max_day", True), ("daily_max_night", False)):
+                daily = frame[frame.sun == sun].groupby("day").agg(v=("v", "max"), m=("m", "first"))
+                assert year[name] == pytest.approx(daily["v"].mean())
+                assert monthly.loc[(name, 3), "value"] == pytest.approx(
+                    daily[daily.m == 3]["v"].mean()
+                )
+
+
+def test_incomplete_table_is_refused():
+    table = _grid_table(n_ps=2)
+    with pytest.raises(ValueError, match="not one full grid"):
+        screening(table.iloc[1:])

@@ -110,6 +110,26 @@ def solar_position_sites(times: pd.DatetimeIndex, latitudes, longitudes) -> dict
     }
 
 
+def sun_above_horizon(axis: pd.DatetimeIndex, latitudes, longitudes) -> np.ndarray:
+    """Whether the sun is above the horizon in the middle of each hour, at many sites.
+
+    Parameters
+    ----------
+    axis : pandas.DatetimeIndex
+        Hour starts, (n_hours,).
+    latitudes, longitudes : array_like
+        Sites, (n_sites,). [deg]
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_sites, n_hours) bool: apparent (refracted) sun elevation above 0 deg at the hour's
+        middle, as an observer at the site sees it.
+    """
+    times = axis + pd.Timedelta(minutes=30)
+    return solar_position_sites(times, latitudes, longitudes)["apparent_elevation"] > 0.0
+
+
 def pv_power_pu(
     times: pd.DatetimeIndex,
     solpos: dict[str, np.ndarray],
