@@ -117,9 +117,30 @@ def validate(study_file: Path) -> None:
     show_default=True,
     help="Processes to use; 0 for one per CPU.",
 )
+@click.option(
+    "--figures",
+    type=click.Choice(["none", "summary", "all"]),
+    default="summary",
+    show_default=True,
+    help="PNG figures per PS: none; summary (yearly envelopes, monthly boxes); all (every "
+    "figure of the seed paper, docs/figures.md).",
+)
+@click.option(
+    "--figures-for",
+    "figures_for",
+    multiple=True,
+    metavar="PS_ID",
+    help="Draw figures only for this PS (repeat for several; default every PS).",
+)
 @_user_errors
 def run(
-    config: Path | None, out_dir: Path, formats: tuple[str, ...], progress: bool, workers: int
+    config: Path | None,
+    out_dir: Path,
+    formats: tuple[str, ...],
+    progress: bool,
+    workers: int,
+    figures: str,
+    figures_for: tuple[str, ...],
 ) -> None:
     """Run a study and write its outputs (default: the embedded Milan demo into ./outputs)."""
     from atlas.demo import demo_study_path
@@ -130,12 +151,21 @@ def run(
         click.echo(f"no --config given: running the embedded Milan demo ({config})")
     t0 = time.perf_counter()
     written = write_run(
-        config, out_dir, formats=formats, progress=progress, workers=workers or None
+        config,
+        out_dir,
+        formats=formats,
+        progress=progress,
+        workers=workers or None,
+        figures=figures,
+        figures_for=list(figures_for) or None,
     )
     click.echo(f"wrote {len(written)} files to {out_dir} in {time.perf_counter() - t0:.1f} s:")
     for p in written:
         click.echo(f"  {p.name}")
-    _echo_summary(json.loads((out_dir / "run.json").read_text(encoding="utf-8"))["summary"])
+    manifest = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
+    if manifest.get("figures_written"):
+        click.echo(f"  figures/ ({manifest['figures_written']} PNG, linked from report.html)")
+    _echo_summary(manifest["summary"])
 
 
 @main.command()

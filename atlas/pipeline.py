@@ -551,36 +551,164 @@ def run(inputs: StudyInputs, progress: bool = False, workers: int | None = 1) ->
     return RunResult(hourly=hourly, envelopes=env, timings_s=timings)
 
 
+def technology_views(inputs: StudyInputs, ps_id: str) -> list:
+    """Each technology at one PS for its figure (paper Fig. 3-6): capability sets and the
+    PS's yearly envelope with that technology alone, per scenario.
+
+    Returns
+    -------
+    list of atlas.report.TechView
+        PV, CHP, biomass and hydro with their capability sets in p.u. of Sn at three
+        operating points (p0 = 1, 0.6, 0.2); EV with its V2G disc and charge-only segment at
+        the PS's peak charging power, in MW. Technologies absent in every scenario are left
+        out.
+    """
+    from atlas.capability import box_disc_set, ev_set
+    from atlas.report import TechView
+
+    k = inputs.ps_index(ps_id)
+    point = inputs.load[k]
+    scenarios = inputs.study.scenarios
+    specs = {s: der_specs(inputs, s, ps_id) for s in scenarios}
+    views = []
+    for tech in TECHNOLOGIES:
+        per = {s: [x for x in specs[s] if x.technology == tech] for s in scenarios}
+        present = [x for s in scenarios for x in per[s]]
+        if not present:
+            continue
+        envelopes = {s: yearly_envelope_pruned(point, per[s]) for s in scenarios if per[s]}
+        curves = []
+        if tech == "ev":
+            for spec in {x.kind: x for x in present}.values():
+                d = float(np.max(spec.series))
+                dev = ev_set(np.array([d]), v2g=spec.kind == "ev_v2g").vertices[0]
+                what = "V2G disc" if spec.kind == "ev_v2g" else "charge only"
+                curves.append((f"{what}, peak charging {d:.2f} MW", dev))
+            unit = "MW"
+        else:
+            params = present[0].params
+            for p0 in (1.0, 0.6, 0.2):
+                dev = box_disc_set(params, 1.0, np.array([p0])).vertices[0]
+                curves.append(
+                    (f"{params.level}, operating point p0 = {p0:g} p.u.", dev + np.array([p0, 0.0]))
+                )
+            unit = "p.u. of Sn"
+        views.append(TechView(tech, curves, unit, envelopes))
+    return views
+
+
 def write_run(
     study: Study | str | Path,
     out_dir: str | Path,
     formats: tuple[str, ...] = ("parquet",),
     progress: bool = False,
     workers: int | None = 1,
+    figures: str = "summary",
+    figures_for: list[str] | None = None,
 ) -> list[Path]:
-    """Run a study and write its outputs under ``out_dir``, each file replaced atomically.
+    """Run a study and write all its outputs under ``out_dir``, each file replaced atomically.
 
     Writes ``flexibility_hourly.parquet`` (and ``.csv`` with ``"csv"`` in ``formats``),
-    ``envelopes.csv`` and ``run.json``.
+    ``envelopes.csv``, the geodata outputs, ``statistics.parquet``, ``screening.csv`` (with
+    the study's ``[screening]`` settings), the figures of ``figures`` level (``none``,
+    ``summary``, ``all``; for the PS in ``figures_for``, default all) under ``figures/``,
+    ``report.html`` and ``run.json``.
 
     Returns
     -------
     list of pathlib.Path
-        The files written.
+        The files written (figures counted in run.json, not listed).
     """
-    from atlas.outputs import manifest, write_envelopes, write_hourly, write_manifest
+    from atlas.outputs import (
+        manifest,
+        write_atomic,
+        write_envelopes,
+        write_hourly,
+        write_manifest,
+        write_text_atomic,
+    )
+    from atlas.report import RunFigureData, report_html, start_figures
+    from atlas.stats import DIRECTIONS, hourly_arrays, screening, statistics
 
     inputs = load_inputs(study)
+    study = inputs.study
+    ps_ids = inputs.ps_ids
+    if figures_for is not None:
+        unknown = [p for p in figures_for if p not in ps_ids]
+        if unknown:
+            raise AtlasInputError(
+                None, "--figures-for", f"unknown ps_id {unknown[0]!r}, expected one of the study's"
+            )
     result = run(inputs, progress=progress, workers=workers)
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
+    cfg = study.model.screening
+    names = dict(zip(ps_ids, inputs.substations["name"].astype(str), strict=True))
+    rated = dict(zip(ps_ids, inputs.substations["rated_mva"].astype(float), strict=True))
+    arrays = hourly_arrays(result.hourly)
+    job = None
+    if figures != "none":
+        data = RunFigureData(
+            arrays=arrays,
+            load=inputs.load,
+            timezone=study.timezone,
+            envelopes={
+                (r.scenario, r.ps_id, r.kind): r.geometry
+                for r in result.envelopes.itertuples(index=False)
+            },
+            thresholds={
+                d: (cfg.threshold_mw if unit == "MW" else cfg.threshold_mvar, unit)
+                for d, (_, unit) in DIRECTIONS.items()
+            },
+            availability=cfg.availability,
+            sample_day=cfg.sample_day,
+            names=names,
+            rated_mva=rated,
+        )
+        chosen = figures_for if figures_for is not None else ps_ids
+        if figures == "all":
+            data.tech_views = {p: technology_views(inputs, p) for p in chosen}
+        # drawn in worker processes while this one writes the tables
+        job = start_figures(data, out_dir, figures, chosen, workers or (os.cpu_count() or 1))
     written = write_hourly(result.hourly, out_dir, tuple({"parquet", *formats}))
     written.append(write_envelopes(result.envelopes, out_dir))
-    written += write_geodata(inputs.geo, inputs.capacity, inputs.study.scenarios, out_dir)
-    timings = dict(result.timings_s, write=time.perf_counter() - t0)
-    data = manifest(inputs.study, inputs.study.input_files(), inputs.parameters, timings, written)
-    data["summary"] = geodata_summary(inputs.study, inputs.geo)
-    written.append(write_manifest(data, out_dir))
+    written += write_geodata(inputs.geo, inputs.capacity, study.scenarios, out_dir)
+    t1 = time.perf_counter()
+    stats = statistics(arrays, study.timezone, cfg.threshold_mw, cfg.threshold_mvar)
+    table = screening(arrays, names, cfg.threshold_mw, cfg.threshold_mvar, cfg.availability, rated)
+    written.append(
+        write_atomic(out_dir / "statistics.parquet", lambda p: stats.to_parquet(p, index=False))
+    )
+    written.append(
+        write_atomic(
+            out_dir / "screening.csv", lambda p: table.to_csv(p, index=False, float_format="%.6g")
+        )
+    )
+    t2 = time.perf_counter()
+    pngs = job.wait() if job is not None else {}
+    t3 = time.perf_counter()
+    page = report_html(
+        study.name,
+        study.model.study.description,
+        table,
+        stats[stats["month"].isna()],
+        pngs,
+        out_dir,
+        study.scenarios[-1],
+    )
+    written.append(write_text_atomic(out_dir / "report.html", page))
+    timings = dict(
+        result.timings_s,
+        write=t1 - t0,
+        statistics=t2 - t1,
+        figures_wait=t3 - t2,
+        report=time.perf_counter() - t3,
+    )
+    data_json = manifest(study, study.input_files(), inputs.parameters, timings, written)
+    data_json["summary"] = geodata_summary(study, inputs.geo)
+    data_json["settings"]["figures"] = figures
+    data_json["figures_written"] = sum(len(v) for v in pngs.values())
+    written.append(write_manifest(data_json, out_dir))
     return written
 
 

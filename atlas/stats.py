@@ -135,20 +135,28 @@ class HourlyArrays:
     daylight: np.ndarray | None
 
 
-def hourly_arrays(hourly: pd.DataFrame) -> HourlyArrays:
+def hourly_arrays(hourly: pd.DataFrame | HourlyArrays) -> HourlyArrays:
     """Reshape the hourly table into arrays, checking that it is a full grid.
+
+    An :class:`HourlyArrays` is returned as it is, so the functions below accept either.
 
     Raises
     ------
     ValueError
         Some scenario and PS lack hours that others have, or repeat one.
     """
+    if isinstance(hourly, HourlyArrays):
+        return hourly
     scenarios = list(pd.unique(hourly["scenario"].astype(str)))
     ps_ids = list(pd.unique(hourly["ps_id"].astype(str)))
     sc = pd.Categorical(hourly["scenario"].astype(str), categories=scenarios)
     ps = pd.Categorical(hourly["ps_id"].astype(str), categories=ps_ids)
     time = pd.DatetimeIndex(hourly["time"])
-    order = np.lexsort((time.asi8, ps.codes, sc.codes))
+    # the run writes the table in grid order: check that in O(n) before sorting
+    key = sc.codes.astype(np.int64) * len(ps_ids) + ps.codes
+    t8 = time.asi8
+    in_order = bool(np.all((np.diff(key) > 0) | ((np.diff(key) == 0) & (np.diff(t8) > 0))))
+    order = np.arange(len(hourly)) if in_order else np.lexsort((t8, ps.codes, sc.codes))
     n_sc, n_ps = len(scenarios), len(ps_ids)
     n = len(hourly) // max(n_sc * n_ps, 1)
     t_sorted = time.asi8[order]
@@ -187,7 +195,7 @@ def _thresholds(threshold_mw: float, threshold_mvar: float) -> np.ndarray:
 
 
 def screening(
-    hourly: pd.DataFrame,
+    hourly: pd.DataFrame | HourlyArrays,
     names: dict[str, str] | None = None,
     threshold_mw: float = THRESHOLD_MW,
     threshold_mvar: float = THRESHOLD_MVAR,
@@ -300,6 +308,57 @@ def local_calendar(time: pd.DatetimeIndex, timezone: str) -> dict[str, np.ndarra
     return {"month": month, "hour": local.hour.to_numpy(), "day": day, "day_month": month[starts]}
 
 
+def monthly_boxes(values: np.ndarray, month: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Box statistics of each local month: min, Q1, median, Q3, max (interpolated).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        (..., n_hours). [MW or Mvar]
+    month : numpy.ndarray
+        (n_hours,) local month 1-12.
+
+    Returns
+    -------
+    months : numpy.ndarray
+        The months present, (n_months,).
+    boxes : numpy.ndarray
+        (..., n_months, 5).
+    """
+    months = np.unique(month)
+    boxes = np.stack(
+        [np.percentile(values[..., month == m], [0, 25, 50, 75, 100], axis=-1) for m in months],
+        axis=-1,
+    )  # (5, ..., n_months)
+    return months, np.moveaxis(boxes, 0, -1)
+
+
+def month_hour_means(
+    values: np.ndarray, month: np.ndarray, hour: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean of each local month x hour-of-day cell (a share, for boolean values).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        (..., n_hours), numbers or booleans.
+    month, hour : numpy.ndarray
+        (n_hours,) local month 1-12 and hour 0-23.
+
+    Returns
+    -------
+    cell_month, cell_hour : numpy.ndarray
+        (n_cells,) the cells present, in month then hour order.
+    means : numpy.ndarray
+        (..., n_cells).
+    """
+    cell = (np.asarray(month) - 1) * 24 + np.asarray(hour)
+    order = np.argsort(cell, kind="stable")
+    cells, starts, counts = np.unique(cell[order], return_index=True, return_counts=True)
+    total = np.add.reduceat(np.asarray(values, dtype=float)[..., order], starts, axis=-1)
+    return cells // 24 + 1, cells % 24, total / counts
+
+
 def _long(
     arr: np.ndarray,
     statistic: str,
@@ -330,7 +389,7 @@ def _long(
 
 
 def statistics(
-    hourly: pd.DataFrame,
+    hourly: pd.DataFrame | HourlyArrays,
     timezone: str,
     threshold_mw: float = THRESHOLD_MW,
     threshold_mvar: float = THRESHOLD_MVAR,
@@ -379,22 +438,14 @@ def statistics(
         ),
         _long(v.max(axis=-1), "max", *args),
     ]
-    months = np.unique(month)
-    boxes = np.stack(
-        [np.percentile(v[..., month == m], [0, 25, 50, 75, 100], axis=-1) for m in months], axis=-1
-    )  # (5, n_sc, n_ps, 4, n_months)
+    months, boxes = monthly_boxes(v, month)  # (..., n_months, 5)
     for i, name in enumerate(("box_min", "box_q1", "box_median", "box_q3", "box_max")):
-        parts.append(_long(boxes[i], name, *args, month=months))
+        parts.append(_long(boxes[..., i], name, *args, month=months))
     # consecutive hours of the axis within the month (other hours break a run)
     runs = np.stack([longest_runs(above & (month == m)) for m in months], axis=-1)
     parts.append(_long(runs, "longest_run_h", *args, month=months))
-    # month x hour cells: columns grouped by cell, summed with reduceat
-    cell = (month - 1) * 24 + hour
-    order = np.argsort(cell, kind="stable")
-    cells, starts, counts = np.unique(cell[order], return_index=True, return_counts=True)
-    cell_mean = np.add.reduceat(v[..., order], starts, axis=-1) / counts
-    cell_share = np.add.reduceat(above[..., order].astype(float), starts, axis=-1) / counts
-    cm, ch = cells // 24 + 1, cells % 24
+    cm, ch, cell_mean = month_hour_means(v, month, hour)
+    _, _, cell_share = month_hour_means(above, month, hour)
     parts.append(_long(cell_mean, "mean", *args, month=cm, hour=ch))
     parts.append(_long(cell_share, "share_at_or_above", *args, month=cm, hour=ch))
     if a.daylight is not None:

@@ -297,6 +297,28 @@ class EvSection(_Strict):
         return value
 
 
+class ScreeningSection(_Strict):
+    """Relief screening and report settings (docs/study-file.md)."""
+
+    threshold_mw: float = Field(default=10.0, ge=0.0)
+    threshold_mvar: float = Field(default=10.0, ge=0.0)
+    availability: float = Field(default=0.9, gt=0.0, le=1.0)
+    sample_day: str = "09-04"
+
+    @field_validator("sample_day")
+    @classmethod
+    def _month_day(cls, value: str) -> str:
+        import datetime
+
+        try:
+            datetime.date.fromisoformat(f"2030-{value}")  # a non-leap year: no 29 February
+        except ValueError:
+            raise ValueError(
+                f"sample_day {value!r}: expected MM-DD, a day of a non-leap year, e.g. '09-04'"
+            ) from None
+        return value
+
+
 class EnvelopeSection(_Strict):
     concave_ratio: float = Field(default=0.2, gt=0.0, le=1.0)
 
@@ -316,6 +338,7 @@ class StudyModel(_Strict):
     scenarios: ScenariosSection
     ev: EvSection = EvSection()
     envelope: EnvelopeSection = EnvelopeSection()
+    screening: ScreeningSection = ScreeningSection()
     areas: AreasSection = AreasSection()
     growth: list[GrowthEntry] = []
     capability: dict[str, dict[str, CapabilityOverride]] = {}

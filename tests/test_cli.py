@@ -24,6 +24,10 @@ OUTPUTS = {
     "envelopes.csv",
     "run.json",
     "capacity_by_ps.csv",
+    "statistics.parquet",
+    "screening.csv",
+    "report.html",
+    "figures",
 }
 COLUMNS = [
     "scenario",
@@ -90,7 +94,10 @@ def test_run_prints_what_it_wrote(tiny_study_path, tmp_path):
     assert result.exit_code == 0, result.output
     written = sorted(p.name for p in (tmp_path / "o").iterdir())
     assert written == sorted(OUTPUTS - {"flexibility_hourly.csv"})  # csv only with --format csv
-    assert f"wrote {len(written)} files to" in result.stdout
+    assert f"wrote {len(written) - 1} files to" in result.stdout  # and the figures folder
+    pngs = sorted((tmp_path / "o" / "figures").rglob("*.png"))
+    assert len(pngs) == 3 * 2  # summary: two figures per PS
+    assert f"figures/ ({len(pngs)} PNG" in result.stdout
     for name in ("flexibility_hourly.parquet", "envelopes.csv", "run.json"):
         assert f"  {name}" in result.stdout
     assert result.stderr == ""
@@ -165,7 +172,8 @@ def test_run_json_checksums(run_dir, tiny_study_path):
     assert data["study"]["sha256"] == hashlib.sha256(tiny_study_path.read_bytes()).hexdigest()
     assert data["study"]["year"] == 2030 and data["study"]["name"] == "tiny"
     assert data["scenarios"] == ["as-is", "2030"]
-    assert set(data["outputs"]) == OUTPUTS - {"run.json"}
+    assert set(data["outputs"]) == OUTPUTS - {"run.json", "figures"}
+    assert data["figures_written"] == 6  # summary figures of 3 PS
     pv = data["capability_parameters"]["pv/MV"]
     assert (pv["pf_inject"], pv["pf_absorb"], pv["active_range"]) == (0.9, 0.9, "curtail")
 
@@ -228,7 +236,8 @@ def test_missing_study_file_is_a_one_line_error(tmp_path):
 def test_second_run_replaces_every_file(run_dir, tiny_study_path, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(run_dir, out)
-    before = {p.name: p.stat().st_ino for p in out.iterdir()}
+    before = {p.relative_to(out): p.stat().st_ino for p in out.rglob("*") if p.is_file()}
+    assert any(p.suffix == ".png" for p in before)
     (out / "notes.txt").write_text("mine")  # not an output: left alone
     (out / "envelopes.csv").write_text("stale")
     result = _run(tiny_study_path, out, "--format", "csv")
@@ -252,7 +261,7 @@ def test_failed_write_leaves_the_old_outputs_intact(
 ):
     out = tmp_path / "out"
     shutil.copytree(run_dir, out)
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
     def disk_full(self, *args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -262,12 +271,14 @@ def test_failed_write_leaves_the_old_outputs_intact(
     assert result.exit_code != 0
     assert isinstance(result.exception, OSError)
     assert _temporaries(out) == []
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
 def test_outputs_have_the_usual_permissions(run_dir):
     # mkstemp makes 0600 files; the atomic writer gives them what open() would: 0666 & ~umask
     mask = os.umask(0)
     os.umask(mask)
-    for p in run_dir.iterdir():
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".png" for p in files)
+    for p in files:
         assert p.stat().st_mode & 0o777 == 0o666 & ~mask, p.name

@@ -1,0 +1,516 @@
+"""The seed paper's figures for every PS of a run, and the static HTML report.
+
+Everything here works on what a run computed (the hourly arrays, the envelopes, the
+screening); nothing is recomputed from the study. Figures go to ``figures/<name>/`` under the
+output folder, ``<name>`` a safe, unique folder name made from the PS id
+(:func:`atlas.outputs.safe_names`), and ``report.html`` links them.
+
+Figure levels (``atlas run --figures``):
+
+``none``
+    no figure;
+``summary``
+    per PS the yearly envelopes over the as-is cloud (paper Fig. 7) and the monthly box
+    plots (Fig. 11): what a batch over hundreds of PS can afford;
+``all``
+    every figure of :data:`FIGURES`.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from atlas import figures as fg
+from atlas.stats import (
+    DIRECTIONS,
+    HourlyArrays,
+    daily_maxima,
+    local_calendar,
+    month_hour_means,
+    monthly_boxes,
+)
+
+#: Figure levels of ``atlas run --figures``.
+FIGURE_LEVELS = ("none", "summary", "all")
+
+#: Every figure per PS: file stem -> (seed paper figure, what it shows). ``{tech}`` and
+#: ``{day}`` are filled in per PS.
+FIGURES: dict[str, tuple[str, str]] = {
+    "fig02_ps_cloud": ("Fig. 2", "hourly P and Q of the PS with trend; as-is P-Q cloud"),
+    "fig03_capability_{tech}": (
+        "Fig. 3-6",
+        "capability set of a technology and its flexibility over the PS cloud",
+    ),
+    "fig07_envelopes": ("Fig. 7", "yearly envelope of each scenario over the as-is cloud"),
+    "fig08_normal_p": ("Fig. 8", "distribution of P up and P down with the normal fit"),
+    "fig09_trend": ("Fig. 9", "hourly trend of the four figures"),
+    "fig10_daily_maxima": ("Fig. 10", "daily maxima in daylight and at night"),
+    "fig11_monthly_boxes": ("Fig. 11", "monthly box plots of the four figures"),
+    "fig12_day_{day}": ("Fig. 12", "hourly trend and spread on the sample day"),
+    "availability_heatmap": ("-", "month x hour share of hours at or above threshold"),
+}
+SUMMARY = ("fig07_envelopes", "fig11_monthly_boxes")
+
+
+@dataclass(frozen=True)
+class TechView:
+    """One technology at one PS, for its figure (paper Fig. 3-6).
+
+    Attributes
+    ----------
+    technology : str
+    curves : list of (label, vertices)
+        Capability sets in the DER's P-Q plane, generator convention, (n, 2) each.
+    curve_unit : str
+        ``"p.u. of Sn"`` (synchronous and PV units) or ``"MW"`` (EV charging).
+    envelopes : dict
+        ``{scenario: geometry}``: the PS's yearly envelope with this technology alone
+        (load convention). [MW, Mvar]
+    """
+
+    technology: str
+    curves: list[tuple[str, np.ndarray]]
+    curve_unit: str
+    envelopes: dict[str, object]
+
+
+@dataclass
+class RunFigureData:
+    """What the figures of a run are drawn from.
+
+    Attributes
+    ----------
+    arrays : HourlyArrays
+        The hourly figures, (n_scenarios, n_ps, 4, n_hours), with ``daylight``.
+    load : numpy.ndarray
+        (n_ps, n_hours, 2) measured PS point, load convention. [MW, Mvar]
+    timezone : str
+    envelopes : dict
+        ``{(scenario, ps_id, kind): geometry}`` from the run.
+    thresholds : dict
+        ``{figure: (threshold, unit)}``.
+    availability : float
+    sample_day : str
+        ``MM-DD``.
+    names, rated_mva : dict
+        By ps_id.
+    tech_views : dict
+        ``{ps_id: [TechView, ...]}`` (only needed for level ``all``).
+    """
+
+    arrays: HourlyArrays
+    load: np.ndarray
+    timezone: str
+    envelopes: dict
+    thresholds: dict[str, tuple[float, str]]
+    availability: float
+    sample_day: str
+    names: dict[str, str]
+    rated_mva: dict[str, float]
+    tech_views: dict[str, list[TechView]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        a = self.arrays
+        self.calendar = local_calendar(a.time, self.timezone)
+        local = a.time.tz_convert(self.timezone)
+        start = local[0].normalize().replace(month=1, day=1)
+        if local[0] < start:  # the axis starts before the local year (west of UTC)
+            start = start.replace(year=start.year - 1)
+        self.day_of_year = np.asarray((local - start) / pd.Timedelta(days=1), dtype=float)
+        starts = np.flatnonzero(np.r_[True, np.diff(self.calendar["day"]) != 0])
+        self.day_start = np.floor(self.day_of_year[starts])
+        self.local_date = local.strftime("%m-%d").to_numpy()
+        _, self.boxes = monthly_boxes(a.values, self.calendar["month"])  # (..., 12, 5)
+        self.scenario = a.scenarios[-1]  # the map's scenario: the last listed
+
+
+def _heatmap(data: RunFigureData, k: int) -> dict[str, np.ndarray]:
+    """Month x hour shares at or above threshold of PS k in the figure scenario, (12, 24)."""
+    s = data.arrays.scenarios.index(data.scenario)
+    v = data.arrays.values[s, k]  # (4, n)
+    thr = np.array([data.thresholds[d][0] for d in DIRECTIONS])[:, None]
+    cm, ch, share = month_hour_means(v >= thr, data.calendar["month"], data.calendar["hour"])
+    out = {}
+    for f, name in enumerate(DIRECTIONS):
+        grid = np.full((12, 24), np.nan)
+        grid[cm - 1, ch] = share[f]
+        out[name] = grid
+    return out
+
+
+def ps_figures(data: RunFigureData, k: int, folder: Path, level: str) -> list[Path]:
+    """Draw the figures of the k-th PS into ``folder`` (see :data:`FIGURES`).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The PNGs written.
+    """
+    a = data.arrays
+    ps_id = a.ps_ids[k]
+    name = data.names.get(ps_id) or ps_id
+    label = f"{name} ({ps_id})" if name != ps_id else ps_id
+    p, q = data.load[k, :, 0], data.load[k, :, 1]
+    first = a.scenarios[0]
+    hulls = {
+        kind: data.envelopes.get((first, ps_id, kind)) for kind in ("cloud_convex", "cloud_concave")
+    }
+    envelopes = {s: data.envelopes.get((s, ps_id, "year")) for s in a.scenarios}
+    s_fig = a.scenarios.index(data.scenario)
+    values = {d: a.values[s_fig, k, f] for f, d in enumerate(DIRECTIONS)}
+    thresholds = {d: data.thresholds[d][0] for d in DIRECTIONS}
+    written = [
+        fg.plot_envelopes(
+            p,
+            q,
+            hulls,
+            envelopes,
+            f"{label}: yearly P-Q envelopes over the as-is cloud",
+            folder / "fig07_envelopes.png",
+            data.rated_mva.get(ps_id),
+        ),
+        fg.plot_monthly_boxes(
+            {s: data.boxes[i, k] for i, s in enumerate(a.scenarios)},
+            thresholds,
+            f"{label}: monthly distribution of the hourly flexibility",
+            folder / "fig11_monthly_boxes.png",
+        ),
+    ]
+    if level != "all":
+        return written
+    sc = data.scenario
+    written.append(
+        fg.plot_ps_cloud(
+            data.day_of_year,
+            p,
+            q,
+            hulls,
+            f"{label}: measured PS exchange (as-is)",
+            folder / "fig02_ps_cloud.png",
+        )
+    )
+    for view in data.tech_views.get(ps_id, []):
+        written.append(
+            fg.plot_capability(
+                view.technology,
+                view.curves,
+                view.curve_unit,
+                view.envelopes,
+                p,
+                q,
+                hulls,
+                f"{label}: {view.technology}",
+                folder / f"fig03_capability_{view.technology}.png",
+            )
+        )
+    written.append(
+        fg.plot_normal(
+            {"p_up": values["p_up"], "p_down": values["p_down"]},
+            "MW",
+            f"{label}: active flexibility in {sc}, hourly distribution and normal fit",
+            folder / "fig08_normal_p.png",
+        )
+    )
+    written.append(
+        fg.plot_trend(
+            data.day_of_year,
+            values,
+            f"{label}: hourly flexibility in {sc}",
+            folder / "fig09_trend.png",
+        )
+    )
+    day_max, night_max = daily_maxima(
+        a.values[s_fig, k],
+        a.daylight[k] if a.daylight is not None else True,
+        data.calendar["day"],
+    )
+    written.append(
+        fg.plot_daily_maxima(
+            data.day_start,
+            {d: day_max[f] for f, d in enumerate(DIRECTIONS)},
+            {d: night_max[f] for f, d in enumerate(DIRECTIONS)},
+            f"{label}: daily maxima in {sc}, daylight (sun above the horizon at the PS) and night",
+            folder / "fig10_daily_maxima.png",
+        )
+    )
+    on_day = data.local_date == data.sample_day
+    written.append(
+        fg.plot_day(
+            data.calendar["hour"][on_day],
+            {d: v[on_day] for d, v in values.items()},
+            f"{data.sample_day} ({sc})",
+            f"{label}: the sample day",
+            folder / f"fig12_day_{data.sample_day}.png",
+        )
+    )
+    written.append(
+        fg.plot_availability_heatmap(
+            _heatmap(data, k),
+            data.thresholds,
+            f"{label}: hours at or above the relief threshold in {sc}",
+            folder / "availability_heatmap.png",
+        )
+    )
+    return written
+
+
+_WORKER_DATA: tuple | None = None
+
+
+def _figures_in_worker(chunk: list[int]) -> list[tuple[int, list[Path]]]:
+    from threadpoolctl import threadpool_limits
+
+    data, folders, level = _WORKER_DATA
+    with threadpool_limits(limits=1):  # the processes share the cores
+        return [(k, ps_figures(data, k, folders[k], level)) for k in chunk]
+
+
+class FigureJob:
+    """Figures being drawn in worker processes while the caller goes on (:func:`start_figures`).
+
+    :meth:`wait` returns ``{ps_id: [png paths]}``; with one worker (or no ``fork`` start
+    method) the figures are drawn in this process when :meth:`wait` is called.
+    """
+
+    def __init__(self, data, folders, level, chosen, workers):
+        self.data, self.folders, self.level, self.chosen = data, folders, level, chosen
+        self.pool, self.futures = None, []
+        import multiprocessing
+
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            from concurrent.futures import ProcessPoolExecutor
+
+            global _WORKER_DATA
+            _WORKER_DATA = (data, folders, level)  # inherited by the forked workers
+            self.pool = ProcessPoolExecutor(workers, multiprocessing.get_context("fork"))
+            size = max(1, len(chosen) // (4 * workers))
+            self.futures = [
+                self.pool.submit(_figures_in_worker, chosen[i : i + size])
+                for i in range(0, len(chosen), size)
+            ]
+
+    def wait(self) -> dict[str, list[Path]]:
+        ids = self.data.arrays.ps_ids
+        try:
+            if self.pool is None:
+                results = [
+                    (k, ps_figures(self.data, k, self.folders[k], self.level)) for k in self.chosen
+                ]
+            else:
+                results = [pair for f in self.futures for pair in f.result()]
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(cancel_futures=True)
+                global _WORKER_DATA
+                _WORKER_DATA = None
+        return {ids[k]: paths for k, paths in results}
+
+
+def start_figures(
+    data: RunFigureData,
+    out_dir: Path,
+    level: str = "summary",
+    ps_ids: list[str] | None = None,
+    workers: int = 1,
+) -> FigureJob:
+    """Start drawing the figures of every PS (or of ``ps_ids``) under ``out_dir/figures``.
+
+    Parameters
+    ----------
+    data : RunFigureData
+    out_dir : pathlib.Path
+    level : {"none", "summary", "all"}
+    ps_ids : list of str, optional
+        Only these PS (default all).
+    workers : int, default 1
+        Processes drawing PS in parallel, started now (``fork``); the caller can write
+        other outputs meanwhile and collect the figures with :meth:`FigureJob.wait`.
+
+    Returns
+    -------
+    FigureJob
+    """
+    from atlas.outputs import safe_names
+
+    if level not in FIGURE_LEVELS:
+        raise ValueError(f"figures level {level!r}, expected one of {FIGURE_LEVELS}")
+    all_ids = data.arrays.ps_ids
+    names = safe_names(all_ids)
+    chosen = [] if level == "none" else [all_ids.index(p) for p in (ps_ids or all_ids)]
+    folders = {k: Path(out_dir) / "figures" / names[all_ids[k]] for k in range(len(all_ids))}
+    return FigureJob(data, folders, level, chosen, max(1, min(workers, len(chosen))))
+
+
+def write_figures(
+    data: RunFigureData,
+    out_dir: Path,
+    level: str = "summary",
+    ps_ids: list[str] | None = None,
+    workers: int = 1,
+) -> dict[str, list[Path]]:
+    """Draw the figures of every PS (or of ``ps_ids``) and wait for them.
+
+    Returns
+    -------
+    dict
+        ``{ps_id: [png paths]}``; see :func:`start_figures` for the parameters.
+    """
+    return start_figures(data, out_dir, level, ps_ids, workers).wait()
+
+
+def _fmt(x, digits: int = 2) -> str:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)) or x is pd.NA:
+        return "-"
+    return f"{x:.{digits}f}"
+
+
+def report_html(
+    study_name: str,
+    description: str,
+    screening: pd.DataFrame,
+    year_stats: pd.DataFrame,
+    figures: dict[str, list[Path]],
+    out_dir: Path,
+    scenario: str,
+) -> str:
+    """The static HTML report: the PS ranked by screening, each with its numbers and figures.
+
+    Parameters
+    ----------
+    study_name, description : str
+        From the study file (escaped here, like every user text).
+    screening : pandas.DataFrame
+        The run's screening table (:data:`atlas.stats.SCREENING_COLUMNS`).
+    year_stats : pandas.DataFrame
+        Year-level rows of the statistics table (month and hour <NA>).
+    figures : dict
+        ``{ps_id: [png paths]}`` (paths under ``out_dir``).
+    out_dir : pathlib.Path
+        Links are relative to it.
+    scenario : str
+        The scenario the ranking is by (the last listed by default).
+
+    Returns
+    -------
+    str
+        A self-contained page (no script, no external resource).
+    """
+    esc = html.escape
+    scr = screening[screening["scenario"] == scenario]
+    ranking = (
+        scr.assign(ratio=scr["firm"] / scr["threshold"].where(scr["threshold"] > 0))
+        .groupby("ps_id", sort=False)
+        .agg(met=("meets", "sum"), best=("ratio", "max"), name=("name", "first"))
+        .sort_values(["met", "best"], ascending=[False, False], kind="stable")
+    )
+    anchors = {p: f"ps-{i}" for i, p in enumerate(ranking.index)}
+    rows = []
+    for rank, (ps_id, r) in enumerate(ranking.iterrows(), start=1):
+        cells = []
+        for d in DIRECTIONS:
+            x = scr[(scr["ps_id"] == ps_id) & (scr["direction"] == d)].iloc[0]
+            mark = "yes" if x["meets"] else "no"
+            cells.append(
+                f'<td class="{mark}">{_fmt(x["firm"])} <small>{esc(str(x["unit"]))}</small></td>'
+            )
+        over = scr[scr["ps_id"] == ps_id]["hours_over_rating"].iloc[0]
+        rows.append(
+            f'<tr><td>{rank}</td><td><a href="#{anchors[ps_id]}">{esc(str(ps_id))}</a></td>'
+            f"<td>{esc(str(r['name']))}</td><td>{int(r['met'])}</td>{''.join(cells)}"
+            f"<td>{'-' if pd.isna(over) else int(over)}</td></tr>"
+        )
+    sections = []
+    for ps_id in ranking.index:
+        table = [
+            "<tr><th>scenario</th><th>direction</th><th>firm</th><th>mean</th>"
+            "<th>share at or above</th><th>meets</th><th>longest run [h]</th>"
+            "<th>std</th><th>P10</th><th>P50</th><th>P90</th><th>max</th></tr>"
+        ]
+        ps_scr = screening[screening["ps_id"] == ps_id]
+        ps_year = year_stats[year_stats["ps_id"] == ps_id].set_index(
+            ["scenario", "figure", "statistic"]
+        )["value"]
+        for x in ps_scr.itertuples(index=False):
+
+            def stat(name, x=x, ps_year=ps_year):
+                return _fmt(ps_year.get((x.scenario, x.direction, name), np.nan))
+
+            table.append(
+                f"<tr><td>{esc(str(x.scenario))}</td><td>{x.direction}</td>"
+                f"<td>{_fmt(x.firm)} {x.unit}</td><td>{_fmt(x.mean)}</td>"
+                f"<td>{x.share_at_or_above:.1%}</td><td>{'yes' if x.meets else 'no'}</td>"
+                f"<td>{x.longest_run_h}</td><td>{stat('std')}</td><td>{stat('p10')}</td>"
+                f"<td>{stat('p50')}</td><td>{stat('p90')}</td><td>{stat('max')}</td></tr>"
+            )
+        links = []
+        for png in figures.get(ps_id, []):
+            rel = Path(os.path.relpath(png, out_dir)).as_posix()
+            href = esc("/".join(_quote(part) for part in rel.split("/")))
+            links.append(
+                f'<figure><a href="{href}"><img src="{href}" loading="lazy" '
+                f'alt="{esc(png.stem)}"></a><figcaption>{esc(_caption(png.stem))}</figcaption></figure>'
+            )
+        name = ps_scr["name"].iloc[0] if len(ps_scr) else ""
+        sections.append(
+            f'<section id="{anchors[ps_id]}"><h2>{esc(str(ps_id))} <small>{esc(str(name))}</small></h2>'
+            f"<table>{''.join(table)}</table><div class='figs'>{''.join(links)}</div></section>"
+        )
+    directions = "".join(f"<th>{d} firm</th>" for d in DIRECTIONS)
+    any_scr = screening.iloc[0] if len(screening) else None
+    rule = ""
+    if any_scr is not None:
+        rule = (
+            f"Firm value: the level reached in at least {any_scr['availability']:.0%} of the hours. "
+            "A PS meets a direction when its firm value is at or above the threshold "
+            f"(thresholds: {_fmt(screening[screening.unit == 'MW']['threshold'].iloc[0], 3)} MW, "
+            f"{_fmt(screening[screening.unit == 'Mvar']['threshold'].iloc[0], 3)} Mvar). "
+        )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Flexibility atlas: {esc(study_name)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1250px; color: #222; }}
+table {{ border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }}
+th {{ background: #f3f3f3; }} td:nth-child(2), td:nth-child(3) {{ text-align: left; }}
+td.yes {{ background: #d9f2d9; font-weight: bold; }} td.no {{ color: #666; }}
+.figs {{ display: flex; flex-wrap: wrap; gap: 0.8em; }}
+figure {{ margin: 0; width: 400px; }} figure img {{ width: 400px; border: 1px solid #ddd; }}
+figcaption {{ font-size: 0.8em; color: #555; }} section {{ border-top: 2px solid #888; margin-top: 1.5em; }}
+</style></head><body>
+<h1>Flexibility atlas: {esc(study_name)}</h1>
+<p>{esc(description)}</p>
+<p>Primary substations ranked by the number of directions that meet the relief threshold in
+scenario <b>{esc(scenario)}</b>, then by their best firm value relative to the threshold.
+{esc(rule)}Figures are magnitudes in generator convention (p_up: extra injection, the PS
+withdraws less; p_down: injection removed or load added; q_up: extra reactive injection;
+q_down: extra reactive absorption); hours over rating count the hours in which a point of
+the PS envelope exceeds the PS's rated apparent power. See also map.html and screening.csv.</p>
+<table><tr><th>rank</th><th>ps_id</th><th>name</th><th>directions met</th>{directions}
+<th>hours over rating</th></tr>
+{"".join(rows)}
+</table>
+{"".join(sections)}
+</body></html>
+"""
+
+
+def _quote(part: str) -> str:
+    from urllib.parse import quote
+
+    return quote(part, safe="-_.")
+
+
+def _caption(stem: str) -> str:
+    for key, (paper, what) in FIGURES.items():
+        prefix = key.split("{")[0]
+        if stem == key or ("{" in key and stem.startswith(prefix)):
+            return f"{paper}: {what} ({stem})"
+    return stem
