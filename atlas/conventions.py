@@ -36,6 +36,14 @@ FIGURES: dict[str, str] = {
 
 #: Technologies with a per-technology breakdown column in the outputs.
 TECHNOLOGIES: tuple[str, ...] = ("pv", "chp", "biomass", "hydro", "ev")
+#: Readable names of the technologies, for figures and reports.
+TECHNOLOGY_NAMES: dict[str, str] = {
+    "pv": "rooftop PV",
+    "chp": "CHP",
+    "biomass": "biomass/biogas",
+    "hydro": "run-of-river hydro",
+    "ev": "EV charging",
+}
 
 #: Technologies whose capacity comes from the capacity table (EV comes from charging power).
 CAPACITY_TECHNOLOGIES: tuple[str, ...] = ("pv", "chp", "biomass", "hydro")

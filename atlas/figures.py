@@ -113,6 +113,9 @@ FIGURE_STYLE = {
 SCENARIO_COLORS = ["tab:blue", "tab:red", "tab:green", "tab:purple", "tab:brown", "tab:olive"]
 #: Resolution of the PNGs: 100 dpi, so a 9 x 5 in figure is 900 x 500 px. [dpi]
 DPI = 100
+#: Resolution of the summary figures drawn for every PS of a batch (paper Fig. 7 and 11):
+#: 85 dpi keeps them readable (1,020 x 638 px for Fig. 11) and a third cheaper to encode. [dpi]
+DPI_BATCH = 85
 
 
 def plain(text: str) -> str:
@@ -229,7 +232,7 @@ def plot_ps_cloud(
 
 def plot_capability(
     technology: str,
-    curves: list[tuple[str, np.ndarray]],
+    curves: list[tuple[str, np.ndarray, tuple[float, float] | None]],
     curve_unit: str,
     envelopes: dict[str, object],
     p_mw: np.ndarray,
@@ -243,9 +246,10 @@ def plot_capability(
     Parameters
     ----------
     technology : str
-    curves : list of (label, vertices)
-        Capability sets in the DER's P-Q plane, generator convention, each (n, 2) closed or
-        open polygon vertices. [curve_unit]
+    curves : list of (label, vertices, operating point)
+        Capability sets in the DER's P-Q plane, generator convention, each (n, 2) polygon
+        vertices, with the operating point (p0, 0) or None. Identical sets are drawn once
+        with their labels joined. [curve_unit]
     curve_unit : str
         ``"p.u. of Sn"`` or ``"MW"``.
     envelopes : dict
@@ -258,13 +262,28 @@ def plot_capability(
     title : str
     path : pathlib.Path
     """
-    fig = _figure(12, 5)
+    fig = _figure(12, 5.6)
     left, right = fig.subplots(1, 2)
-    for i, (label, verts) in enumerate(curves):
+    shown: list[tuple[np.ndarray, list[str], list]] = []  # identical sets drawn once
+    for label, verts, point in curves:
         v = np.asarray(verts, dtype=float)
+        for seen in shown:
+            if seen[0].shape == v.shape and np.allclose(seen[0], v):
+                seen[1].append(label)
+                seen[2].append(point)
+                break
+        else:
+            shown.append((v, [label], [point]))
+    for i, (v, labels, points) in enumerate(shown):
+        color = SCENARIO_COLORS[i % 6]
+        closed = np.vstack([v, v[:1]]) if len(v) > 2 else v
         if len(v) > 2:
-            v = np.vstack([v, v[:1]])
-        left.plot(v[:, 0], v[:, 1], lw=1.8, color=SCENARIO_COLORS[i % 6], label=plain(label))
+            left.fill(closed[:, 0], closed[:, 1], color=color, alpha=0.08)
+        left.plot(closed[:, 0], closed[:, 1], lw=1.8, color=color, label=plain("; ".join(labels)))
+        pts = np.array([p for p in points if p is not None])
+        if len(pts):
+            left.plot(pts[:, 0], pts[:, 1], "o", color=color, ms=6)
+    left.plot([], [], "o", color="0.3", label="operating point (hour's output, q = 0)")
     left.axhline(0, color="0.3", lw=0.6)
     left.axvline(0, color="0.3", lw=0.6)
     left.set_aspect("equal", adjustable="datalim")
@@ -272,7 +291,7 @@ def plot_capability(
     left.set_ylabel(f"q [{curve_unit.replace('MW', 'Mvar')}] (> 0 injected, over-excited)")
     left.set_title(f"{technology}: capability set (CEI 0-16/0-21 parameters)")
     left.grid(alpha=0.3)
-    left.legend(loc="best", fontsize=8)
+    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, frameon=False)
     _cloud(right, p_mw, q_mvar, hulls)
     for i, (scenario, geom) in enumerate(envelopes.items()):
         xy = _polygon_xy(geom)
@@ -324,7 +343,7 @@ class _EnvelopeCanvas:
     def __init__(self, scenarios: tuple[str, ...]):
         from matplotlib.patches import Polygon
 
-        self.fig = _figure(10, 6, layout=None)
+        self.fig = _figure(10, 6, layout=None, dpi=DPI_BATCH)
         self.fig.subplots_adjust(left=0.075, right=0.70, bottom=0.09, top=0.90)
         ax = self.ax = self.fig.subplots()
         (self.cloud,) = ax.plot(
@@ -503,7 +522,8 @@ def plot_trend(day_of_year: np.ndarray, values: dict[str, np.ndarray], title: st
         color, label = FIGURE_STYLE[name]
         ax.plot(day_of_year, v, lw=0.3, color=color)
         ax.set_ylabel(label, fontsize=9)
-        ax.set_ylim(bottom=0)
+        top = float(np.max(v, initial=0.0))
+        ax.set_ylim(0, 1.1 * top if top > 0 else 1.0)
         ax.grid(alpha=0.3)
     _month_ticks(axes[-1])
     axes[-1].set_xlabel("local time (month)")
@@ -536,7 +556,8 @@ def plot_daily_maxima(
         ax.plot(day_index, day_max[name], lw=1.0, color=color, label="daylight (sun up)")
         ax.plot(day_index, night_max[name], lw=1.0, color="0.25", ls="-", alpha=0.8, label="night")
         ax.set_ylabel(f"daily max of {label}", fontsize=9)
-        ax.set_ylim(bottom=0)
+        top = np.nanmax(np.r_[day_max[name], night_max[name], 0.0])
+        ax.set_ylim(0, 1.3 * top if top > 0 else 1.0)  # room for the legend
         ax.grid(alpha=0.3)
         ax.legend(loc="upper right", fontsize=8)
         _month_ticks(ax)
@@ -550,7 +571,7 @@ class _BoxCanvas:
     def __init__(self, scenarios: tuple[str, ...]):
         from matplotlib.collections import LineCollection, PolyCollection
 
-        self.fig = _figure(12, 7.5, layout=None)
+        self.fig = _figure(12, 7.5, layout=None, dpi=DPI_BATCH)
         self.fig.subplots_adjust(
             left=0.06, right=0.99, bottom=0.05, top=0.87, hspace=0.12, wspace=0.14
         )
@@ -592,7 +613,7 @@ class _BoxCanvas:
         )
         self.title = self.fig.suptitle("", y=0.995)
         for ax in self.axes:
-            ax.yaxis.set_major_locator(_max_n_locator(5))
+            ax.yaxis.set_major_locator(_max_n_locator(4))
         # everything that changes from PS to PS is drawn over a frozen background
         dynamic = [self.title]
         for f, ax in enumerate(self.axes):

@@ -20,7 +20,13 @@ import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
 from atlas.capability import CapabilityParams, DerSpec, default_parameters, override_parameters
-from atlas.conventions import CAPACITY_TECHNOLOGIES, EV_LOCATIONS, FIGURES, TECHNOLOGIES
+from atlas.conventions import (
+    CAPACITY_TECHNOLOGIES,
+    EV_LOCATIONS,
+    FIGURES,
+    TECHNOLOGIES,
+    TECHNOLOGY_NAMES,
+)
 from atlas.envelope import (
     DerGroup,
     aggregate_figures,
@@ -582,18 +588,17 @@ def technology_views(inputs: StudyInputs, ps_id: str) -> list:
             for spec in {x.kind: x for x in present}.values():
                 d = float(np.max(spec.series))
                 dev = ev_set(np.array([d]), v2g=spec.kind == "ev_v2g").vertices[0]
-                what = "V2G disc" if spec.kind == "ev_v2g" else "charge only"
-                curves.append((f"{what}, peak charging {d:.2f} MW", dev))
+                what = "V2G disc" if spec.kind == "ev_v2g" else "charge only (adds load)"
+                curves.append((f"{what}, at the peak charging {d:.2f} MW", dev, (0.0, 0.0)))
             unit = "MW"
         else:
             params = present[0].params
             for p0 in (1.0, 0.6, 0.2):
                 dev = box_disc_set(params, 1.0, np.array([p0])).vertices[0]
-                curves.append(
-                    (f"{params.level}, operating point p0 = {p0:g} p.u.", dev + np.array([p0, 0.0]))
-                )
+                curves.append((f"set at p0 = {p0:g} p.u.", dev + np.array([p0, 0.0]), (p0, 0.0)))
+
             unit = "p.u. of Sn"
-        views.append(TechView(tech, curves, unit, envelopes))
+        views.append(TechView(TECHNOLOGY_NAMES[tech], curves, unit, envelopes, tech))
     return views
 
 

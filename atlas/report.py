@@ -65,19 +65,24 @@ class TechView:
     Attributes
     ----------
     technology : str
-    curves : list of (label, vertices)
-        Capability sets in the DER's P-Q plane, generator convention, (n, 2) each.
+        Its readable name.
+    curves : list of (label, vertices, operating point)
+        Capability sets in the DER's P-Q plane, generator convention, (n, 2) each, and the
+        operating point (p0, q0) they are drawn for.
     curve_unit : str
         ``"p.u. of Sn"`` (synchronous and PV units) or ``"MW"`` (EV charging).
     envelopes : dict
         ``{scenario: geometry}``: the PS's yearly envelope with this technology alone
         (load convention). [MW, Mvar]
+    key : str
+        Its short name (pv, chp, biomass, hydro, ev), used in the file name.
     """
 
     technology: str
-    curves: list[tuple[str, np.ndarray]]
+    curves: list[tuple[str, np.ndarray, tuple[float, float] | None]]
     curve_unit: str
     envelopes: dict[str, object]
+    key: str = ""
 
 
 @dataclass
@@ -206,7 +211,7 @@ def ps_figures(data: RunFigureData, k: int, folder: Path, level: str) -> list[Pa
                 q,
                 hulls,
                 f"{label}: {view.technology}",
-                folder / f"fig03_capability_{view.technology}.png",
+                folder / f"fig03_capability_{view.key}.png",
             )
         )
     written.append(
@@ -244,7 +249,7 @@ def ps_figures(data: RunFigureData, k: int, folder: Path, level: str) -> list[Pa
         fg.plot_day(
             data.calendar["hour"][on_day],
             {d: v[on_day] for d, v in values.items()},
-            f"{data.sample_day} ({sc})",
+            f"{_day_label(data.sample_day, data.arrays.time, data.timezone)} ({sc})",
             f"{label}: the sample day",
             folder / f"fig12_day_{data.sample_day}.png",
         )
@@ -500,6 +505,13 @@ the PS envelope exceeds the PS's rated apparent power. See also map.html and scr
 {"".join(sections)}
 </body></html>
 """
+
+
+def _day_label(month_day: str, time: pd.DatetimeIndex, timezone: str) -> str:
+    """``"09-04"`` -> ``"4 September 2030"`` (the study's local year)."""
+    year = time.tz_convert(timezone)[len(time) // 2].year
+    day = pd.Timestamp(f"{year}-{month_day}")
+    return f"{day.day} {day.month_name()} {year}"
 
 
 def _quote(part: str) -> str:
