@@ -239,13 +239,17 @@ def screen(
     if not path.is_file():
         raise AtlasInputError(path, "", "not found, expected the output folder of `atlas run`")
     hourly = pd.read_parquet(path)
-    names = {}
+    names, rated = {}, None
     areas = run_dir / "service_areas.geojson"
     if areas.is_file():
         import geopandas as gpd
 
-        names = dict(gpd.read_file(areas)[["ps_id", "name"]].itertuples(index=False))
-    table = screening(hourly, names, threshold_mw, threshold_mvar, availability)
+        sites = gpd.read_file(areas)
+        sites["ps_id"] = sites["ps_id"].astype(str)
+        names = dict(sites[["ps_id", "name"]].itertuples(index=False))
+        if "rated_mva" in sites.columns:
+            rated = dict(zip(sites["ps_id"], sites["rated_mva"].astype(float), strict=True))
+    table = screening(hourly, names, threshold_mw, threshold_mvar, availability, rated)
     if scenario is not None:
         if scenario not in set(table["scenario"]):
             raise AtlasInputError(
@@ -275,13 +279,28 @@ def screen(
             click.echo(
                 f"\n{sc} {d}: threshold {g['threshold'].iloc[0]:g} {unit}, availability {availability:g}"
             )
-            click.echo(f"  {'ps_id':<12} {'firm':>8} {'mean':>8} {'share':>6} {'run h':>6}  meets")
+            click.echo(
+                f"  {'ps_id':<10} {'name':<18} {'firm':>8} {'mean':>8} {'share':>6} "
+                f"{'run h':>6} {'over':>5}  meets"
+            )
             for r in g.itertuples(index=False):
                 mark = click.style("yes", fg="green", bold=True) if r.meets else "no"
-                click.echo(
-                    f"  {str(r.ps_id)[:12]:<12} {r.firm:8.2f} {r.mean:8.2f} {r.share_at_or_above:6.1%} {r.longest_run_h:6d}  {mark}"
+                over = "-" if pd.isna(r.hours_over_rating) else int(r.hours_over_rating)
+                over = (
+                    click.style(f"{over:>5}", fg="red", bold=True)
+                    if over not in (0, "-")
+                    else f"{over:>5}"
                 )
-        click.echo(f"\nwrote {run_dir / 'screening.csv'} and {run_dir / 'statistics.parquet'}")
+                click.echo(
+                    f"  {str(r.ps_id)[:10]:<10} {str(r.name)[:18]:<18} {r.firm:8.2f} {r.mean:8.2f} "
+                    f"{r.share_at_or_above:6.1%} {r.longest_run_h:6d} {over}  {mark}"
+                )
+        click.echo(
+            "\nfirm: reached in at least the availability's share of hours; share: hours at or "
+            "above\nthe threshold; run h: longest run of such hours; over: hours in which the PS "
+            "envelope\nexceeds the PS rating."
+        )
+        click.echo(f"wrote {run_dir / 'screening.csv'} and {run_dir / 'statistics.parquet'}")
 
 
 @main.group()

@@ -65,6 +65,8 @@ def main() -> None:
                 "--out",
                 str(tmp / "out"),
                 "--no-progress",
+                "--figures",
+                "none",
             ],
             check=True,
             stdout=subprocess.DEVNULL,

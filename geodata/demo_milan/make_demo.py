@@ -69,10 +69,18 @@ SUBSTATIONS = [
     ("BOVISA", "PS Bovisa (synthetic)", 45.5030, 9.1600, 126.0),
 ]
 # SYNTHETIC: 24 more PS, invented names, placed by a seeded draw inside the boundary at least
-# MIN_PS_SPACING_M from each other (see synthetic_substations); ratings drawn from RATINGS_MVA.
+# MIN_PS_SPACING_M from each other (see synthetic_substations); each rated for its invented
+# peak with one transformer out (N-1), see rating_for_peak.
 N_EXTRA_PS = 24
 MIN_PS_SPACING_M = 1800.0  # INVENTED: HV/MV stations of a dense city are 1.5-3 km apart
-RATINGS_MVA = (126.0, 189.0, 252.0)  # INVENTED: 2-4 transformers of 63 MVA
+TRANSFORMER_MVA = 63.0  # a common HV/MV transformer size (the named PS are multiples of it)
+
+
+def rating_for_peak(peak_mw: float, power_factor: float) -> float:
+    """Rating of a PS of n 63 MVA transformers, n >= 2 the fewest whose N-1 capacity
+    ((n - 1) x 63 MVA) carries the peak apparent power peak / power factor. [MVA]"""
+    n = max(2, int(np.ceil(peak_mw / power_factor / TRANSFORMER_MVA)) + 1)
+    return n * TRANSFORMER_MVA
 EXTRA_PS_NAMES = [
     "Lambrate",
     "Baggio",
@@ -516,7 +524,6 @@ def substation_table(rng: np.random.Generator, boundary) -> pd.DataFrame:
             "name": [f"PS {n} (synthetic)" for n in EXTRA_PS_NAMES],
             "lat": extra_ll.y.round(5).to_numpy(),
             "lon": extra_ll.x.round(5).to_numpy(),
-            "rated_mva": rng.choice(RATINGS_MVA, N_EXTRA_PS),
         }
     )
     table = pd.concat([named, more], ignore_index=True)
@@ -527,6 +534,10 @@ def substation_table(rng: np.random.Generator, boundary) -> pd.DataFrame:
         pfs[ps] = round(float(rng.uniform(*PF_EXTRA_RANGE)), 3)
     table["peak_mw"] = table["ps_id"].map(peaks)
     table["power_factor"] = table["ps_id"].map(pfs)
+    extra = table["ps_id"].isin(more["ps_id"])
+    table.loc[extra, "rated_mva"] = [
+        rating_for_peak(p, f) for p, f in table.loc[extra, ["peak_mw", "power_factor"]].to_numpy()
+    ]
     return table
 
 
