@@ -296,9 +296,9 @@ def screen(
                     f"{r.share_at_or_above:6.1%} {r.longest_run_h:6d} {over}  {mark}"
                 )
         click.echo(
-            "\nfirm: reached in at least the availability's share of hours; share: hours at or "
-            "above\nthe threshold; run h: longest run of such hours; over: hours in which the PS "
-            "envelope\nexceeds the PS rating."
+            "\nfirm: the level reached in at least the availability's share of the hours;\n"
+            "share: hours at or above the threshold; run h: the longest run of such hours;\n"
+            "over: hours in which a point of the PS envelope exceeds the PS rating."
         )
         click.echo(f"wrote {run_dir / 'screening.csv'} and {run_dir / 'statistics.parquet'}")
 

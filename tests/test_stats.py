@@ -100,6 +100,11 @@ def test_screen_command(tmp_path):
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "screening.csv")
     assert list(table["ps_id"]) == ["A", "B"] and list(table["meets"]) == [True, False]
+    table_out = CliRunner().invoke(main, ["screen", str(tmp_path)])
+    assert table_out.exit_code == 0
+    lines = table_out.output.splitlines()
+    assert all(len(line) <= 80 for line in lines if not line.startswith("wrote "))
+    assert sum(line.strip().startswith(("A ", "B ")) for line in lines) == 4  # 2 PS x 4 directions
     lower = CliRunner().invoke(
         main, ["screen", str(tmp_path), "--direction", "p_up", "--threshold-mw", "8"]
     )
