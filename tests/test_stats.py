@@ -104,7 +104,7 @@ def test_screen_command(tmp_path):
     assert table_out.exit_code == 0
     lines = table_out.output.splitlines()
     assert all(len(line) <= 80 for line in lines if not line.startswith("wrote "))
-    assert sum(line.strip().startswith(("A ", "B ")) for line in lines) == 4  # 2 PS x 4 directions
+    assert sum(line.strip().startswith(("A ", "B ")) for line in lines) == 8  # 4 directions x 2 PS
     lower = CliRunner().invoke(
         main, ["screen", str(tmp_path), "--direction", "p_up", "--threshold-mw", "8"]
     )
