@@ -1,5 +1,7 @@
 """Built-in profiles: physical sanity against independent computations."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pvlib
@@ -294,3 +296,135 @@ def test_tmy_peak_hour_is_within_an_hour_of_local_solar_noon(tmy_pv, tmy):
         sel = local.month == month
         peak = pd.Series(tmy_pv[sel]).groupby(local.hour[sel]).mean().idxmax()
         assert abs(peak + tmy.time_offset_h - noon_h) <= 1.0, (month, peak, noon_h)
+
+
+def _mid_hour_weather(axis, lat, lon):
+    """Clear-sky irradiance at the middle of each hour of the axis (pvlib, independent of
+    the atlas), with constant weather: a year whose timing is known exactly."""
+    times = axis + pd.Timedelta(minutes=30)
+    cs = pvlib.location.Location(lat, lon).get_clearsky(times)  # Ineichen, climatological TL
+    return {
+        "ghi": cs["ghi"].to_numpy(),
+        "dni": cs["dni"].to_numpy(),
+        "dhi": cs["dhi"].to_numpy(),
+        "temp_air": np.full(len(axis), 20.0),
+        "wind_speed": np.full(len(axis), 1.0),
+    }
+
+
+def _expected_pv(axis, lat, lon, weather):
+    from atlas.timeseries.pv import pv_power_pu, solar_position_sites
+
+    times = axis + pd.Timedelta(minutes=30)
+    solpos = {k: v[0] for k, v in solar_position_sites(times, [lat], [lon]).items()}
+    return pv_power_pu(
+        times,
+        solpos,
+        *(weather[c] for c in ("ghi", "dni", "dhi")),
+        weather["temp_air"],
+        weather["wind_speed"],
+    )
+
+
+def _write_epw(path, lat, lon, weather):
+    """An EPW of local standard time (UTC+1): its row r is the hour starting r hours after
+    local midnight of 1 January, i.e. UTC hour r - 1 (field 'hour' = r mod 24 + 1)."""
+    lines = [
+        f"LOCATION,Milano SYNTHETIC,MI,ITA,atlas-test,000000,{lat},{lon},1.0,120.0",
+        "DESIGN CONDITIONS,0",
+        "TYPICAL/EXTREME PERIODS,0",
+        "GROUND TEMPERATURES,0",
+        "HOLIDAYS/DAYLIGHT SAVINGS,No,0,0,0",
+        "COMMENTS 1,SYNTHETIC clear-sky year written by the atlas tests",
+        "COMMENTS 2,",
+        "DATA PERIODS,1,1,Data,Sunday, 1/ 1,12/31",
+    ]
+    local = pd.date_range("2019-01-01", periods=8760, freq="h")  # hour starts, LST
+    for r, t in enumerate(local):
+        k = (r - 1) % 8760  # the UTC hour of the axis this local hour is
+        fields = (
+            [2019, t.month, t.day, t.hour + 1, 60, "?"]
+            + [
+                weather["temp_air"][k],
+                10.0,
+                50,
+                101325,
+                0,
+                0,
+                300,
+                f"{weather['ghi'][k]:.6f}",
+                f"{weather['dni'][k]:.6f}",
+                f"{weather['dhi'][k]:.6f}",
+                0,
+                0,
+                0,
+                0,
+                180,
+                weather["wind_speed"][k],
+            ]
+            + [0] * 13
+        )
+        lines.append(",".join(str(x) for x in fields))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _write_tmy3(path, lat, lon, weather):
+    """pvlib's sample TMY3 with its site, time zone and weather replaced: row r ends at local
+    standard time r + 1 h after local midnight of 1 January (UTC+1), i.e. is UTC hour r - 1."""
+    sample = Path(pvlib.__file__).parent / "data" / "723170TYA.CSV"
+    _station, columns, *rows = sample.read_text().splitlines()
+    names = columns.split(",")
+    col = {
+        n: names.index(n)
+        for n in ("GHI (W/m^2)", "DNI (W/m^2)", "DHI (W/m^2)", "Dry-bulb (C)", "Wspd (m/s)")
+    }
+    out = [f'999999,"MILANO SYNTHETIC",MI,1.0,{lat},{lon},120', columns]
+    for r, row in enumerate(rows):
+        k = (r - 1) % 8760
+        cells = row.split(",")
+        cells[col["GHI (W/m^2)"]] = f"{weather['ghi'][k]:.6f}"
+        cells[col["DNI (W/m^2)"]] = f"{weather['dni'][k]:.6f}"
+        cells[col["DHI (W/m^2)"]] = f"{weather['dhi'][k]:.6f}"
+        cells[col["Dry-bulb (C)"]] = f"{weather['temp_air'][k]:.1f}"
+        cells[col["Wspd (m/s)"]] = f"{weather['wind_speed'][k]:.1f}"
+        out.append(",".join(cells))
+    path.write_text("\n".join(out) + "\n")
+
+
+@pytest.mark.parametrize("fmt", ["epw", "tmy3"])
+def test_local_time_tmy_files_land_on_the_right_utc_hour(tmp_path, fmt):
+    """EPW (hour-starting stamps in pvlib) and TMY3 (hour-ending) hourly means in local
+    standard time: read, moved to UTC, they give exactly the PV of the same weather computed
+    on the axis at mid-hour. An hour's slip would break the equality by far."""
+    from atlas.timeseries.pv import tmy_format
+
+    axis = hourly_axis(2030)
+    weather = _mid_hour_weather(axis, *MILAN)
+    path = tmp_path / ("milan.epw" if fmt == "epw" else "milan_tmy.csv")
+    (_write_epw if fmt == "epw" else _write_tmy3)(path, *MILAN, weather)
+    assert tmy_format(path) == fmt
+    tmy = read_tmy(path)
+    assert tmy.time_offset_h == 0.5 and (tmy.latitude, tmy.longitude) == MILAN
+    assert_allclose(tmy.data["ghi"].to_numpy(), weather["ghi"], atol=1e-6)
+    got = pv_tmy(axis, [MILAN[0]], [MILAN[1]], tmy)[0]
+    assert_allclose(got, _expected_pv(axis, *MILAN, weather), atol=1e-6)
+    shifted = np.roll(_expected_pv(axis, *MILAN, weather), 1)
+    assert np.abs(got - shifted).max() > 0.05  # one hour off would be visible
+
+
+def test_bad_tmy_files_are_named(tmp_path):
+    from atlas.demo import data_root
+    from atlas.errors import AtlasInputError
+
+    text = data_root("profiles") / "pvgis_tmy_45.000_8.000_2005_2023.csv"
+    with pytest.raises(AtlasInputError, match="cannot be read as a TMY"):
+        (tmp_path / "junk.csv").write_text("not,a,tmy\n1,2,3\n")
+        read_tmy(tmp_path / "junk.csv")
+    short = tmp_path / "short.csv"
+    lines = text.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("time(UTC)"))
+    first = start + 1
+    lines[first + 51] = lines[first + 50]  # an hour twice, the next one missing
+    short.write_text("\n".join(lines) + "\n")
+    with pytest.raises(AtlasInputError, match="8759 distinct hours.*each of the 8760 hours once"):
+        read_tmy(short)

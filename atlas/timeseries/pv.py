@@ -14,7 +14,8 @@ below the horizon. Sources:
 ``tmy``
     A typical meteorological year: the shipped PVGIS TMY for 45.0 N 8.0 E (2005-2023), or a
     user file in PVGIS (CSV/JSON), EPW or TMY3 format read with pvlib.iotools. Its 8760
-    hours are re-dated onto the study year by position (the TMY is UTC, 29 February absent).
+    hours are brought to UTC and re-dated onto the study year by position (29 February
+    absent); see :func:`read_tmy` for the time conventions.
 
 Values are per unit of the AC rating, generator convention, one per hour of the study axis.
 """
@@ -521,13 +522,38 @@ class Tmy:
     altitude_m: float = 0.0
 
 
+def tmy_format(path: Path) -> str:
+    """The format of a TMY file, from its first line: ``pvgis``, ``epw`` or ``tmy3``.
+
+    PVGIS CSV starts with ``Latitude (decimal degrees):`` and PVGIS JSON with ``{``; EPW
+    with ``LOCATION,``; TMY3 with its station line ``USAF,"name",state,TZ,lat,lon,elev``.
+    Anything else is tried as PVGIS (whose reader then says what is wrong).
+    """
+    import re
+
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        first = fh.readline().lstrip("\ufeff").strip()
+    if first.upper().startswith("LOCATION,"):
+        return "epw"
+    if re.match(r'^\d+,\s*"?[^,]*"?,[^,]*,\s*-?\d+(\.\d*)?,', first):
+        return "tmy3"
+    return "pvgis"
+
+
 def read_tmy(path: Path | None = None) -> Tmy:
     """Read a TMY file: PVGIS CSV/JSON, EPW or TMY3 (pvlib.iotools); default the shipped one.
+
+    Every source is brought to one convention: row i is hour i of the year on a UTC axis,
+    stamped at the hour's start, with ``time_offset_h`` the instant in the hour at which the
+    irradiance is valid. PVGIS stamps hours at their start in UTC and gives its own offset
+    (the satellite's instant, 0.18 h for the shipped file). EPW and TMY3 give hourly means
+    in local standard time: pvlib stamps EPW hours at their start and TMY3 hours at their
+    end; both are moved to their start, and the offset is the middle of the hour (0.5 h).
 
     Raises
     ------
     AtlasInputError
-        Unreadable, or not 8760 hours once 29 February is dropped.
+        Unreadable, or not each hour of a 365-day year once (29 February dropped).
     """
     import pvlib
 
@@ -535,37 +561,55 @@ def read_tmy(path: Path | None = None) -> Tmy:
     from atlas.errors import AtlasInputError
 
     path = Path(path) if path is not None else data_root("profiles") / DEFAULT_TMY
-    name = path.name.lower()
     try:
-        if name.endswith(".epw"):
-            data, meta = pvlib.iotools.read_epw(path)
-            lat, lon, offset = meta["latitude"], meta["longitude"], -0.5  # EPW: hour ending
+        kind = tmy_format(path)
+        if kind == "epw":
+            data, meta = pvlib.iotools.read_epw(path)  # stamped at the hour's start
+            lat, lon, offset, shift_h = meta["latitude"], meta["longitude"], 0.5, 0
             altitude = meta.get("altitude", 0.0)
-            data = data.tz_convert("UTC")
-        elif name.endswith((".tm3", ".tmy3")) or "tmy3" in name:
+        elif kind == "tmy3":
             data, meta = pvlib.iotools.read_tmy3(path, map_variables=True)
-            lat, lon, offset = meta["latitude"], meta["longitude"], -0.5  # TMY3: hour ending
+            # stamped at the hour's end: moved to its start once re-dated (below)
+            lat, lon, offset, shift_h = meta["latitude"], meta["longitude"], 0.5, -1
             altitude = meta.get("altitude", 0.0)
-            data = data.tz_convert("UTC")
         else:
             data, meta = pvlib.iotools.read_pvgis_tmy(path, map_variables=True)
             inputs = meta["inputs"] if "inputs" in meta else meta
-            lat = inputs["latitude"]
-            lon = inputs["longitude"]
-            offset = float(inputs.get("irradiance time offset", 0.0) or 0.0)
-            altitude = inputs.get("elevation", 0.0)
+            location = inputs.get("location", inputs)  # JSON nests it, CSV does not
+            lat = location["latitude"]
+            lon = location["longitude"]
+            shift_h = 0
+            altitude = location.get("elevation", 0.0)
+            offset = float(
+                inputs.get("irradiance time offset", meta.get("irradiance time offset", 0.0)) or 0.0
+            )
     except AtlasInputError:
         raise
     except Exception as exc:  # pvlib raises various types for malformed files
         raise AtlasInputError(
             path, "", f"cannot be read as a TMY (PVGIS CSV/JSON, EPW, TMY3): {exc}"
         ) from None
-    data = data[~((data.index.month == 2) & (data.index.day == 29))]
-    if len(data) != N_HOURS:
-        raise AtlasInputError(path, "rows", f"{len(data)} hours, expected {N_HOURS} (a full year)")
-    # order by position in the year (a TMY mixes months of different years)
-    key = (data.index.month * 100 + data.index.day) * 100 + data.index.hour
-    data = data.iloc[np.argsort(np.asarray(key), kind="stable")]
+    # A TMY stitches months of different years: re-date every row onto one non-leap year in
+    # its own time zone first (so that a leap year's February never yields a 29 February),
+    # move hour-ending stamps to the hour's start, then convert to UTC and order by
+    # position in the year.
+    stamps = data.index
+    zone = stamps.tz if stamps.tz is not None else "UTC"
+    keep = ~((stamps.month == 2) & (stamps.day == 29))
+    data, stamps = data[keep], stamps[keep]
+    redated = pd.to_datetime(
+        pd.DataFrame({"year": 2030, "month": stamps.month, "day": stamps.day, "hour": stamps.hour})
+    ) + pd.Timedelta(hours=shift_h)
+    utc = pd.DatetimeIndex(redated).tz_localize(zone).tz_convert("UTC")
+    key = np.asarray((utc.month * 100 + utc.day) * 100 + utc.hour)
+    if len(data) != N_HOURS or len(np.unique(key)) != N_HOURS:
+        raise AtlasInputError(
+            path,
+            "rows",
+            f"{len(data)} rows, {len(np.unique(key))} distinct hours of the year, "
+            f"expected each of the {N_HOURS} hours once",
+        )
+    data = data.iloc[np.argsort(key, kind="stable")]
     cols = ["ghi", "dni", "dhi", "temp_air", "wind_speed"]
     missing = [c for c in cols if c not in data.columns]
     if missing:
@@ -573,7 +617,7 @@ def read_tmy(path: Path | None = None) -> Tmy:
             path, "columns", f"missing {missing}, expected irradiance, temperature and wind"
         )
     return Tmy(
-        data[cols].reset_index(drop=True),
+        data[cols].reset_index(drop=True).astype(float),
         float(lat),
         float(lon),
         offset,
