@@ -473,8 +473,8 @@ def report_html(
         rule = (
             f"Firm value: the level reached in at least {any_scr['availability']:.0%} of the hours. "
             "A PS meets a direction when its firm value is at or above the threshold "
-            f"(thresholds: {_fmt(screening[screening.unit == 'MW']['threshold'].iloc[0], 3)} MW, "
-            f"{_fmt(screening[screening.unit == 'Mvar']['threshold'].iloc[0], 3)} Mvar). "
+            f"(thresholds: {screening[screening.unit == 'MW']['threshold'].iloc[0]:g} MW, "
+            f"{screening[screening.unit == 'Mvar']['threshold'].iloc[0]:g} Mvar). "
         )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
