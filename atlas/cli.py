@@ -126,6 +126,15 @@ def validate(study_file: Path) -> None:
     "figure of the seed paper, docs/figures.md).",
 )
 @click.option(
+    "--map",
+    "webmap",
+    type=click.Choice(["online", "offline", "none"]),
+    default="online",
+    show_default=True,
+    help="map.html: online (Leaflet from a CDN, a basemap); offline (one file that needs no "
+    "network, no basemap); none.",
+)
+@click.option(
     "--figures-for",
     "figures_for",
     multiple=True,
@@ -140,6 +149,7 @@ def run(
     progress: bool,
     workers: int,
     figures: str,
+    webmap: str,
     figures_for: tuple[str, ...],
 ) -> None:
     """Run a study and write its outputs (default: the embedded Milan demo into ./outputs)."""
@@ -158,6 +168,7 @@ def run(
         workers=workers or None,
         figures=figures,
         figures_for=list(figures_for) or None,
+        webmap=webmap,
     )
     click.echo(f"wrote {len(written)} files to {out_dir} in {time.perf_counter() - t0:.1f} s:")
     for p in written:
@@ -301,6 +312,24 @@ def screen(
             "over: hours in which a point of the PS envelope exceeds the PS rating."
         )
         click.echo(f"wrote {run_dir / 'screening.csv'} and {run_dir / 'statistics.parquet'}")
+
+
+@main.command("map")
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--scenario", default=None, help="Scenario to colour by (default: the last listed).")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Inline Leaflet and every script and style, no basemap: one file that opens without "
+    "a network (an air-gapped control room).",
+)
+@_user_errors
+def map_command(run_dir: Path, scenario: str | None, offline: bool) -> None:
+    """Rebuild RUN_DIR/map.html from the outputs of `atlas run` (docs/map.md)."""
+    from atlas.webmap import write_map
+
+    path = write_map(run_dir, scenario=scenario, offline=offline)
+    click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB{', offline' if offline else ''})")
 
 
 @main.group()

@@ -610,6 +610,7 @@ def write_run(
     workers: int | None = 1,
     figures: str = "summary",
     figures_for: list[str] | None = None,
+    webmap: str = "online",
 ) -> list[Path]:
     """Run a study and write all its outputs under ``out_dir``, each file replaced atomically.
 
@@ -617,7 +618,9 @@ def write_run(
     ``envelopes.csv``, the geodata outputs, ``statistics.parquet``, ``screening.csv`` (with
     the study's ``[screening]`` settings), the figures of ``figures`` level (``none``,
     ``summary``, ``all``; for the PS in ``figures_for``, default all) under ``figures/``,
-    ``report.html`` and ``run.json``.
+    ``report.html``, ``run.json`` and ``map.html`` (``webmap``: ``online``, Leaflet from a
+    CDN over a basemap; ``offline``, everything inlined and no basemap; ``none``), see
+    :func:`atlas.webmap.write_map`.
 
     Returns
     -------
@@ -712,7 +715,16 @@ def write_run(
     data_json = manifest(study, study.input_files(), inputs.parameters, timings, written)
     data_json["summary"] = geodata_summary(study, inputs.geo)
     data_json["settings"]["figures"] = figures
+    data_json["settings"]["map"] = webmap
     data_json["figures_written"] = sum(len(v) for v in pngs.values())
+    write_manifest(data_json, out_dir)  # the map reads the run's manifest
+    if webmap != "none":
+        from atlas.webmap import write_map
+
+        t4 = time.perf_counter()
+        written.append(write_map(out_dir, offline=webmap == "offline"))
+        data_json["timings_s"]["map"] = round(time.perf_counter() - t4, 4)
+        data_json["outputs"] = [p.name for p in written]
     written.append(write_manifest(data_json, out_dir))
     return written
 

@@ -27,6 +27,7 @@ OUTPUTS = {
     "statistics.parquet",
     "screening.csv",
     "report.html",
+    "map.html",
     "figures",
 }
 COLUMNS = [

@@ -426,5 +426,5 @@ def test_bad_tmy_files_are_named(tmp_path):
     first = start + 1
     lines[first + 51] = lines[first + 50]  # an hour twice, the next one missing
     short.write_text("\n".join(lines) + "\n")
-    with pytest.raises(AtlasInputError, match="8759 distinct hours.*each of the 8760 hours once"):
+    with pytest.raises(AtlasInputError, match=r"8759 distinct hours.*each of the 8760 hours once"):
         read_tmy(short)
