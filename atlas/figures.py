@@ -306,6 +306,34 @@ def plot_capability(
     return _save(fig, path)
 
 
+def _static_axis_labels(fig, ax) -> None:
+    """Move an axes' labels into the figure (drawn once with the background) so that redrawing
+    the axes for each PS does not render them again (rotated text is costly)."""
+    fig.canvas.draw()  # lay out the ticks to place the labels beside them
+    box = ax.get_position()
+    renderer = fig.canvas.get_renderer()
+    for axis, rotation in ((ax.xaxis, 0), (ax.yaxis, 90)):
+        label = axis.label
+        text = label.get_text()
+        if not text:
+            continue
+        x, y = fig.transFigure.inverted().transform(
+            label.get_window_extent(renderer).get_points().mean(axis=0)
+        )
+        if rotation:  # left of the widest tick labels this canvas will see (5 characters)
+            x = box.x0 - 0.055 * 10 / fig.get_figwidth()
+        fig.text(
+            x,
+            y,
+            text,
+            rotation=rotation,
+            ha="center",
+            va="center",
+            fontsize=label.get_fontsize(),
+        )
+        axis.set_label_text("")
+
+
 class _Blit:
     """Draw a figure's changing artists over a background rendered once (blitting).
 
@@ -370,6 +398,7 @@ class _EnvelopeCanvas:
         _pq_axes(ax)
         ax.xaxis.set_major_locator(_max_n_locator(8))
         ax.yaxis.set_major_locator(_max_n_locator(8))
+        _static_axis_labels(self.fig, ax)
         self.fig.legend(
             *ax.get_legend_handles_labels(),
             loc="upper left",
@@ -600,6 +629,7 @@ class _BoxCanvas:
             ax.set_xticks(months)
             ax.set_xticklabels(MONTHS, fontsize=8)
             ax.set_ylabel(FIGURE_STYLE[name][1], fontsize=9)
+            _static_axis_labels(self.fig, ax)
             ax.grid(alpha=0.3, axis="y")
         handles, labels = self.axes[0].get_legend_handles_labels()
         self.fig.legend(
