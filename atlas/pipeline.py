@@ -635,7 +635,7 @@ def write_run(
         write_manifest,
         write_text_atomic,
     )
-    from atlas.report import RunFigureData, report_html, start_figures
+    from atlas.report import RunFigureData, data_credits, report_html, start_figures
     from atlas.stats import DIRECTIONS, hourly_arrays, screening, statistics
 
     inputs = load_inputs(study)
@@ -695,6 +695,11 @@ def write_run(
     t2 = time.perf_counter()
     pngs = job.wait() if job is not None else {}
     t3 = time.perf_counter()
+    data_json = manifest(study, study.input_files(), inputs.parameters, {}, written)
+    data_json["summary"] = geodata_summary(study, inputs.geo)
+    data_json["settings"]["figures"] = figures
+    data_json["settings"]["map"] = webmap
+    data_json["figures_written"] = sum(len(v) for v in pngs.values())
     page = report_html(
         study.name,
         study.model.study.description,
@@ -703,20 +708,20 @@ def write_run(
         pngs,
         out_dir,
         study.scenarios[-1],
+        data_credits(data_json),
     )
     written.append(write_text_atomic(out_dir / "report.html", page))
-    timings = dict(
-        result.timings_s,
-        write=t1 - t0,
-        statistics=t2 - t1,
-        figures_wait=t3 - t2,
-        report=time.perf_counter() - t3,
-    )
-    data_json = manifest(study, study.input_files(), inputs.parameters, timings, written)
-    data_json["summary"] = geodata_summary(study, inputs.geo)
-    data_json["settings"]["figures"] = figures
-    data_json["settings"]["map"] = webmap
-    data_json["figures_written"] = sum(len(v) for v in pngs.values())
+    data_json["outputs"] = [p.name for p in written]
+    data_json["timings_s"] = {
+        k: round(v, 4)
+        for k, v in dict(
+            result.timings_s,
+            write=t1 - t0,
+            statistics=t2 - t1,
+            figures_wait=t3 - t2,
+            report=time.perf_counter() - t3,
+        ).items()
+    }
     write_manifest(data_json, out_dir)  # the map reads the run's manifest
     if webmap != "none":
         from atlas.webmap import write_map

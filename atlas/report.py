@@ -58,6 +58,53 @@ FIGURES: dict[str, tuple[str, str]] = {
 SUMMARY = ("fig07_envelopes", "fig11_monthly_boxes")
 
 
+#: Words that mark a clause of the study's description as a data credit.
+CREDIT_WORDS = (
+    "istat",
+    "openpolis",
+    "openstreetmap",
+    "comune di",
+    "terna",
+    "pvgis",
+    "copernicus",
+    "eurostat",
+    "cc by",
+    "cc-by",
+    "odbl",
+    "©",
+    "(c)",
+    "licence",
+    "license",
+)
+
+
+def data_credits(manifest: dict) -> list[str]:
+    """The data sources a run must credit, plain text, from its manifest (``run.json``).
+
+    The clauses of the study's description (split at ``;``) that name a data source
+    (:data:`CREDIT_WORDS`), and PVGIS when the PV profiles came from PVGIS data: the
+    ``pvgis`` source, or the shipped PVGIS TMY (``tmy``, and ``clearsky`` whose turbidity
+    and temperature it calibrates) when no other file is given.
+    """
+    import re
+
+    from atlas.timeseries.pv import PVGIS_ATTRIBUTION
+
+    study = manifest.get("study", {}) or {}
+    description = str(study.get("description", "") or "")
+    credits = []
+    for clause in re.split(r";\s*|\.\s+(?=[A-Z])", description):
+        text = clause.strip().rstrip(".")
+        if text and any(w in text.lower() for w in CREDIT_WORDS):
+            credits.append(text[0].upper() + text[1:])
+    pv = (manifest.get("settings", {}) or {}).get("profiles", {}).get("pv", {}) or {}
+    source = pv.get("source")
+    shipped_tmy = source in ("tmy", "clearsky") and not pv.get("file")
+    if (source == "pvgis" or shipped_tmy) and not any("pvgis" in c.lower() for c in credits):
+        credits.append(PVGIS_ATTRIBUTION)
+    return credits
+
+
 @dataclass(frozen=True)
 class TechView:
     """One technology at one PS, for its figure (paper Fig. 3-6).
@@ -383,6 +430,7 @@ def report_html(
     figures: dict[str, list[Path]],
     out_dir: Path,
     scenario: str,
+    credits: list[str] | None = None,
 ) -> str:
     """The static HTML report: the PS ranked by screening, each with its numbers and figures.
 
@@ -400,6 +448,8 @@ def report_html(
         Links are relative to it.
     scenario : str
         The scenario the ranking is by (the last listed by default).
+    credits : list of str, optional
+        Data sources to credit (:func:`data_credits`), shown at the top.
 
     Returns
     -------
@@ -492,6 +542,7 @@ figcaption {{ font-size: 0.8em; color: #555; }} section {{ border-top: 2px solid
 </style></head><body>
 <h1>Flexibility atlas: {esc(study_name)}</h1>
 <p>{esc(description)}</p>
+<p><small>Data: {esc("; ".join(credits or []) or "as given by the study")}.</small></p>
 <p>Primary substations ranked by the number of directions that meet the relief threshold in
 scenario <b>{esc(scenario)}</b>, then by their best firm value relative to the threshold.
 {esc(rule)}Figures are magnitudes in generator convention (p_up: extra injection, the PS

@@ -108,24 +108,6 @@ DIRECTION_TEXT = {
 YEAR_STATS = ("min", "p10", "p50", "p90", "max")
 #: Envelope kinds drawn in the popup chart, in drawing order.
 ENVELOPE_KINDS = ("cloud_convex", "cloud_concave", "year")
-#: Words that mark a clause of the study's description as a data credit.
-CREDIT_WORDS = (
-    "istat",
-    "openpolis",
-    "openstreetmap",
-    "comune di",
-    "terna",
-    "pvgis",
-    "copernicus",
-    "eurostat",
-    "cc by",
-    "cc-by",
-    "odbl",
-    "©",
-    "(c)",
-    "licence",
-    "license",
-)
 #: Basemap of the online map: OpenStreetMap's standard tiles, greyed and lightened by CSS
 #: (class ``atlas-basemap``) into a light background. (xyzservices lists CartoDB Positron as
 #: needing an API key, so it is not the default.)
@@ -1275,25 +1257,12 @@ def encode_polygons(geoms: np.ndarray) -> list[list[list[int]]]:
 def attributions(manifest: dict, offline: bool) -> list[str]:
     """The data credits of the map, plain text (HTML-escaped where the page shows them).
 
-    The clauses of the study's description (split at ``;``) that name a data source
-    (CREDIT_WORDS), PVGIS when the PV profiles came from it, and a note when the offline map
-    has no basemap (the online basemap brings its own OpenStreetMap credit).
+    :func:`atlas.report.data_credits`, and a note when the offline map has no basemap (the
+    online basemap brings its own OpenStreetMap credit).
     """
-    study = manifest.get("study", {}) or {}
-    description = str(study.get("description", "") or "")
-    credits = []
-    for clause in re.split(r";\s*|\.\s+(?=[A-Z])", description):
-        text = clause.strip().rstrip(".")
-        if text and any(w in text.lower() for w in CREDIT_WORDS):
-            credits.append(text[0].upper() + text[1:])
-    from atlas.timeseries.pv import PVGIS_ATTRIBUTION
+    from atlas.report import data_credits
 
-    pv = (manifest.get("settings", {}) or {}).get("profiles", {}).get("pv", {}) or {}
-    source = pv.get("source")
-    if (source == "pvgis" or (source == "tmy" and not pv.get("file"))) and not any(
-        "pvgis" in c.lower() for c in credits
-    ):
-        credits.append(PVGIS_ATTRIBUTION)
+    credits = data_credits(manifest)
     if offline:
         credits.append("no basemap (offline map)")
     return credits

@@ -61,6 +61,10 @@ def test_report_links_every_figure_and_ranks_by_screening(demo_all):
     assert len(ranked) == 30
     assert list(met.loc[ranked]) == sorted(met.loc[ranked], reverse=True)
     assert "<script" not in page and "http" not in page.split("</style>")[1].split("map.html")[0]
+    # the data the demo uses are credited: ISTAT/openpolis, Terna, PVGIS (the shipped TMY)
+    credits = page.split("Data: ")[1].split("</small>")[0]
+    for source in ("ISTAT", "openpolis", "Terna", "PVGIS (c) European Union"):
+        assert source in credits
 
 
 def test_screening_in_the_run_uses_the_study_settings(demo_all):
