@@ -390,7 +390,15 @@ class _EnvelopeCanvas:
             ax.add_patch(patch)
             self.fills.append(patch)
             self.edges.append(
-                ax.plot([], [], color=color, lw=1.8, label=f"yearly envelope, {plain(scenario)}")[0]
+                ax.plot(
+                    [],
+                    [],
+                    color=color,
+                    lw=1.8,
+                    solid_capstyle="round",
+                    solid_joinstyle="round",
+                    label=f"yearly envelope, {plain(scenario)}",
+                )[0]
             )
         (self.rating,) = ax.plot(
             [], [], color="k", lw=1.0, ls=":", label="PS rating (apparent power)"
@@ -746,7 +754,7 @@ def plot_day(
         patch.set_alpha(0.4)
     right.set_xticks(range(1, len(labels) + 1), labels, fontsize=8)
     right.set_ylim(bottom=0)
-    right.set_title(f"distribution over the day, {day_label}")
+    right.set_title("spread over the day")
     right.grid(alpha=0.3, axis="y")
     fig.suptitle(plain(title))
     return _save(fig, path)

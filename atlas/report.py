@@ -296,7 +296,7 @@ def ps_figures(data: RunFigureData, k: int, folder: Path, level: str) -> list[Pa
         fg.plot_day(
             data.calendar["hour"][on_day],
             {d: v[on_day] for d, v in values.items()},
-            f"{_day_label(data.sample_day, data.arrays.time, data.timezone)} ({sc})",
+            f"{_day_label(data.sample_day, data.arrays.time, data.timezone)}, scenario {sc}",
             f"{label}: the sample day",
             folder / f"fig12_day_{data.sample_day}.png",
         )
