@@ -178,7 +178,6 @@ class RunFigureData:
         starts = np.flatnonzero(np.r_[True, np.diff(self.calendar["day"]) != 0])
         self.day_start = np.floor(self.day_of_year[starts])
         self.local_date = local.strftime("%m-%d").to_numpy()
-        _, self.boxes = monthly_boxes(a.values, self.calendar["month"])  # (..., 12, 5)
         self.scenario = a.scenarios[-1]  # the map's scenario: the last listed
 
 
@@ -217,6 +216,7 @@ def ps_figures(data: RunFigureData, k: int, folder: Path, level: str) -> list[Pa
     s_fig = a.scenarios.index(data.scenario)
     values = {d: a.values[s_fig, k, f] for f, d in enumerate(DIRECTIONS)}
     thresholds = {d: data.thresholds[d][0] for d in DIRECTIONS}
+    _, boxes = monthly_boxes(a.values[:, k], data.calendar["month"])  # (n_sc, 4, 12, 5)
     written = [
         fg.plot_envelopes(
             p,
@@ -228,7 +228,7 @@ def ps_figures(data: RunFigureData, k: int, folder: Path, level: str) -> list[Pa
             data.rated_mva.get(ps_id),
         ),
         fg.plot_monthly_boxes(
-            {s: data.boxes[i, k] for i, s in enumerate(a.scenarios)},
+            {s: boxes[i] for i, s in enumerate(a.scenarios)},
             thresholds,
             f"{label}: monthly distribution of the hourly flexibility",
             folder / "fig11_monthly_boxes.png",

@@ -39,7 +39,7 @@ import pandas as pd
 
 from atlas import __version__
 from atlas.errors import AtlasInputError
-from atlas.stats import DIRECTIONS
+from atlas.stats import DIRECTIONS, SCREENING_COLUMNS
 
 if TYPE_CHECKING:
     import folium
@@ -410,19 +410,8 @@ def read_screening(path: Path, scenarios: list[str]) -> pd.DataFrame:
     from atlas.inputs import _numeric
 
     _need(path, "atlas run (or atlas screen RUN_DIR)")
-    cols = [
-        "scenario",
-        "ps_id",
-        "direction",
-        "threshold",
-        "unit",
-        "availability",
-        "firm",
-        "mean",
-        "share_at_or_above",
-        "meets",
-        "longest_run_h",
-    ]
+    optional = ("name", "hours_over_rating")  # a screening written by other tools may lack them
+    cols = [c for c in SCREENING_COLUMNS if c not in optional]
     df = _csv(path, cols, ["scenario", "ps_id", "name", "direction", "unit"])
     if "name" not in df.columns:
         df["name"] = ""
@@ -1376,7 +1365,7 @@ def map_payload(files: RunFiles, scenario: str, offline: bool) -> dict:
 def script_json(obj) -> str:
     """JSON safe to place inside a ``<script>`` element.
 
-    ``<``, ``>``, ``&`` and the line separators U+2028/U+2029 are written as ``\\uXXXX``
+    ``<``, ``>``, ``&`` and the line separators U+2028/U+2029 are written as ``\\u``-escapes
     escapes (valid JSON, the same string once parsed), so no text can close the element
     (``</script>``) or open a comment; NaN is refused.
     """
