@@ -668,7 +668,6 @@ def write_run(
                 d: (cfg.threshold_mw if unit == "MW" else cfg.threshold_mvar, unit)
                 for d, (_, unit) in DIRECTIONS.items()
             },
-            availability=cfg.availability,
             sample_day=cfg.sample_day,
             names=names,
             rated_mva=rated,

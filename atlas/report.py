@@ -55,7 +55,6 @@ FIGURES: dict[str, tuple[str, str]] = {
     "fig12_day_{day}": ("Fig. 12", "hourly trend and spread on the sample day"),
     "availability_heatmap": ("-", "month x hour share of hours at or above threshold"),
 }
-SUMMARY = ("fig07_envelopes", "fig11_monthly_boxes")
 
 
 #: Words that mark a clause of the study's description as a data credit.
@@ -147,7 +146,6 @@ class RunFigureData:
         ``{(scenario, ps_id, kind): geometry}`` from the run.
     thresholds : dict
         ``{figure: (threshold, unit)}``.
-    availability : float
     sample_day : str
         ``MM-DD``.
     names, rated_mva : dict
@@ -161,7 +159,6 @@ class RunFigureData:
     timezone: str
     envelopes: dict
     thresholds: dict[str, tuple[float, str]]
-    availability: float
     sample_day: str
     names: dict[str, str]
     rated_mva: dict[str, float]

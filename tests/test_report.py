@@ -115,7 +115,6 @@ def _tiny_figure_data(ps_ids, names):
         timezone="Europe/Rome",
         envelopes=envelopes,
         thresholds={d: (10.0, u) for d, (_, u) in DIRECTIONS.items()},
-        availability=0.9,
         sample_day="09-04",
         names=names,
         rated_mva={p: 120.0 for p in ps_ids},
