@@ -242,9 +242,9 @@ def screen(
     """
     import pandas as pd
 
+    from atlas.analysis.stats import screening, statistics
     from atlas.errors import AtlasInputError
-    from atlas.outputs import write_atomic
-    from atlas.stats import screening, statistics
+    from atlas.files import write_atomic
 
     path = run_dir / "flexibility_hourly.parquet"
     if not path.is_file():
@@ -326,7 +326,7 @@ def screen(
 @_user_errors
 def map_command(run_dir: Path, scenario: str | None, offline: bool) -> None:
     """Rebuild RUN_DIR/map.html from the outputs of `atlas run` (docs/map.md)."""
-    from atlas.webmap import write_map
+    from atlas.present.webmap import write_map
 
     path = write_map(run_dir, scenario=scenario, offline=offline)
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB{', offline' if offline else ''})")

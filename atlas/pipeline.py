@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
-from atlas.capability import CapabilityParams, DerSpec, default_parameters, override_parameters
 from atlas.conventions import (
     CAPACITY_TECHNOLOGIES,
     EV_LOCATIONS,
@@ -27,7 +26,13 @@ from atlas.conventions import (
     TECHNOLOGIES,
     TECHNOLOGY_NAMES,
 )
-from atlas.envelope import (
+from atlas.engine.capability import (
+    CapabilityParams,
+    DerSpec,
+    default_parameters,
+    override_parameters,
+)
+from atlas.engine.envelope import (
     DerGroup,
     aggregate_figures,
     cloud_hulls,
@@ -37,10 +42,9 @@ from atlas.envelope import (
     yearly_envelope_pruned,
 )
 from atlas.errors import AtlasInputError
-from atlas.geodata import WGS84
-from atlas.geojoin import GeoStage, build_geodata
-from atlas.inputs import read_capacity, read_ev, read_load, read_profile
-from atlas.study import (
+from atlas.geo.join import GeoStage, build_geodata
+from atlas.geo.layers import WGS84
+from atlas.inputs.study import (
     EvShapesProfile,
     FileProfile,
     PolynomialProfile,
@@ -51,7 +55,8 @@ from atlas.study import (
     Study,
     load_study,
 )
-from atlas.timeaxis import N_HOURS, hourly_axis
+from atlas.inputs.tables import read_capacity, read_ev, read_load, read_profile
+from atlas.inputs.timeaxis import N_HOURS, hourly_axis
 from atlas.timeseries.ev import allocate_energy, charging_power, local_day_types, read_ev_shapes
 from atlas.timeseries.pv import (
     DEFAULT_TMY,
@@ -93,7 +98,7 @@ class StudyInputs:
         ``{scenario: (n_ps, 4)}`` share of each PS and location's charging that is V2G:
         1 or 0 by location, unless the register's charging points say otherwise. [-]
     geo : GeoStage
-        Service areas and the DER join (see :mod:`atlas.geojoin`).
+        Service areas and the DER join (see :mod:`atlas.geo.join`).
     timings_s : dict
         Seconds spent reading. [s]
     """
@@ -368,7 +373,7 @@ def ps_deviation_polygons(inputs: StudyInputs, scenario: str, ps_id: str) -> np.
     -------
     numpy.ndarray
         (8760, n_vertices, 2), counter-clockwise (dp, dq) vertices. [MW, Mvar]
-        See :func:`atlas.envelope.hourly_polygons` for shapely geometries.
+        See :func:`atlas.engine.envelope.hourly_polygons` for shapely geometries.
     """
     groups = der_groups(inputs, scenario, ps_id)
     return ps_flexibility(groups, N_HOURS).vertices
@@ -423,7 +428,7 @@ def compute_ps(
         The yearly envelope per scenario and the as-is cloud hulls (first scenario).
     over_rating : numpy.ndarray
         (n_scenarios, 8760) bool: a point of the hour's PS envelope beyond the PS's
-        ``rated_mva`` (:func:`atlas.envelope.hours_over_rating`; False where no rating).
+        ``rated_mva`` (:func:`atlas.engine.envelope.hours_over_rating`; False where no rating).
     """
     ps_id = inputs.ps_ids[k]
     point = inputs.load[k]
@@ -563,14 +568,14 @@ def technology_views(inputs: StudyInputs, ps_id: str) -> list:
 
     Returns
     -------
-    list of atlas.report.TechView
+    list of atlas.present.report.TechView
         PV, CHP, biomass and hydro with their capability sets in p.u. of Sn at three
         operating points (p0 = 1, 0.6, 0.2); EV with its V2G disc and charge-only segment at
         the PS's peak charging power, in MW. Technologies absent in every scenario are left
         out.
     """
-    from atlas.capability import box_disc_set, ev_set
-    from atlas.report import TechView
+    from atlas.engine.capability import box_disc_set, ev_set
+    from atlas.present.report import TechView
 
     k = inputs.ps_index(ps_id)
     point = inputs.load[k]
@@ -620,14 +625,15 @@ def write_run(
     ``summary``, ``all``; for the PS in ``figures_for``, default all) under ``figures/``,
     ``report.html``, ``run.json`` and ``map.html`` (``webmap``: ``online``, Leaflet from a
     CDN over a basemap; ``offline``, everything inlined and no basemap; ``none``), see
-    :func:`atlas.webmap.write_map`.
+    :func:`atlas.present.webmap.write_map`.
 
     Returns
     -------
     list of pathlib.Path
         The files written (figures counted in run.json, not listed).
     """
-    from atlas.outputs import (
+    from atlas.analysis.stats import DIRECTIONS, hourly_arrays, screening, statistics
+    from atlas.files import (
         manifest,
         write_atomic,
         write_envelopes,
@@ -635,8 +641,7 @@ def write_run(
         write_manifest,
         write_text_atomic,
     )
-    from atlas.report import RunFigureData, data_credits, report_html, start_figures
-    from atlas.stats import DIRECTIONS, hourly_arrays, screening, statistics
+    from atlas.present.report import RunFigureData, data_credits, report_html, start_figures
 
     inputs = load_inputs(study)
     study = inputs.study
@@ -723,7 +728,7 @@ def write_run(
     }
     write_manifest(data_json, out_dir)  # the map reads the run's manifest
     if webmap != "none":
-        from atlas.webmap import write_map
+        from atlas.present.webmap import write_map
 
         t4 = time.perf_counter()
         written.append(write_map(out_dir, offline=webmap == "offline"))
@@ -739,7 +744,7 @@ def write_geodata(
     """Write the geodata stage's outputs: ``capacity_by_ps.csv``, ``service_areas.geojson``
     (when there are areas), ``boundary.geojson`` (when given) and, with a DER register,
     ``der_register.csv`` and ``unassigned_ders.csv`` (written even when empty)."""
-    from atlas.outputs import (
+    from atlas.files import (
         service_area_table,
         write_boundary,
         write_capacity_table,
@@ -816,11 +821,11 @@ def export_profiles(study: Study | str | Path, out_dir: str | Path) -> list[Path
     ``profiles_{ps_id}.csv``: ``#`` metadata lines (units, sources, parameters), then
     ``time`` (UTC), ``ps_id``, ``technology``, ``pu`` for pv, chp, hydro, biomass;
     ``ev_{ps_id}.csv`` (an id that is not a safe file name is made one,
-    :func:`atlas.outputs.safe_names`) (when the study has EV charging): ``scenario, time, ps_id, location,
+    :func:`atlas.files.safe_names`) (when the study has EV charging): ``scenario, time, ps_id, location,
     p_mw``; and ``profile_{technology}.png``, a year of each technology at the first PS.
     """
-    from atlas.figures import plot_profile_year
-    from atlas.outputs import safe_names, write_atomic
+    from atlas.files import safe_names, write_atomic
+    from atlas.present.figures import plot_profile_year
 
     inputs = load_inputs(study)
     out_dir = Path(out_dir)

@@ -1,6 +1,6 @@
 """A brute-force oracle for the envelope engine, for tests and benchmarks.
 
-Deliberately simple and independent of :mod:`atlas.envelope`'s edge merge: hour by hour, each
+Deliberately simple and independent of :mod:`atlas.engine.envelope`'s edge merge: hour by hour, each
 group's set is built with shapely as the convex hull of its vertices, and the Minkowski sum of
 two convex sets is the convex hull of all pairwise vertex sums. It is the slow baseline the
 vectorised engine is measured against, not something the pipeline calls.
@@ -48,7 +48,7 @@ def bruteforce_minkowski(vertex_sets: list[np.ndarray], hours=None) -> list[Base
     Parameters
     ----------
     vertex_sets : list of numpy.ndarray
-        Each (n_hours, n_vertices_k, 2), as for :func:`atlas.envelope.minkowski_sum`.
+        Each (n_hours, n_vertices_k, 2), as for :func:`atlas.engine.envelope.minkowski_sum`.
     hours : iterable of int, optional
         Hours to compute (default: all).
 

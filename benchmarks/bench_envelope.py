@@ -5,7 +5,7 @@ On a SYNTHETIC study of N substations x 2 scenarios x 8760 h with every technolo
 
 1. times a whole ``atlas run`` of the study (a fresh process, reading to writing);
 2. builds every PS and scenario's DER groups (the same vertex sets for both methods) and times
-   the vectorised polygons and figures (:func:`atlas.envelope.ps_flexibility`);
+   the vectorised polygons and figures (:func:`atlas.engine.envelope.ps_flexibility`);
 3. times the brute-force loop of :mod:`atlas.testing` over the same vertex sets, hour by hour;
 4. checks that figures (1e-9 MW/Mvar absolute) and polygon areas (1e-9 relative) agree;
 
@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic_study import write_synthetic_study
 
-from atlas.envelope import ps_flexibility, shoelace_area
+from atlas.engine.envelope import ps_flexibility, shoelace_area
+from atlas.inputs.timeaxis import N_HOURS
 from atlas.pipeline import der_groups, load_inputs
 from atlas.testing import bruteforce_extents, bruteforce_minkowski
-from atlas.timeaxis import N_HOURS
 
 
 def main() -> None:

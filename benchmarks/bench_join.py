@@ -3,8 +3,8 @@
 A SYNTHETIC, seeded set-up at national scale: a boundary polygon of 20,000 vertices with a
 ragged outline (about 900 km x 600 km, in metres), 2,200 substation sites inside it, and
 1,500,000 DER points, 98 % inside the boundary and 2 % outside it (as mis-geocoded
-entries of a real register would be). Times the Voronoi service areas (:func:`atlas.areas.voronoi_areas`) and the join
-(:func:`atlas.areas.assign_points`), and checks the join against the nearest site on a
+entries of a real register would be). Times the Voronoi service areas (:func:`atlas.geo.areas.voronoi_areas`) and the join
+(:func:`atlas.geo.areas.assign_points`), and checks the join against the nearest site on a
 sample (inside a Voronoi cell, the nearest site is the cell's).
 
     python benchmarks/bench_join.py [--points 1500000] [--sites 2200] [--vertices 20000]
@@ -22,7 +22,7 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
-from atlas.areas import assign_points, assign_points_voronoi, voronoi_areas
+from atlas.geo.areas import assign_points, assign_points_voronoi, voronoi_areas
 
 SEED = 2200
 

@@ -1,4 +1,4 @@
-"""Benchmark: the interactive map (atlas.webmap) of a SYNTHETIC 2,200-area run folder.
+"""Benchmark: the interactive map (atlas.present.webmap) of a SYNTHETIC 2,200-area run folder.
 
 Nothing here is real data. The script writes a run folder with the schemas of ``atlas run`` +
 ``atlas screen`` (run.json, service_areas.geojson, boundary.geojson, screening.csv,
@@ -274,7 +274,7 @@ def main() -> None:
     parser.add_argument("--browser", action="store_true", help="time the page in Chromium")
     args = parser.parse_args()
 
-    from atlas.webmap import build_map, render_map
+    from atlas.present.webmap import build_map, render_map
 
     out = args.out or Path(tempfile.mkdtemp(prefix="atlas-bench-map-"))
     t0 = time.perf_counter()

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pvlib
 
-from atlas.timeaxis import hourly_axis
+from atlas.inputs.timeaxis import hourly_axis
 from atlas.timeseries.pv import pv_clearsky, pv_tmy, read_tmy, solar_position_sites
 
 

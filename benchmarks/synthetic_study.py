@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from atlas.conventions import EV_LOCATIONS
-from atlas.timeaxis import hourly_axis
+from atlas.inputs.timeaxis import hourly_axis
 
 SEED = 20301
 

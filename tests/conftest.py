@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from atlas.timeaxis import N_HOURS, hourly_axis
+from atlas.inputs.timeaxis import N_HOURS, hourly_axis
 
 STUDY_TOML = """\
 [study]

@@ -5,7 +5,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atlas.areas import clip_to_boundary
+from atlas.geo.areas import clip_to_boundary
 
 
 def _ragged(rng, n):

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from numpy.testing import assert_allclose, assert_array_equal
 
 from atlas.cli import main
+from atlas.inputs.timeaxis import hourly_axis
 from atlas.pipeline import FIGURE_COLUMNS
-from atlas.timeaxis import hourly_axis
 
 OUTPUTS = {
     "flexibility_hourly.parquet",

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from atlas.capability import box_disc_set, default_parameters, ev_set
-from atlas.envelope import DerGroup, ps_flexibility, shoelace_area
+from atlas.engine.capability import box_disc_set, default_parameters, ev_set
+from atlas.engine.envelope import DerGroup, ps_flexibility, shoelace_area
 from atlas.testing import bruteforce_extents, bruteforce_minkowski
 
 P = default_parameters()

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from atlas.capability import DerSpec, default_parameters
-from atlas.envelope import (
+from atlas.engine.capability import DerSpec, default_parameters
+from atlas.engine.envelope import (
     envelope_support_bound,
     hours_over_rating,
     minkowski_sum,

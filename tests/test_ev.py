@@ -6,7 +6,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from atlas.conventions import EV_LOCATIONS
-from atlas.timeaxis import hourly_axis
+from atlas.inputs.timeaxis import hourly_axis
 from atlas.timeseries.ev import allocate_energy, charging_power, local_day_types, read_ev_shapes
 
 AXIS = hourly_axis(2030)

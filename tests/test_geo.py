@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from atlas.areas import assign_points, assign_points_voronoi, resolve_overlaps, voronoi_areas
 from atlas.errors import AtlasInputError
-from atlas.geodata import read_layer
+from atlas.geo.areas import assign_points, assign_points_voronoi, resolve_overlaps, voronoi_areas
+from atlas.geo.layers import read_layer
+from atlas.inputs.timeaxis import hourly_axis
 from atlas.pipeline import build_areas, load_inputs, write_run
-from atlas.timeaxis import hourly_axis
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 UTM32 = "EPSG:32632"

@@ -7,9 +7,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from atlas.conventions import EV_LOCATIONS
 from atlas.errors import AtlasInputError
-from atlas.inputs import read_capacity, read_ev, read_load, read_profile, read_substations
+from atlas.inputs.tables import read_capacity, read_ev, read_load, read_profile, read_substations
+from atlas.inputs.timeaxis import hourly_axis
 from atlas.pipeline import load_inputs
-from atlas.timeaxis import hourly_axis
 
 
 def _error(path, **overrides) -> AtlasInputError:

@@ -24,7 +24,7 @@ from map_fixtures import (
     skip_without_browser,
 )
 
-from atlas.webmap import COLORS, MEETS_COLOR, build_map, render_map
+from atlas.present.webmap import COLORS, MEETS_COLOR, build_map, render_map
 
 pytestmark = pytest.mark.slow
 

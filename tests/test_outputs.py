@@ -1,4 +1,4 @@
-"""File names made from ids: safe, unique and stable (atlas.outputs.safe_names)."""
+"""File names made from ids: safe, unique and stable (atlas.files.safe_names)."""
 
 import hashlib
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from atlas.outputs import safe_names
+from atlas.files import safe_names
 
 
 def test_plain_ids_keep_their_names():

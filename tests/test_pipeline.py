@@ -10,6 +10,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.spatial import ConvexHull
 
 from atlas.conventions import EV_LOCATIONS
+from atlas.inputs.timeaxis import hourly_axis
 from atlas.pipeline import (
     FIGURE_COLUMNS,
     compute_ps,
@@ -18,7 +19,6 @@ from atlas.pipeline import (
     ps_deviation_polygons,
     ps_envelope_polygons,
 )
-from atlas.timeaxis import hourly_axis
 
 TECHS = ("pv", "chp", "biomass", "hydro", "ev")
 FIGS = ("p_up_mw", "p_down_mw", "q_up_mvar", "q_down_mvar")

@@ -8,7 +8,7 @@ import pvlib
 import pytest
 from numpy.testing import assert_allclose
 
-from atlas.timeaxis import hourly_axis
+from atlas.inputs.timeaxis import hourly_axis
 from atlas.timeseries.pv import (
     PvSystem,
     daily_from_monthly,

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from atlas.report import FIGURES, RunFigureData, report_html, write_figures
-from atlas.stats import DIRECTIONS, hourly_arrays, screening, statistics
-from atlas.timeaxis import hourly_axis
+from atlas.analysis.stats import DIRECTIONS, hourly_arrays, screening, statistics
+from atlas.inputs.timeaxis import hourly_axis
+from atlas.present.report import FIGURES, RunFigureData, report_html, write_figures
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -156,7 +156,7 @@ def test_report_escapes_user_text(tmp_path):
 
 
 def test_dollar_signs_in_names_are_not_mathtext(tmp_path):
-    from atlas.figures import plain
+    from atlas.present.figures import plain
 
     assert plain("PS $1$ a$b") == r"PS \$1\$ a\$b"
     _, data = _tiny_figure_data(["p"], {"p": "cost $5 $x^2$"})

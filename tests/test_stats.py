@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atlas.stats import firm_value, longest_run, screening
+from atlas.analysis.stats import firm_value, longest_run, screening
 
 
 def _firm_brute(values, availability):
@@ -116,8 +116,8 @@ def test_screen_command(tmp_path):
 
 
 def test_statistics_match_pandas():
-    from atlas.stats import statistics
-    from atlas.timeaxis import hourly_axis
+    from atlas.analysis.stats import statistics
+    from atlas.inputs.timeaxis import hourly_axis
 
     axis = hourly_axis(2030)
     rng = np.random.default_rng(5)
@@ -160,7 +160,7 @@ def test_statistics_match_pandas():
 
 def _grid_table(seed=11, n_ps=3, scenarios=("as-is", "2030")):
     """A full year for several PS and scenarios, values on a 0.5 grid (many ties at 10)."""
-    from atlas.timeaxis import hourly_axis
+    from atlas.inputs.timeaxis import hourly_axis
 
     axis = hourly_axis(2030)
     rng = np.random.default_rng(seed)
@@ -224,7 +224,7 @@ def test_screening_matches_pandas_on_a_full_year(availability):
 
 
 def test_statistics_layout_and_daily_maxima_match_pandas():
-    from atlas.stats import statistics
+    from atlas.analysis.stats import statistics
 
     table = _grid_table(n_ps=2)
     stats = statistics(table, "Europe/Rome", 10.0, 12.0)

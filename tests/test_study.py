@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from atlas.errors import AtlasInputError
-from atlas.study import FileProfile, load_study
+from atlas.inputs.study import FileProfile, load_study
 
 
 def test_valid_study_loads(make_study, tiny):

@@ -13,9 +13,9 @@ from numpy.testing import assert_allclose
 
 from atlas.cli import main
 from atlas.errors import AtlasInputError
+from atlas.inputs.study import load_study
+from atlas.inputs.timeaxis import hourly_axis, local_hour
 from atlas.pipeline import load_inputs
-from atlas.study import load_study
-from atlas.timeaxis import hourly_axis, local_hour
 
 STUDY = """\
 [study]

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from atlas.timeaxis import N_HOURS, hourly_axis, local_hour
+from atlas.inputs.timeaxis import N_HOURS, hourly_axis, local_hour
 
 
 def test_axis_of_2030_runs_from_new_year_to_the_last_hour_in_utc():

@@ -1,4 +1,4 @@
-"""The interactive map (atlas.webmap), without a browser: the page's data, escaping, offline
+"""The interactive map (atlas.present.webmap), without a browser: the page's data, escaping, offline
 assets and the errors on bad run folders."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from map_fixtures import (
 )
 
 from atlas.errors import AtlasInputError
-from atlas.webmap import (
+from atlas.present.webmap import (
     ENVELOPE_GRID,
     HEAT_LEVELS,
     build_map,
@@ -262,7 +262,7 @@ def test_ders_of_the_chosen_scenario_per_technology(demo, offline_html):
 
 
 def test_only_the_largest_ders_get_markers_beyond_the_limit(demo):
-    from atlas.webmap import der_payload, read_run
+    from atlas.present.webmap import der_payload, read_run
 
     files, scenario = read_run(demo)
     full = der_payload(files, scenario)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from atlas.timeaxis import N_HOURS
+from atlas.inputs.timeaxis import N_HOURS
 
 #: The shipped TMY (PVGIS (c) European Union 2001-2025; see profiles/README.md).
 DEFAULT_TMY = "pvgis_tmy_45.000_8.000_2005_2023.csv"
@@ -320,7 +320,7 @@ def linke_turbidity_from_tmy(
     """
     import pvlib
 
-    from atlas.timeaxis import hourly_axis
+    from atlas.inputs.timeaxis import hourly_axis
 
     axis = hourly_axis(2030)  # any non-leap year: the TMY is ordered by position
     times = axis + pd.Timedelta(hours=tmy.time_offset_h)
@@ -352,7 +352,7 @@ def tmy_daytime_temperature(tmy: Tmy) -> np.ndarray:
     numpy.ndarray
         (12,), January to December.
     """
-    from atlas.timeaxis import hourly_axis
+    from atlas.inputs.timeaxis import hourly_axis
 
     month = hourly_axis(2030).month.to_numpy()  # the TMY is ordered by position in the year
     sunlit = tmy.data["ghi"].to_numpy() > 0
@@ -744,7 +744,7 @@ def pv_pvgis(
     import requests
 
     from atlas.errors import AtlasInputError
-    from atlas.outputs import write_atomic, write_text_atomic
+    from atlas.files import write_atomic, write_text_atomic
 
     if not 0 <= cache_distance_m <= MAX_CACHE_DISTANCE_M:
         raise ValueError(f"cache_distance_m must be within [0, {MAX_CACHE_DISTANCE_M:g}] m")

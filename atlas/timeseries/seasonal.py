@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.polynomial import polynomial as P
 
-from atlas.timeaxis import N_HOURS
+from atlas.inputs.timeaxis import N_HOURS
 
 #: Degree of the seasonal polynomial (seed paper).
 DEGREE = 5
@@ -181,8 +181,8 @@ def write_fit(
     fit : PolynomialFit
     written : list of pathlib.Path
     """
-    from atlas.figures import plot_seasonal_fit
-    from atlas.outputs import sha256, write_atomic
+    from atlas.files import sha256, write_atomic
+    from atlas.present.figures import plot_seasonal_fit
 
     pu = read_measured(Path(measured), column, sn_mva)
     fit = fit_polynomial(pu)

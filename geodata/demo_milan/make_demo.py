@@ -81,6 +81,8 @@ def rating_for_peak(peak_mw: float, power_factor: float) -> float:
     ((n - 1) x 63 MVA) carries the peak apparent power peak / power factor. [MVA]"""
     n = max(2, int(np.ceil(peak_mw / power_factor / TRANSFORMER_MVA)) + 1)
     return n * TRANSFORMER_MVA
+
+
 EXTRA_PS_NAMES = [
     "Lambrate",
     "Baggio",
@@ -720,7 +722,7 @@ def main() -> None:
     import geopandas as gpd
     import shapely
 
-    from atlas.areas import voronoi_areas  # the atlas's own cells, so the join agrees
+    from atlas.geo.areas import voronoi_areas  # the atlas's own cells, so the join agrees
 
     boundary = boundary_metric()
     ps_table = substation_table(rng, boundary)

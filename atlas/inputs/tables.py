@@ -14,7 +14,7 @@ import pandas as pd
 
 from atlas.conventions import CAPACITY_TECHNOLOGIES, EV_LOCATIONS, LEVELS
 from atlas.errors import AtlasInputError
-from atlas.timeaxis import N_HOURS, hourly_axis
+from atlas.inputs.timeaxis import N_HOURS, hourly_axis
 
 
 def _line(row_index: int) -> int:
@@ -89,7 +89,7 @@ def read_substations(path: Path) -> pd.DataFrame:
     ----------
     path : pathlib.Path
         CSV with columns ``ps_id, name, lat, lon, rated_mva`` (WGS84 degrees, MVA). Vector
-        layers are read by :func:`atlas.geojoin.read_sites`.
+        layers are read by :func:`atlas.geo.join.read_sites`.
 
     Returns
     -------

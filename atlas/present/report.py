@@ -3,7 +3,7 @@
 Everything here works on what a run computed (the hourly arrays, the envelopes, the
 screening); nothing is recomputed from the study. Figures go to ``figures/<name>/`` under the
 output folder, ``<name>`` a safe, unique folder name made from the PS id
-(:func:`atlas.outputs.safe_names`), and ``report.html`` links them.
+(:func:`atlas.files.safe_names`), and ``report.html`` links them.
 
 Figure levels (``atlas run --figures``):
 
@@ -26,8 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from atlas import figures as fg
-from atlas.stats import (
+from atlas.analysis.stats import (
     DIRECTIONS,
     HourlyArrays,
     daily_maxima,
@@ -35,6 +34,7 @@ from atlas.stats import (
     month_hour_means,
     monthly_boxes,
 )
+from atlas.present import figures as fg
 
 #: Figure levels of ``atlas run --figures``.
 FIGURE_LEVELS = ("none", "summary", "all")
@@ -385,7 +385,7 @@ def start_figures(
     -------
     FigureJob
     """
-    from atlas.outputs import safe_names
+    from atlas.files import safe_names
 
     if level not in FIGURE_LEVELS:
         raise ValueError(f"figures level {level!r}, expected one of {FIGURE_LEVELS}")
@@ -436,7 +436,7 @@ def report_html(
     study_name, description : str
         From the study file (escaped here, like every user text).
     screening : pandas.DataFrame
-        The run's screening table (:data:`atlas.stats.SCREENING_COLUMNS`).
+        The run's screening table (:data:`atlas.analysis.stats.SCREENING_COLUMNS`).
     year_stats : pandas.DataFrame
         Year-level rows of the statistics table (month and hour <NA>).
     figures : dict

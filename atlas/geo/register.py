@@ -49,7 +49,7 @@ def normalise_register(
     Parameters
     ----------
     raw : geopandas.GeoDataFrame
-        Points, as read by :func:`atlas.geodata.read_layer`.
+        Points, as read by :func:`atlas.geo.layers.read_layer`.
     path : pathlib.Path
         The register file (for messages).
     scenarios : list of str

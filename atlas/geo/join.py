@@ -17,7 +17,8 @@ import pandas as pd
 import pyproj
 import shapely
 
-from atlas.areas import (
+from atlas.errors import AtlasInputError
+from atlas.geo.areas import (
     AreaReport,
     area_table,
     assign_points,
@@ -25,16 +26,15 @@ from atlas.areas import (
     resolve_overlaps,
     voronoi_areas,
 )
-from atlas.errors import AtlasInputError
-from atlas.geodata import WGS84, metric_crs, read_layer
-from atlas.inputs import read_substations
-from atlas.register import (
+from atlas.geo.layers import WGS84, metric_crs, read_layer
+from atlas.geo.register import (
     allocate_growth,
     capacity_from_register,
     ev_points_from_register,
     normalise_register,
 )
-from atlas.study import Study
+from atlas.inputs.study import Study
+from atlas.inputs.tables import read_substations
 
 
 @dataclass
@@ -61,7 +61,7 @@ class GeoStage:
         The study boundary (metric CRS), when given.
     voronoi : bool
         Whether the areas are Voronoi cells of the sites (then points are joined to their
-        nearest site inside the boundary, :func:`atlas.areas.assign_points_voronoi`).
+        nearest site inside the boundary, :func:`atlas.geo.areas.assign_points_voronoi`).
     report : AreaReport
     summary : dict
         Counts for the run summary.
@@ -79,7 +79,7 @@ class GeoStage:
     summary: dict = field(default_factory=dict)
 
     def assign(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Area of each point (metric CRS): see :func:`atlas.areas.assign_points`."""
+        """Area of each point (metric CRS): see :func:`atlas.geo.areas.assign_points`."""
         if self.voronoi:
             return assign_points_voronoi(points, self.sites, self.boundary, self.areas)
         return assign_points(points, self.areas)

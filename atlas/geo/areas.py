@@ -1,6 +1,6 @@
 """Service areas of the primary substations and the assignment of points to them.
 
-All geometry here is in one metric CRS (see :func:`atlas.geodata.metric_crs`).
+All geometry here is in one metric CRS (see :func:`atlas.geo.layers.metric_crs`).
 
 Service areas are either given (polygons keyed by ``ps_id``) or the Voronoi cells of the PS
 sites clipped to the study boundary. A point is assigned to the one area that covers it; a

@@ -18,8 +18,8 @@ import shapely
 from scipy.spatial import ConvexHull, QhullError
 from shapely.geometry.base import BaseGeometry
 
-from atlas.capability import DeviationSet
 from atlas.conventions import FIGURES, TECHNOLOGIES
+from atlas.engine.capability import DeviationSet
 
 TWO_PI = 2.0 * np.pi
 
@@ -278,7 +278,7 @@ def envelope_support_bound(
     ----------
     ps_point : numpy.ndarray
         (n_hours, 2) PS point, load convention. [MW, Mvar]
-    specs : list of atlas.capability.DerSpec
+    specs : list of atlas.engine.capability.DerSpec
         The groups (for their enclosing discs).
     sets : list of DeviationSet
         The groups' figures over all hours (vertices not needed), same order as ``specs``.
@@ -324,7 +324,7 @@ def yearly_envelope_pruned(
     ----------
     ps_point : numpy.ndarray
         (n_hours, 2) PS point, load convention. [MW, Mvar]
-    specs : list of atlas.capability.DerSpec
+    specs : list of atlas.engine.capability.DerSpec
         The PS's DER groups in one scenario.
     sets : list of DeviationSet, optional
         Their figures over all hours (computed if not given).
@@ -396,7 +396,7 @@ def hours_over_rating(
     ----------
     ps_point : numpy.ndarray
         (n_hours, 2) PS point, load convention. [MW, Mvar]
-    specs : list of atlas.capability.DerSpec
+    specs : list of atlas.engine.capability.DerSpec
         The PS's DER groups in one scenario.
     sets : list of DeviationSet, optional
         Their figures over all hours (computed if not given).

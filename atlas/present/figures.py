@@ -123,7 +123,7 @@ def _figure(width: float, height: float, layout: str | None = "constrained", **k
 
 def _save(fig, path: Path) -> Path:
     """Write the figure as PNG, atomically (a reader never sees half a file)."""
-    from atlas.outputs import write_atomic
+    from atlas.files import write_atomic
 
     # zlib level 1: a few per cent larger files, several times faster than the default 6
     return write_atomic(
@@ -335,7 +335,7 @@ class _Blit:
     def save(self, path: Path) -> Path:
         from PIL import Image
 
-        from atlas.outputs import write_atomic
+        from atlas.files import write_atomic
 
         canvas = self.fig.canvas
         canvas.restore_region(self.background)

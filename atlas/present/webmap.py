@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 
 from atlas import __version__
+from atlas.analysis.stats import DIRECTIONS, SCREENING_COLUMNS
 from atlas.errors import AtlasInputError
-from atlas.stats import DIRECTIONS, SCREENING_COLUMNS
 
 if TYPE_CHECKING:
     import folium
@@ -355,7 +355,7 @@ def choose_scenario(manifest: dict, scenario: str | None, path: Path) -> str:
 
 def _csv(path: Path, required: list[str], text: list[str]) -> pd.DataFrame:
     """A CSV with ``text`` columns read as strings (empty cells as ""), ``required`` checked."""
-    from atlas.inputs import _read_csv
+    from atlas.inputs.tables import _read_csv
 
     df = _read_csv(path, required, dtype=dict.fromkeys(text, str))
     for c in text:
@@ -366,7 +366,7 @@ def _csv(path: Path, required: list[str], text: list[str]) -> pd.DataFrame:
 
 def _bools(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
     """A true/false column (also 1/0), else an error on the first bad row."""
-    from atlas.inputs import _line
+    from atlas.inputs.tables import _line
 
     words = df[col].astype("string").str.strip().str.lower()
     value = words.map({"true": True, "1": True, "1.0": True, "false": False, "0": False})
@@ -384,7 +384,7 @@ def _bools(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
 
 
 def _in(df: pd.DataFrame, col: str, path: Path, allowed, expected: str) -> None:
-    from atlas.inputs import _line
+    from atlas.inputs.tables import _line
 
     bad = ~df[col].isin(list(allowed)).to_numpy()
     if bad.any():
@@ -407,7 +407,7 @@ def read_screening(path: Path, scenarios: list[str]) -> pd.DataFrame:
         availability [-]; firm, mean [MW or Mvar]; share_at_or_above [-]; meets (bool);
         longest_run_h [h]; hours_over_rating [h] when the file has it.
     """
-    from atlas.inputs import _numeric
+    from atlas.inputs.tables import _numeric
 
     _need(path, "atlas run (or atlas screen RUN_DIR)")
     optional = ("name", "hours_over_rating")  # a screening written by other tools may lack them
@@ -493,7 +493,7 @@ def read_envelopes(path: Path) -> pd.DataFrame:
 
 def read_capacity(path: Path) -> pd.DataFrame:
     """Read ``capacity_by_ps.csv``: scenario, ps_id, technology, level, capacity_mw [MW]."""
-    from atlas.inputs import _numeric
+    from atlas.inputs.tables import _numeric
 
     _need(path, "atlas run")
     df = _csv(
@@ -514,7 +514,7 @@ def read_register(path: Path) -> pd.DataFrame | None:
         der_id, name, technology, level, location, v2g, scenario, ps_id (str);
         capacity_mw [MW]; lat, lon [deg].
     """
-    from atlas.inputs import _numeric
+    from atlas.inputs.tables import _numeric
 
     if not path.is_file():
         return None
@@ -530,8 +530,8 @@ def read_register(path: Path) -> pd.DataFrame | None:
 
 
 def _read_polygons(path: Path, what: str):
-    """A polygon layer in EPSG:4326 (GeoDataFrame), checked by :func:`atlas.geodata.read_layer`."""
-    from atlas.geodata import WGS84, read_layer
+    """A polygon layer in EPSG:4326 (GeoDataFrame), checked by :func:`atlas.geo.layers.read_layer`."""
+    from atlas.geo.layers import WGS84, read_layer
 
     gdf = read_layer(path, what, ("Polygon", "MultiPolygon"))
     return gdf.to_crs(WGS84)
@@ -543,7 +543,7 @@ def _read_areas(path: Path):
     import geopandas as gpd
     import shapely
 
-    from atlas.geodata import WGS84
+    from atlas.geo.layers import WGS84
 
     try:
         gdf = gpd.read_file(path)
@@ -581,7 +581,7 @@ def read_sites_and_areas(run_dir: Path, manifest: dict) -> tuple[pd.DataFrame, n
     """
     import shapely
 
-    from atlas.geojoin import read_sites
+    from atlas.geo.join import read_sites
 
     path = run_dir / "service_areas.geojson"
     if path.is_file():
@@ -1156,7 +1156,7 @@ def simplify_polygons(geoms: np.ndarray, tolerance_m: float, coverage: bool) -> 
     import shapely
     from pyproj import Transformer
 
-    from atlas.geodata import utm_crs
+    from atlas.geo.layers import utm_crs
 
     x0, y0, x1, y1 = shapely.total_bounds(geoms)
     crs = utm_crs((x0 + x1) / 2, (y0 + y1) / 2)
@@ -1188,7 +1188,7 @@ def simplify_tolerance(geoms: np.ndarray) -> float:
     import geopandas as gpd
     import shapely
 
-    from atlas.geodata import utm_crs
+    from atlas.geo.layers import utm_crs
 
     x0, y0, x1, y1 = shapely.total_bounds(geoms)
     crs = utm_crs((x0 + x1) / 2, (y0 + y1) / 2)
@@ -1246,10 +1246,10 @@ def encode_polygons(geoms: np.ndarray) -> list[list[list[int]]]:
 def attributions(manifest: dict, offline: bool) -> list[str]:
     """The data credits of the map, plain text (HTML-escaped where the page shows them).
 
-    :func:`atlas.report.data_credits`, and a note when the offline map has no basemap (the
+    :func:`atlas.present.report.data_credits`, and a note when the offline map has no basemap (the
     online basemap brings its own OpenStreetMap credit).
     """
-    from atlas.report import data_credits
+    from atlas.present.report import data_credits
 
     credits = data_credits(manifest)
     if offline:
@@ -1441,7 +1441,7 @@ def _layer_name(layer: dict, directions: dict) -> str:
 
 
 def page_code() -> tuple[str, str]:
-    """The page's own stylesheet and script, shipped beside this module (``atlas/_web``)."""
+    """The page's own stylesheet and script, shipped beside this module (``atlas/present/_web``)."""
     folder = Path(__file__).parent / "_web"
     return (
         (folder / "atlas_map.css").read_text(encoding="utf-8"),
@@ -1574,7 +1574,7 @@ def write_map(run_dir: Path, scenario: str | None = None, offline: bool = False)
     pathlib.Path
         The file written.
     """
-    from atlas.outputs import write_text_atomic
+    from atlas.files import write_text_atomic
 
     text = render_map(build_map(run_dir, scenario, offline))
     return write_text_atomic(Path(run_dir) / "map.html", text)
