@@ -7,7 +7,6 @@ A user error (:class:`~atlas.errors.AtlasInputError`) prints one line
 from __future__ import annotations
 
 import functools
-import json
 import sys
 import time
 from pathlib import Path
@@ -152,15 +151,19 @@ def run(
     webmap: str,
     figures_for: tuple[str, ...],
 ) -> None:
-    """Run a study and write its outputs (default: the embedded Milan demo into ./outputs)."""
+    """Run a study and write its outputs (default: the embedded Milan demo into ./outputs).
+
+    The output folder is replaced whole at the end: an earlier run in it is replaced, a
+    folder holding anything else is refused.
+    """
     from atlas.demo import demo_study_path
-    from atlas.pipeline import write_run
+    from atlas.pipeline import run_study
 
     if config is None:
         config = demo_study_path()
         click.echo(f"no --config given: running the embedded Milan demo ({config})")
     t0 = time.perf_counter()
-    written = write_run(
+    result = run_study(
         config,
         out_dir,
         formats=formats,
@@ -170,13 +173,15 @@ def run(
         figures_for=list(figures_for) or None,
         webmap=webmap,
     )
-    click.echo(f"wrote {len(written)} files to {out_dir} in {time.perf_counter() - t0:.1f} s:")
-    for p in written:
-        click.echo(f"  {p.name}")
-    manifest = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
-    if manifest.get("figures_written"):
-        click.echo(f"  figures/ ({manifest['figures_written']} PNG, linked from report.html)")
-    _echo_summary(manifest["summary"])
+    files = [*result.manifest["outputs"], "run.json"]
+    click.echo(f"wrote {len(files)} files to {out_dir} in {time.perf_counter() - t0:.1f} s:")
+    for name in files:
+        click.echo(f"  {name}")
+    if result.manifest.get("figures_written"):
+        click.echo(
+            f"  figures/ ({result.manifest['figures_written']} PNG, linked from report.html)"
+        )
+    _echo_summary(result.manifest["summary"])
 
 
 @main.command()
@@ -186,7 +191,7 @@ def run(
 def areas(config: Path | None, out_dir: Path) -> None:
     """Build the service areas, join the DER register, write the capacity per PS."""
     from atlas.demo import demo_study_path
-    from atlas.pipeline import write_areas
+    from atlas.geo.stage import write_areas
 
     written, summary = write_areas(config or demo_study_path(), out_dir)
     _echo_summary(summary)
@@ -195,33 +200,30 @@ def areas(config: Path | None, out_dir: Path) -> None:
 
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--scenario", default=None, help="Only this scenario (default: all).")
+@click.option("--scenario", default=None, help="Print only this scenario (default: all).")
 @click.option(
     "--direction",
     type=click.Choice(["p_up", "p_down", "q_up", "q_down"]),
     default=None,
-    help="Only this direction.",
+    help="Print only this direction.",
 )
 @click.option(
     "--threshold-mw",
     type=click.FloatRange(min=0),
-    default=10.0,
-    show_default=True,
-    help="Relief threshold, active power. [MW]",
+    default=None,
+    help="Relief threshold, active power [MW] (default: the run's [screening]).",
 )
 @click.option(
     "--threshold-mvar",
     type=click.FloatRange(min=0),
-    default=10.0,
-    show_default=True,
-    help="Relief threshold, reactive power. [Mvar]",
+    default=None,
+    help="Relief threshold, reactive power [Mvar] (default: the run's [screening]).",
 )
 @click.option(
     "--availability",
     type=click.FloatRange(min=0, max=1, min_open=True),
-    default=0.9,
-    show_default=True,
-    help="Share of hours the firm value must be reached in.",
+    default=None,
+    help="Share of hours the firm value must be reached in (default: the run's).",
 )
 @click.option(
     "--format",
@@ -235,83 +237,77 @@ def areas(config: Path | None, out_dir: Path) -> None:
 def screen(
     run_dir: Path, scenario, direction, threshold_mw, threshold_mvar, availability, fmt
 ) -> None:
-    """Rank the PS of a run by firm flexibility; write screening.csv and statistics.parquet.
+    """Screen the PS of a run again and rank them by firm flexibility.
 
     A PS meets a direction when its firm value (reached in at least AVAILABILITY of the hours)
-    is at or above the threshold.
+    is at or above the threshold. The run's own [screening] settings apply unless an option
+    overrides them (recorded in run.json). screening.csv and statistics.parquet are rewritten
+    whole (every scenario, direction and PS), and report.html and map.html with them;
+    --scenario and --direction only filter what is printed.
     """
-    import pandas as pd
+    from atlas.pipeline import save_run, screen_run
+    from atlas.runfolder import Run
 
-    from atlas.analysis.stats import screening, statistics
-    from atlas.errors import AtlasInputError
-    from atlas.files import write_atomic
-
-    path = run_dir / "flexibility_hourly.parquet"
-    if not path.is_file():
-        raise AtlasInputError(path, "", "not found, expected the output folder of `atlas run`")
-    hourly = pd.read_parquet(path)
-    names, rated = {}, None
-    areas = run_dir / "service_areas.geojson"
-    if areas.is_file():
-        import geopandas as gpd
-
-        sites = gpd.read_file(areas)
-        sites["ps_id"] = sites["ps_id"].astype(str)
-        names = dict(sites[["ps_id", "name"]].itertuples(index=False))
-        if "rated_mva" in sites.columns:
-            rated = dict(zip(sites["ps_id"], sites["rated_mva"].astype(float), strict=True))
-    table = screening(hourly, names, threshold_mw, threshold_mvar, availability, rated)
+    run = screen_run(Run.load(run_dir), threshold_mw, threshold_mvar, availability)
+    table = run.screening
+    if scenario is not None and scenario not in run.scenarios:
+        raise AtlasInputError(
+            None, "--scenario", f"{scenario!r} is not in the run, expected one of {run.scenarios}"
+        )
+    save_run(run, run_dir)
     if scenario is not None:
-        if scenario not in set(table["scenario"]):
-            raise AtlasInputError(
-                path,
-                "--scenario",
-                f"{scenario!r} is not in the run, expected one of {sorted(set(table['scenario']))}",
-            )
         table = table[table["scenario"] == scenario]
     if direction is not None:
         table = table[table["direction"] == direction]
-    write_atomic(
-        run_dir / "screening.csv", lambda p: table.to_csv(p, index=False, float_format="%.6g")
-    )
-    run_json = run_dir / "run.json"
-    timezone = (
-        json.loads(run_json.read_text())["study"]["timezone"] if run_json.is_file() else "UTC"
-    )
-    stats = statistics(hourly, timezone, threshold_mw, threshold_mvar)
-    write_atomic(run_dir / "statistics.parquet", lambda p: stats.to_parquet(p, index=False))
     if fmt == "csv":
         click.echo(table.to_csv(index=False, float_format="%.6g"), nl=False)
     elif fmt == "json":
         click.echo(table.to_json(orient="records", indent=1))
     else:
-        for (sc, d), g in table.groupby(["scenario", "direction"], sort=False):
-            unit = g["unit"].iloc[0]
-            click.echo(
-                f"\n{sc} {d}: threshold {g['threshold'].iloc[0]:g} {unit}, availability {availability:g}"
-            )
-            click.echo(
-                f"  {'ps_id':<10} {'name':<18} {'firm':>8} {'mean':>8} {'share':>6} "
-                f"{'run h':>6} {'over':>5}  meets"
-            )
-            for r in g.itertuples(index=False):
-                mark = click.style("yes", fg="green", bold=True) if r.meets else "no"
-                over = "-" if pd.isna(r.hours_over_rating) else int(r.hours_over_rating)
-                over = (
-                    click.style(f"{over:>5}", fg="red", bold=True)
-                    if over not in (0, "-")
-                    else f"{over:>5}"
-                )
-                click.echo(
-                    f"  {str(r.ps_id)[:10]:<10} {str(r.name)[:18]:<18} {r.firm:8.2f} {r.mean:8.2f} "
-                    f"{r.share_at_or_above:6.1%} {r.longest_run_h:6d} {over}  {mark}"
-                )
+        _echo_screening(table, run.screening_settings["availability"])
         click.echo(
-            "\nfirm: the level reached in at least the availability's share of the hours;\n"
-            "share: hours at or above the threshold; run h: the longest run of such hours;\n"
-            "over: hours in which a point of the PS envelope exceeds the PS rating."
+            f"rewrote {run_dir}: screening.csv, statistics.parquet, report.html"
+            + (", map.html" if (run_dir / "map.html").is_file() else "")
         )
-        click.echo(f"wrote {run_dir / 'screening.csv'} and {run_dir / 'statistics.parquet'}")
+
+
+def _echo_screening(table, availability: float) -> None:
+    """The screening as a table as wide as the terminal (names get what is left)."""
+    import shutil
+
+    import pandas as pd
+
+    width = shutil.get_terminal_size((80, 24)).columns
+    id_w = int(min(max(table["ps_id"].str.len().max() if len(table) else 5, 5), 16))
+    name_w = max(8, width - id_w - 50)
+    for (sc, d), g in table.groupby(["scenario", "direction"], sort=False):
+        unit = g["unit"].iloc[0]
+        click.echo(
+            f"\n{sc} {d}: threshold {g['threshold'].iloc[0]:g} {unit}, availability {availability:g}"
+        )
+        click.echo(
+            f"  {'ps_id':<{id_w}} {'name':<{name_w}} {'firm':>8} {'mean':>8} {'share':>6} "
+            f"{'run h':>6} {'over':>5}  meets"
+        )
+        for r in g.itertuples(index=False):
+            mark = click.style("yes", fg="green", bold=True) if r.meets else "no"
+            over = "-" if pd.isna(r.hours_over_rating) else int(r.hours_over_rating)
+            over = (
+                click.style(f"{over:>5}", fg="red", bold=True)
+                if over not in (0, "-")
+                else f"{over:>5}"
+            )
+            name = str(r.name)
+            name = name if len(name) <= name_w else name[: name_w - 1] + "…"
+            click.echo(
+                f"  {str(r.ps_id)[:id_w]:<{id_w}} {name:<{name_w}} {r.firm:8.2f} {r.mean:8.2f} "
+                f"{r.share_at_or_above:6.1%} {r.longest_run_h:6d} {over}  {mark}"
+            )
+    click.echo(
+        "\nfirm: the level reached in at least the availability's share of the hours;\n"
+        "share: hours at or above the threshold; run h: the longest run of such hours;\n"
+        "over: hours in which a point of the PS envelope exceeds the PS rating."
+    )
 
 
 @main.command("map")
@@ -325,10 +321,23 @@ def screen(
 )
 @_user_errors
 def map_command(run_dir: Path, scenario: str | None, offline: bool) -> None:
-    """Rebuild RUN_DIR/map.html from the outputs of `atlas run` (docs/map.md)."""
-    from atlas.present.webmap import write_map
+    """Rebuild RUN_DIR/map.html from the run in RUN_DIR (docs/map.md).
 
-    path = write_map(run_dir, scenario=scenario, offline=offline)
+    The choice (online or offline, the scenario) is recorded in run.json, so a later
+    `atlas screen` rebuilds the same map.
+    """
+    from atlas.pipeline import save_run
+    from atlas.runfolder import Run
+
+    run = Run.load(run_dir)
+    if scenario is not None and scenario not in run.scenarios:
+        raise AtlasInputError(
+            None, "--scenario", f"{scenario!r} is not in the run, expected one of {run.scenarios}"
+        )
+    run.settings["map"] = "offline" if offline else "online"
+    run.settings["map_scenario"] = scenario
+    save_run(run, run_dir)
+    path = run_dir / "map.html"
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB{', offline' if offline else ''})")
 
 
@@ -376,10 +385,35 @@ def profiles_fit(
 def profiles_export(config: Path | None, out_dir: Path) -> None:
     """Write the hourly profiles of every PS (CSV with a metadata header) and a PNG of each."""
     from atlas.demo import demo_study_path
-    from atlas.pipeline import export_profiles
+    from atlas.pipeline import load_inputs
+    from atlas.present.profile_export import export_profiles
 
-    written = export_profiles(config or demo_study_path(), out_dir)
+    written = export_profiles(load_inputs(config or demo_study_path()), out_dir)
     click.echo(f"wrote {len(written)} files to {out_dir}")
+
+
+@main.command("init")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite the starter's files if FOLDER has them.")
+@_user_errors
+def init_command(folder: Path, force: bool) -> None:
+    """Write a small SYNTHETIC starter study into FOLDER, to edit into your own.
+
+    FOLDER is created if missing; a folder that already holds one of the starter's files is
+    refused unless --force. The starter runs offline in a few seconds.
+    """
+    import shlex
+
+    from atlas.inputs.starter import init_study
+
+    written = init_study(folder, force=force)
+    click.echo(f"wrote a SYNTHETIC starter study ({len(written)} files) to {folder}:")
+    for p in written:
+        click.echo(f"  {p.name}")
+    study = shlex.quote(str(folder / "study.toml"))
+    click.echo("next (then edit study.toml and replace the inputs with your own data):")
+    click.echo(f"  atlas validate {study}")
+    click.echo(f"  atlas run --config {study} --out results")
 
 
 if __name__ == "__main__":  # pragma: no cover

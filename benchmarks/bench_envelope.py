@@ -37,7 +37,8 @@ from synthetic_study import write_synthetic_study
 
 from atlas.engine.envelope import ps_flexibility, shoelace_area
 from atlas.inputs.timeaxis import N_HOURS
-from atlas.pipeline import der_groups, load_inputs
+from atlas.engine.compute import der_groups
+from atlas.pipeline import load_inputs
 from atlas.testing import bruteforce_extents, bruteforce_minkowski
 
 

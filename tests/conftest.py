@@ -251,6 +251,6 @@ def tiny_inputs(tiny_study_path):
 @pytest.fixture(scope="session")
 def tiny_result(tiny_inputs):
     """``run`` of the unmodified tiny study, once per session (read-only)."""
-    from atlas.pipeline import run
+    from atlas.engine.compute import compute as run
 
     return run(tiny_inputs)

@@ -49,9 +49,9 @@ _CACHE: dict[str, Path] = {}
 
 def run_study(study: Path, out: Path, workers: int | None = 1) -> Path:
     """``atlas run`` without figures and map: the map's inputs (the run screens itself)."""
-    from atlas.pipeline import write_run
+    from atlas.pipeline import run_study as run
 
-    write_run(study, out, progress=False, workers=workers, figures="none", webmap="none")
+    run(study, out, workers=workers, figures="none", webmap="none")
     return out
 
 

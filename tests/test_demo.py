@@ -9,7 +9,8 @@ import shapely
 from numpy.testing import assert_allclose
 
 from atlas.demo import demo_study_path
-from atlas.pipeline import load_inputs, run
+from atlas.engine.compute import compute as run
+from atlas.pipeline import load_inputs
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +112,7 @@ def test_demo_envelopes_complete(demo):
 def test_pv_is_computed_at_each_service_area_centroid(demo):
     import geopandas as gpd
 
-    from atlas.pipeline import pv_sites
+    from atlas.timeseries.stage import pv_sites
 
     inputs, _ = demo
     lat, lon = pv_sites(inputs.geo)

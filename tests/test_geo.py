@@ -15,8 +15,9 @@ from numpy.testing import assert_allclose
 from atlas.errors import AtlasInputError
 from atlas.geo.areas import assign_points, assign_points_voronoi, resolve_overlaps, voronoi_areas
 from atlas.geo.layers import read_layer
+from atlas.geo.stage import build_areas
 from atlas.inputs.timeaxis import hourly_axis
-from atlas.pipeline import build_areas, load_inputs, write_run
+from atlas.pipeline import load_inputs, run_study
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 UTM32 = "EPSG:32632"
@@ -277,6 +278,33 @@ def test_cell_outside_the_boundary_is_an_empty_area(tmp_path):
     assert as_is.groupby("ps_id")["capacity_mw"].sum().to_dict() == {"IN": pytest.approx(0.01)}
 
 
+def test_empty_areas_are_sorted_by_ps_id_as_text(tmp_path):
+    """Three cells wholly outside the boundary, listed in the file as 9, 10, 8B: the summary
+    lists them as text sorts ("10" < "8B" < "9"), neither in file nor in numeric order."""
+    pd.DataFrame(
+        {
+            "ps_id": ["IN", "9", "10", "8B"],
+            "name": ["in", "north", "south", "far north"],
+            "lat": [45.45, 46.5, 44.4, 47.0],
+            "lon": [9.19, 9.19, 9.19, 9.5],
+            "rated_mva": 100,
+        }
+    ).to_csv(tmp_path / "substations.csv", index=False)
+    _write_box_boundary(tmp_path / "boundary.geojson")
+    pd.DataFrame(
+        {"technology": ["pv"], "capacity_kw": [10.0], "lat": [45.45], "lon": [9.2]}
+    ).to_csv(tmp_path / "ders.csv", index=False)
+    _load_csv(tmp_path / "load.csv", ["IN", "9", "10", "8B"])
+    study = _study(
+        tmp_path,
+        {"substations": "substations.csv", "boundary": "boundary.geojson", "ders": "ders.csv"},
+    )
+    _, geo, _ = build_areas(study)
+    empty = shapely.is_empty(geo.areas.set_index("ps_id").geometry)
+    assert set(empty[empty].index) == {"9", "10", "8B"}  # the premise: three empty cells
+    assert geo.report.empty_areas == ["10", "8B", "9"]
+
+
 # --- register, units, growth, OSM polygons, outputs --------------------------------------
 
 
@@ -359,6 +387,88 @@ def test_register_errors(tmp_path, mutate, expect):
     assert "ders.csv" in err.value.one_line()
 
 
+def _with_ids(ids, scenario=None) -> pd.DataFrame:
+    """REGISTER with these der_id (and scenario) values."""
+    out = REGISTER.assign(der_id=ids)
+    return out if scenario is None else out.assign(scenario=scenario)
+
+
+@pytest.mark.parametrize(
+    ("ids", "scenario", "where", "line", "problem"),
+    [
+        (
+            ["PV1", "PV2", "CHP1", "PV12", "EV1", "EV2", "PV12"],
+            None,
+            "rows 4 and 7, der_id",
+            8,
+            "duplicate 'PV12' in scenario '2030' (an empty scenario means every scenario), "
+            "expected each der_id once per scenario",
+        ),
+        (
+            ["PV1", "PV2", "CHP1", "PV4", "PV1", "EV2", "PV2"],
+            None,
+            "rows 1 and 5, der_id",
+            6,
+            "duplicate 'PV1' in every scenario, expected each der_id once per scenario",
+        ),
+        (
+            ["A", "B", "A", "C", "D", "E", "F"],
+            ["2030", "", "2030", "", "", "", ""],
+            "rows 1 and 3, der_id",
+            4,
+            "duplicate 'A' in scenario '2030', expected each der_id once per scenario",
+        ),
+    ],
+    ids=["all-and-one-scenario", "all-scenarios", "same-scenario"],
+)
+def test_duplicate_der_id_names_both_rows(tmp_path, ids, scenario, where, line, problem):
+    with pytest.raises(AtlasInputError) as err:
+        build_areas(_register_study(tmp_path, _with_ids(ids, scenario)))
+    exc = err.value
+    assert exc.path.endswith("ders.csv")
+    assert (exc.where, exc.line, exc.problem) == (where, line, problem)
+
+
+def test_duplicate_der_id_without_scenario_column(tmp_path):
+    ids = ["PV1", "PV2", "CHP1", "PV4", "EV1", "EV2", "PV2"]
+    register = _with_ids(ids).drop(columns="scenario")
+    with pytest.raises(AtlasInputError) as err:
+        build_areas(_register_study(tmp_path, register))
+    assert err.value.one_line().endswith(
+        "ders.csv:8: rows 2 and 7, der_id: duplicate 'PV2', expected each der_id once"
+    )
+
+
+def test_der_id_once_per_scenario_is_accepted(tmp_path):
+    """One plant per scenario (repowered in 2030): the same der_id, two scenarios, no clash;
+    rows without a der_id are numbered, never compared."""
+    ids = ["PV1", "PV2", "", "PV1", "", "", "EV3"]
+    scenario = ["as-is", "", "", "2030", "", "", ""]
+    _, geo, cap = build_areas(_register_study(tmp_path, _with_ids(ids, scenario)))
+    assert list(geo.register["der_id"]) == ["PV1", "PV2", "3", "PV1", "5", "6", "EV3"]
+    got = cap.set_index(["scenario", "ps_id", "technology", "level"])["capacity_mw"]
+    assert got[("as-is", "A", "pv", "LV")] == pytest.approx(0.1)  # PV1 as-is, 100 kW
+    assert got[("2030", "A", "pv", "LV")] == pytest.approx(0.05)  # PV1 in 2030, 50 kW
+
+
+def test_duplicate_der_id_in_a_point_layer_names_the_features(tmp_path):
+    study = _register_study(tmp_path, REGISTER)
+    points = gpd.GeoDataFrame(
+        _with_ids(["a", "b", "c", "d", "b", "e", "f"]).drop(columns=["lat", "lon"]),
+        geometry=gpd.points_from_xy(REGISTER["lon"], REGISTER["lat"]),
+        crs=4326,
+    ).to_crs(UTM32)
+    points.to_file(tmp_path / "ders.gpkg")
+    text = (tmp_path / "study.toml").read_text().replace('"ders.csv"', '"ders.gpkg"')
+    (tmp_path / "study.toml").write_text(text)
+    with pytest.raises(AtlasInputError) as err:
+        build_areas(study)
+    exc = err.value
+    assert exc.path.endswith("ders.gpkg") and exc.line is None
+    assert exc.where == "features 2 and 5, der_id"
+    assert exc.problem == "duplicate 'b' in every scenario, expected each der_id once per scenario"
+
+
 @pytest.mark.parametrize("rule", ["capacity", "area"])
 def test_growth_allocation(tmp_path, rule):
     extra = (
@@ -427,7 +537,7 @@ def test_outputs_and_summary(tmp_path):
         tmp_path, pd.concat([REGISTER, far], ignore_index=True), "[areas]\nsnap_distance_m = 100\n"
     )
     out = tmp_path / "out"
-    write_run(study, out)
+    run_study(study, out)
     areas = gpd.read_file(out / "service_areas.geojson")
     assert areas.crs.to_epsg() == 4326
     assert areas.set_index("ps_id")["cap_as-is_pv_mw"].to_dict() == {
@@ -442,7 +552,7 @@ def test_outputs_and_summary(tmp_path):
     s = json.loads((out / "run.json").read_text())["summary"]
     assert s["ders_total"] == s["ders_in_areas"] + s["ders_snapped"] + s["ders_unassigned"] == 8
     first = (out / "service_areas.geojson").read_bytes()
-    write_run(study, out)
+    run_study(study, out)
     assert (out / "service_areas.geojson").read_bytes() == first  # byte for byte
 
 
@@ -482,6 +592,7 @@ def test_atlas_areas_command(tmp_path):
         "capacity_by_ps.csv",
         "der_register.csv",
         "service_areas.geojson",
+        "substations.csv",
         "unassigned_ders.csv",
     ]
     register = pd.read_csv(tmp_path / "o" / "der_register.csv", dtype={"ps_id": str})

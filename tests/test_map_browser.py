@@ -25,6 +25,7 @@ from map_fixtures import (
 )
 
 from atlas.present.webmap import COLORS, MEETS_COLOR, build_map, render_map
+from atlas.runfolder import Run
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,7 @@ def demo(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def demo_page_file(demo, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("map_page") / "map.html"
-    path.write_text(render_map(build_map(demo, offline=True)), encoding="utf-8")
+    path.write_text(render_map(build_map(Run.load(demo), offline=True)), encoding="utf-8")
     return path
 
 
@@ -191,7 +192,7 @@ def test_hostile_names_show_as_text_and_run_nothing(browser, tmp_path_factory, t
     context, blocked = browser
     run = hostile_run(tmp_path_factory, tiny)
     path = tmp_path_factory.mktemp("map_hostile_page") / "map.html"
-    path.write_text(render_map(build_map(run, offline=True)), encoding="utf-8")
+    path.write_text(render_map(build_map(Run.load(run), offline=True)), encoding="utf-8")
     with open_page(context, path) as (page, errors):
         assert page.locator("path.atlas-area").count() == 3
         labels = page.locator(".atlas-label").all_inner_texts()
@@ -223,5 +224,74 @@ def test_hostile_names_show_as_text_and_run_nothing(browser, tmp_path_factory, t
         page.wait_for_timeout(200)
         assert page.evaluate("document.body.getAttribute('data-pwned')") is None
         assert page.locator("img").count() == 0
+        assert errors == []
+    assert blocked == []
+
+
+def _route_page(page, served: dict[str, Path]) -> list[str]:
+    """Answer ``page``'s requests for the URLs in ``served`` with those files, let ``file:`` and
+    ``data:`` through and abort every other request, recorded in the list returned (the page's
+    routes come before the context's, so the shared ``blocked`` list stays empty)."""
+    aborted: list[str] = []
+
+    def route(r):
+        url = r.request.url
+        if url in served:
+            r.fulfill(path=served[url])
+        elif url.startswith(("file:", "data:")):
+            r.continue_()
+        else:
+            aborted.append(url)
+            r.abort()
+
+    page.route("**/*", route)
+    return aborted
+
+
+def test_online_map_without_network_says_so(browser, demo, demo_page_file, tmp_path_factory):
+    import importlib
+
+    from atlas.present.webmap import ASSETS
+
+    context, blocked = browser
+    path = tmp_path_factory.mktemp("map_online_page") / "map.html"
+    path.write_text(render_map(build_map(Run.load(demo), offline=False)), encoding="utf-8")
+    note = "#atlas-offline-note"
+    # no network: Leaflet never loads and the note stays, in view and on top of the page
+    page = context.new_page()
+    try:
+        aborted = _route_page(page, {})
+        page.goto(path.resolve().as_uri())  # returns after the load event
+        assert page.evaluate("typeof window.L") == "undefined"
+        assert any(url.endswith("/leaflet.js") for url in aborted)
+        assert page.locator(note).is_visible()
+        on_top = (
+            "sel => { const r = document.querySelector(sel).getBoundingClientRect();"
+            " const e = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);"
+            " return !!(e && e.closest(sel)); }"
+        )
+        assert page.evaluate(on_top, note)
+        text = " ".join(page.inner_text(note).split())
+        assert "needs a network connection" in text
+        assert "atlas map RUN_DIR --offline" in text
+    finally:
+        page.close()
+    # Leaflet from the CDN (answered here with the XStatic copies, tiles still aborted): the
+    # map draws and the note is gone
+    served = {a.url: Path(importlib.import_module(a.package).BASE_DIR) / a.file for a in ASSETS}
+    page = context.new_page()
+    try:
+        aborted = _route_page(page, served)
+        page.goto(path.resolve().as_uri())
+        page.wait_for_function("() => window.atlasApp && window.atlasApp.legend")
+        assert page.locator("path.atlas-area").count() == 30
+        assert page.locator(note).count() == 0
+        assert not any(url in served for url in aborted)
+    finally:
+        page.close()
+    # the offline map has no note at all
+    assert 'id="atlas-offline-note"' not in demo_page_file.read_text(encoding="utf-8")
+    with open_page(context, demo_page_file) as (page, errors):
+        assert page.locator(note).count() == 0
         assert errors == []
     assert blocked == []

@@ -10,15 +10,15 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.spatial import ConvexHull
 
 from atlas.conventions import EV_LOCATIONS
-from atlas.inputs.timeaxis import hourly_axis
-from atlas.pipeline import (
+from atlas.engine.compute import (
     FIGURE_COLUMNS,
     compute_ps,
     der_specs,
-    load_inputs,
     ps_deviation_polygons,
     ps_envelope_polygons,
 )
+from atlas.inputs.timeaxis import hourly_axis
+from atlas.pipeline import load_inputs
 
 TECHS = ("pv", "chp", "biomass", "hydro", "ev")
 FIGS = ("p_up_mw", "p_down_mw", "q_up_mvar", "q_down_mvar")
@@ -335,7 +335,7 @@ def test_ev_location_order_is_the_conventions(tiny_inputs):
 
 
 def test_results_do_not_depend_on_the_number_of_workers(tiny_inputs, tiny_result):
-    from atlas.pipeline import run
+    from atlas.engine.compute import compute as run
 
     two = run(tiny_inputs, workers=2)
     pd.testing.assert_frame_equal(two.hourly, tiny_result.hourly)

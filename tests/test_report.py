@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 from urllib.parse import unquote
 
+import markupsafe
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,10 +28,10 @@ def _png_size(path: Path) -> tuple[int, int]:
 def demo_all(tmp_path_factory):
     """The embedded demo, every figure for PS Sud (summary figures for no other PS)."""
     from atlas.demo import demo_study_path
-    from atlas.pipeline import write_run
+    from atlas.pipeline import run_study
 
     out = tmp_path_factory.mktemp("demo") / "out"
-    write_run(demo_study_path(), out, figures="all", figures_for=["SUD"], workers=2)
+    run_study(demo_study_path(), out, figures="all", figures_for=["SUD"], workers=2)
     return out
 
 
@@ -147,7 +148,7 @@ def test_report_escapes_user_text(tmp_path):
     stats = statistics(hourly, "Europe/Rome")
     page = report_html(evil, evil, scr, stats[stats.month.isna()], pngs, tmp_path, "2030")
     assert "<img src=x" not in page and "<b>id</b>" not in page
-    assert html.escape(evil) in page and "&lt;b&gt;id&lt;/b&gt;" in page
+    assert str(markupsafe.escape(evil)) in page and "&lt;b&gt;id&lt;/b&gt;" in page
     # every link, percent-decoded and unescaped, names a figure that exists
     srcs = re.findall(r'<img src="([^"]+)"', page)
     assert len(srcs) == 4

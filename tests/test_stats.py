@@ -72,43 +72,38 @@ def test_screening_table_by_hand():
     assert not strict.loc["p_up", "meets"] and strict.loc["p_up", "firm"] == 9.0
 
 
-def test_screen_command(tmp_path):
+def test_screen_command(tmp_path, tiny_study_path):
+    import io
+
     from click.testing import CliRunner
 
     from atlas.cli import main
+    from atlas.pipeline import run_study
 
-    hours = pd.date_range("2030-01-01", periods=20, freq="h", tz="UTC")
-    rows = []
-    for ps, level in (("A", 12.0), ("B", 8.0)):
-        rows.append(
-            pd.DataFrame(
-                {
-                    "scenario": "2030",
-                    "ps_id": ps,
-                    "time": hours,
-                    "p_up_mw": level,
-                    "p_down_mw": 1.0,
-                    "q_up_mvar": 1.0,
-                    "q_down_mvar": 1.0,
-                }
-            )
-        )
-    pd.concat(rows).to_parquet(tmp_path / "flexibility_hourly.parquet")
+    run_study(tiny_study_path, tmp_path, figures="none", webmap="none")
     result = CliRunner().invoke(
         main, ["screen", str(tmp_path), "--direction", "p_up", "--format", "csv"]
     )
     assert result.exit_code == 0, result.output
-    table = pd.read_csv(tmp_path / "screening.csv")
-    assert list(table["ps_id"]) == ["A", "B"] and list(table["meets"]) == [True, False]
+    printed = pd.read_csv(io.StringIO(result.output), dtype={"ps_id": str})
+    assert set(printed["direction"]) == {"p_up"} and len(printed) == 2 * 3
+    table = pd.read_csv(tmp_path / "screening.csv", dtype={"ps_id": str})
+    assert len(table) == 2 * 3 * 4  # the file keeps every scenario, PS and direction
     table_out = CliRunner().invoke(main, ["screen", str(tmp_path)])
     assert table_out.exit_code == 0
     lines = table_out.output.splitlines()
-    assert all(len(line) <= 80 for line in lines if not line.startswith("wrote "))
-    assert sum(line.strip().startswith(("A ", "B ")) for line in lines) == 8  # 4 directions x 2 PS
+    assert all(len(line) <= 80 for line in lines if not line.startswith("rewrote "))
+    ids = ("001 ", "N ", "S ")
+    assert sum(line.strip().startswith(ids) for line in lines) == 2 * 4 * 3
+    firm = table.query("scenario == '2030' and direction == 'p_up'")["firm"]
+    level = float(firm[firm > 0].min())
     lower = CliRunner().invoke(
-        main, ["screen", str(tmp_path), "--direction", "p_up", "--threshold-mw", "8"]
+        main, ["screen", str(tmp_path), "--direction", "p_up", "--threshold-mw", str(level)]
     )
-    assert lower.exit_code == 0 and pd.read_csv(tmp_path / "screening.csv")["meets"].all()
+    assert lower.exit_code == 0
+    again = pd.read_csv(tmp_path / "screening.csv", dtype={"ps_id": str})
+    meets = again.query("scenario == '2030' and direction == 'p_up'")
+    assert (meets["meets"] == (meets["firm"] >= level)).all() and meets["meets"].any()
     bad = CliRunner().invoke(main, ["screen", str(tmp_path), "--scenario", "2050"])
     assert bad.exit_code == 2 and "'2050' is not in the run" in bad.stderr
     missing = CliRunner().invoke(main, ["screen", str(tmp_path / "nowhere")])

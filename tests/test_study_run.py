@@ -106,7 +106,7 @@ def test_axis_leap_year_and_dst():
 
 def test_figures_by_hand(study_dir):
     inputs = load_inputs(study_dir / "study.toml")
-    from atlas.pipeline import run
+    from atlas.engine.compute import compute as run
 
     h = run(inputs).hourly
     assert list(h["ps_id"].unique()) == ["001", "B"]  # ids stay strings, leading zeros kept
@@ -302,9 +302,9 @@ def test_failed_write_keeps_the_old_file(study_dir, tmp_path, monkeypatch):
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", boom)
     with pytest.raises(OSError):
-        from atlas.pipeline import write_run
+        from atlas.pipeline import run_study
 
-        write_run(study_dir / "study.toml", out)
+        run_study(study_dir / "study.toml", out)
     assert (out / "flexibility_hourly.parquet").read_bytes() == before
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
@@ -327,7 +327,7 @@ def test_pv_from_tmy_per_substation(study_dir):
     assert pv.shape == (2, 8760)  # one profile per PS site
     assert not np.array_equal(pv[0], pv[1])  # the sun's position differs between the sites
     assert 1000 < pv[0].sum() < 1500
-    from atlas.pipeline import der_specs
+    from atlas.engine.compute import der_specs
 
     spec = next(s for s in der_specs(inputs, "2030", "001") if s.technology == "pv")
     assert_allclose(spec.series, pv[0])

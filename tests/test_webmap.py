@@ -34,6 +34,13 @@ from atlas.present.webmap import (
     simplify_polygons,
     write_map,
 )
+from atlas.runfolder import Run
+
+
+def build(folder: Path, **kwargs):
+    """The map of the run saved in ``folder``."""
+    return build_map(Run.load(folder), **kwargs)
+
 
 DIRS = ["p_up", "p_down", "q_up", "q_down"]
 
@@ -52,12 +59,12 @@ def demo(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def offline_html(demo) -> str:
-    return render_map(build_map(demo, offline=True))
+    return render_map(build(demo, offline=True))
 
 
 @pytest.fixture(scope="module")
 def online_html(demo) -> str:
-    return render_map(build_map(demo, offline=False))
+    return render_map(build(demo, offline=False))
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +130,7 @@ def test_default_layer_is_the_last_scenarios_upward_active_power(offline_html):
 
 
 def test_scenario_argument_chooses_the_colours_and_heatmaps(demo):
-    data = page_data(render_map(build_map(demo, scenario="as-is", offline=True)))
+    data = page_data(render_map(build(demo, scenario="as-is", offline=True)))
     assert data["default_layer"] == "as-is|p_up"
     assert data["layers"][0]["scenario"] == "as-is"
     assert data["heat"]["scenario"] == "as-is"
@@ -262,9 +269,9 @@ def test_ders_of_the_chosen_scenario_per_technology(demo, offline_html):
 
 
 def test_only_the_largest_ders_get_markers_beyond_the_limit(demo):
-    from atlas.present.webmap import der_payload, read_run
+    from atlas.present.webmap import der_payload, map_data
 
-    files, scenario = read_run(demo)
+    files, scenario = map_data(Run.load(demo))
     full = der_payload(files, scenario)
     some = der_payload(files, scenario, limit=100)
     assert sum(d["shown"] for d in some) == 100
@@ -311,14 +318,14 @@ def test_online_html_links_the_cdn(online_html):
 def test_offline_check_refuses_a_cdn_asset(demo):
     from folium.plugins import MiniMap
 
-    m = build_map(demo, offline=True)
+    m = build(demo, offline=True)
     MiniMap().add_to(m)  # brings Leaflet-MiniMap from a CDN
     with pytest.raises(RuntimeError, match="links a web resource"):
         render_map(m)
 
 
 def test_hostile_names_are_escaped(hostile):
-    text = render_map(build_map(hostile, offline=True))
+    text = render_map(build(hostile, offline=True))
     for raw in (HOSTILE_PS, HOSTILE_DER, HOSTILE_ID):
         assert raw not in text
     assert "<img src=x" not in text
@@ -341,7 +348,7 @@ def test_script_json_cannot_close_its_element():
 def test_markers_only_without_service_areas(tmp_path, tiny_study_path):
     out = run_study(tiny_study_path, tmp_path / "run")
     assert not (out / "service_areas.geojson").exists()
-    data = page_data(render_map(build_map(out, offline=True)))
+    data = page_data(render_map(build(out, offline=True)))
     assert data["areas"] is None and data["boundary"] is None
     assert data["ps"]["id"] == ["001", "N", "S"]  # ids as written, leading zeros kept
     assert data["ps"]["lat"] == [45.46, 45.5, 45.42] and data["ps"]["lon"] == [9.15, 9.2, 9.19]
@@ -350,7 +357,7 @@ def test_markers_only_without_service_areas(tmp_path, tiny_study_path):
 
 def test_write_map_writes_map_html_atomically(tmp_path, demo):
     run = copy_run(demo, tmp_path / "run")
-    path = write_map(run, offline=True)
+    path = write_map(Run.load(run), run, offline=True)
     assert path == run / "map.html"
     assert page_data(path.read_text(encoding="utf-8"))["scenario"] == "2030"
     assert not list(run.glob(".map.html.*"))  # no temporary file left
@@ -368,7 +375,7 @@ def test_atlas_map_command(tmp_path, demo):
     assert page_data((run / "map.html").read_text(encoding="utf-8"))["scenario"] == "as-is"
     bad = CliRunner().invoke(main, ["map", str(run), "--scenario", "2050"])
     assert bad.exit_code == 2
-    assert "run.json: scenario: '2050' is not in the run" in bad.output
+    assert "--scenario: '2050' is not in the run" in bad.output
 
 
 def test_coverage_simplification_keeps_shared_borders():
@@ -413,9 +420,8 @@ def test_coverage_simplification_keeps_shared_borders():
 
 def test_bad_scenario_names_the_run_and_the_choices(demo):
     with pytest.raises(AtlasInputError) as err:
-        build_map(demo, scenario="2050")
-    assert err.value.path == str(demo / "run.json")
-    assert err.value.where == "scenario"
+        build(demo, scenario="2050")
+    assert err.value.where == "--scenario"
     assert (
         "'2050' is not in the run" in err.value.problem and "'as-is', '2030'" in err.value.problem
     )
@@ -429,7 +435,7 @@ def test_missing_file_is_named(tmp_path, demo, name):
     run = copy_run(demo, tmp_path / "run")
     (run / name).unlink()
     with pytest.raises(AtlasInputError) as err:
-        build_map(run)
+        build(run)
     assert err.value.path == str(run / name)
     assert "not found" in err.value.problem
 
@@ -438,7 +444,7 @@ def test_optional_files_may_be_missing(tmp_path, demo):
     run = copy_run(demo, tmp_path / "run")
     (run / "der_register.csv").unlink()
     (run / "boundary.geojson").unlink()
-    data = page_data(render_map(build_map(run, offline=True)))
+    data = page_data(render_map(build(run, offline=True)))
     assert data["der"] == [] and data["boundary"] is None
     assert len(data["areas"]["features"]) == 30
 
@@ -453,7 +459,7 @@ def test_malformed_inputs_name_file_row_and_expectation(tmp_path, demo):
     run = copy_run(demo, tmp_path / "run")
     _edit(run / "screening.csv", ",False,", ",maybe,")
     with pytest.raises(AtlasInputError) as err:
-        build_map(run)
+        build(run)
     assert err.value.path == str(run / "screening.csv")
     assert (
         err.value.where.endswith("column meets") and "expected true or false" in err.value.problem
@@ -463,35 +469,35 @@ def test_malformed_inputs_name_file_row_and_expectation(tmp_path, demo):
     run = copy_run(demo, tmp_path / "run2")
     (run / "run.json").write_text('{"scenarios": ["as-is", "2030"],', encoding="utf-8")
     with pytest.raises(AtlasInputError, match="not valid JSON") as err:
-        build_map(run)
+        build(run)
     assert err.value.line == 1
 
     run = copy_run(demo, tmp_path / "run3")
-    _edit(run / "envelopes.csv", '"POLYGON ((', '"LINESTRING ((')
+    env = pd.read_csv(run / "envelopes.csv", dtype=str, keep_default_na=False)
+    env.loc[1, "wkb"] = "not hex"
+    env.to_csv(run / "envelopes.csv", index=False)
     with pytest.raises(AtlasInputError) as err:
-        build_map(run)
-    assert err.value.path == str(run / "envelopes.csv") and err.value.where == "row 1, column wkt"
+        build(run)
+    assert err.value.path == str(run / "envelopes.csv") and err.value.where == "row 2, column wkb"
 
     run = copy_run(demo, tmp_path / "run4")
     _edit(run / "screening.csv", "scenario,ps_id", "scenario,ps")
     with pytest.raises(AtlasInputError, match="missing column 'ps_id'"):
-        build_map(run)
+        build(run)
 
     run = copy_run(demo, tmp_path / "run5")
     text = (run / "screening.csv").read_text(encoding="utf-8").splitlines()
     keep = [text[0]] + [line for line in text[1:] if not line.startswith("2030,")]
     (run / "screening.csv").write_text("\n".join(keep) + "\n", encoding="utf-8")
-    with pytest.raises(AtlasInputError, match="no rows for scenario '2030'"):
-        build_map(run)
-    # the as-is map still works from that file
-    assert page_data(render_map(build_map(run, scenario="as-is")))["default_layer"] == "as-is|p_up"
+    with pytest.raises(AtlasInputError, match="expected every scenario, PS and direction"):
+        build(run)
 
 
 def test_service_areas_without_ps_id(tmp_path, demo):
     run = copy_run(demo, tmp_path / "run")
     _edit(run / "service_areas.geojson", '"ps_id":', '"id":', count=-1)
     with pytest.raises(AtlasInputError) as err:
-        build_map(run)
+        build(run)
     assert err.value.path == str(run / "service_areas.geojson") and "ps_id" in err.value.problem
 
 
@@ -500,7 +506,7 @@ def test_nothing_left_when_write_fails(tmp_path, demo):
     (run / "map.html").write_text("old", encoding="utf-8")
     (run / "statistics.parquet").unlink()
     with pytest.raises(AtlasInputError):
-        write_map(run)
+        write_map(Run.load(run), run)
     assert (run / "map.html").read_text(encoding="utf-8") == "old"
 
 
@@ -510,7 +516,7 @@ def test_an_empty_service_area_keeps_its_marker(tmp_path, demo):
     k = areas.index[areas["ps_id"] == "NORD"][0]
     areas.loc[k, "geometry"] = shapely.Polygon()  # a Voronoi cell wholly outside the boundary
     areas.to_file(run / "service_areas.geojson", driver="GeoJSON")
-    data = page_data(render_map(build_map(run, offline=True)))
+    data = page_data(render_map(build(run, offline=True)))
     i = data["ps"]["id"].index("NORD")
     assert data["areas"]["features"][i] == []
     assert sum(1 for f in data["areas"]["features"] if f) == 29

@@ -37,7 +37,8 @@ class AreaReport:
     sliver_area_m2 : float
         Their total overlap. [m2]
     empty_areas : list of str
-        PS whose area is empty (e.g. a Voronoi cell wholly outside the boundary).
+        PS whose area is empty (e.g. a Voronoi cell wholly outside the boundary), sorted by
+        ``ps_id`` as text.
     """
 
     slivers_resolved: int = 0

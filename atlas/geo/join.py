@@ -33,6 +33,7 @@ from atlas.geo.register import (
     ev_points_from_register,
     normalise_register,
 )
+from atlas.inputs.checks import raise_first_bad
 from atlas.inputs.study import Study
 from atlas.inputs.tables import read_substations
 
@@ -151,20 +152,20 @@ def read_sites(path: Path, id_column: str = "ps_id") -> gpd.GeoDataFrame:
         local = metric_crs([gdf])
         geoms = geoms.to_crs(local).centroid.to_crs(gdf.crs)
     ids = gdf[id_column].astype("string").str.strip()
-    empty = ids.isna() | (ids == "")
-    if empty.any():
-        i = int(np.flatnonzero(empty.to_numpy())[0])
-        raise AtlasInputError(
-            path, f"feature {i + 1}, {id_column}", "empty, expected a substation id"
-        )
-    dup = ids.duplicated()
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise AtlasInputError(
-            path,
-            f"feature {i + 1}, {id_column}",
-            f"duplicate ps_id {ids.iloc[i]!r}, expected each PS once",
-        )
+    raise_first_bad(
+        ids.isna() | (ids == ""),
+        path,
+        id_column,
+        "empty, expected a substation id",
+        is_csv=False,
+    )
+    raise_first_bad(
+        ids.duplicated(),
+        path,
+        id_column,
+        lambda i: f"duplicate ps_id {ids.iloc[i]!r}, expected each PS once",
+        is_csv=False,
+    )
     rated = (
         pd.to_numeric(gdf["rated_mva"], errors="coerce")
         if "rated_mva" in gdf.columns
@@ -192,22 +193,22 @@ def _given_areas(
             path, "attributes", "missing attribute 'ps_id', expected the PS each area belongs to"
         )
     gdf["ps_id"] = gdf["ps_id"].astype("string").str.strip().astype(str)
-    dup = gdf["ps_id"].duplicated()
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise AtlasInputError(
-            path,
-            f"feature {i + 1}, ps_id",
-            f"duplicate ps_id {gdf['ps_id'].iloc[i]!r}, expected one area per PS (use a MultiPolygon)",
-        )
-    unknown = ~gdf["ps_id"].isin(ps_ids)
-    if unknown.any():
-        i = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise AtlasInputError(
-            path,
-            f"feature {i + 1}, ps_id",
-            f"{gdf['ps_id'].iloc[i]!r} is not in the substations file",
-        )
+    raise_first_bad(
+        gdf["ps_id"].duplicated(),
+        path,
+        "ps_id",
+        lambda i: (
+            f"duplicate ps_id {gdf['ps_id'].iloc[i]!r}, expected one area per PS (use a MultiPolygon)"
+        ),
+        is_csv=False,
+    )
+    raise_first_bad(
+        ~gdf["ps_id"].isin(ps_ids),
+        path,
+        "ps_id",
+        lambda i: f"{gdf['ps_id'].iloc[i]!r} is not in the substations file",
+        is_csv=False,
+    )
     missing = [p for p in ps_ids if p not in set(gdf["ps_id"])]
     if missing:
         raise AtlasInputError(
@@ -256,7 +257,7 @@ def build_geodata(study: Study, files: dict[str, Path]) -> GeoStage:
             raise AtlasInputError(files["inputs.substations"], "sites", str(exc)) from None
     if stage.areas is not None:
         empty = shapely.is_empty(stage.areas.geometry.to_numpy())
-        stage.report.empty_areas = list(stage.areas["ps_id"].to_numpy()[empty])
+        stage.report.empty_areas = sorted(str(p) for p in stage.areas["ps_id"].to_numpy()[empty])
     if "inputs.ders" in files:
         _join_register(stage, study, files)
     return stage

@@ -18,14 +18,10 @@ import pyproj
 import shapely
 
 from atlas.errors import AtlasInputError
+from atlas.inputs.checks import raise_first_bad, read_csv_table
 
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".fgb", ".zip")
 WGS84 = "EPSG:4326"
-
-
-def _feature(i: int, is_csv: bool) -> tuple[str, int | None]:
-    """How to name the i-th record: a CSV row (with its line) or a feature."""
-    return (f"row {i + 1}", i + 2) if is_csv else (f"feature {i + 1}", None)
 
 
 def read_layer(
@@ -74,35 +70,32 @@ def read_layer(
     gdf.columns = [str(c).strip() if c != gdf.geometry.name else c for c in gdf.columns]
     gdf = gdf.reset_index(drop=True)
     geoms = gdf.geometry.to_numpy()
-    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    if missing.any():
-        i = int(np.flatnonzero(missing)[0])
-        where, line = _feature(i, is_csv)
-        raise AtlasInputError(path, where, f"empty geometry, expected a {what} geometry", line=line)
+    raise_first_bad(
+        shapely.is_missing(geoms) | shapely.is_empty(geoms),
+        path,
+        None,
+        f"empty geometry, expected a {what} geometry",
+        is_csv=is_csv,
+    )
     if geometry_types is not None:
-        types = shapely.get_type_id(geoms)
-        ok_ids = {_TYPE_IDS[t] for t in geometry_types}
-        bad = ~np.isin(types, list(ok_ids))
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            where, line = _feature(i, is_csv)
-            raise AtlasInputError(
-                path,
-                where,
-                f"geometry is a {geoms[i].geom_type}, expected {' or '.join(geometry_types)}",
-                line=line,
-            )
-    invalid = ~shapely.is_valid(geoms)
-    if invalid.any():
-        i = int(np.flatnonzero(invalid)[0])
-        where, line = _feature(i, is_csv)
-        raise AtlasInputError(
+        ok_ids = [_TYPE_IDS[t] for t in geometry_types]
+        raise_first_bad(
+            ~np.isin(shapely.get_type_id(geoms), ok_ids),
             path,
-            where,
-            f"invalid geometry ({shapely.is_valid_reason(geoms[i])}), expected a valid {what} geometry "
-            "(fix it, e.g. with shapely.make_valid or QGIS 'Fix geometries')",
-            line=line,
+            None,
+            lambda i: f"geometry is a {geoms[i].geom_type}, expected {' or '.join(geometry_types)}",
+            is_csv=is_csv,
         )
+    raise_first_bad(
+        ~shapely.is_valid(geoms),
+        path,
+        None,
+        lambda i: (
+            f"invalid geometry ({shapely.is_valid_reason(geoms[i])}), expected a valid {what} "
+            "geometry (fix it, e.g. with shapely.make_valid or QGIS 'Fix geometries')"
+        ),
+        is_csv=is_csv,
+    )
     return gdf
 
 
@@ -118,15 +111,7 @@ _TYPE_IDS = {
 
 
 def _read_lat_lon_csv(path: Path, what: str) -> gpd.GeoDataFrame:
-    try:
-        df = pd.read_csv(
-            path, skipinitialspace=True, dtype=str, keep_default_na=False
-        )  # text as text
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
-        raise AtlasInputError(
-            path, "", f"cannot be read as CSV ({str(exc).splitlines()[0]})"
-        ) from None
-    df.columns = [str(c).strip() for c in df.columns]
+    df = read_csv_table(path, [], dtype=str, keep_default_na=False)  # text as text
     for col in ("lat", "lon"):
         if col not in df.columns:
             raise AtlasInputError(
@@ -137,15 +122,14 @@ def _read_lat_lon_csv(path: Path, what: str) -> gpd.GeoDataFrame:
             )
     lat = pd.to_numeric(df["lat"], errors="coerce").to_numpy(dtype=float)
     lon = pd.to_numeric(df["lon"], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(lat) | ~np.isfinite(lon) | (np.abs(lat) > 90) | (np.abs(lon) > 180)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise AtlasInputError(
-            path,
-            f"row {i + 1}",
-            f"lat/lon {df['lat'].iloc[i]!r}, {df['lon'].iloc[i]!r}, expected WGS84 degrees",
-            line=i + 2,
-        )
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(lat) | ~np.isfinite(lon) | (np.abs(lat) > 90) | (np.abs(lon) > 180)
+    raise_first_bad(
+        bad,
+        path,
+        None,
+        lambda i: f"lat/lon {df['lat'].iloc[i]!r}, {df['lon'].iloc[i]!r}, expected WGS84 degrees",
+    )
     return gpd.GeoDataFrame(
         df.drop(columns=["lat", "lon"]), geometry=gpd.points_from_xy(lon, lat), crs=WGS84
     )

@@ -17,7 +17,8 @@ Register columns (docs/study-file.md, "DER register"):
     Optional: empty means the installation exists in every scenario; a name means only in
     that scenario (a planned plant).
 ``der_id``, ``name``
-    Optional identifiers (``der_id`` defaults to the row number).
+    Optional identifiers (``der_id`` defaults to the row number). A ``der_id`` given twice
+    for the same scenario is an error (an empty scenario counts as every scenario).
 """
 
 from __future__ import annotations
@@ -30,15 +31,11 @@ import pandas as pd
 
 from atlas.conventions import CAPACITY_TECHNOLOGIES, EV_LOCATIONS, LEVELS
 from atlas.errors import AtlasInputError
+from atlas.inputs.checks import first_duplicate, raise_first_bad, record_label
 
 REGISTER_TECHNOLOGIES: tuple[str, ...] = (*CAPACITY_TECHNOLOGIES, "ev")
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
-
-
-def _bad(path: Path, i: int, col: str, problem: str, is_csv: bool) -> AtlasInputError:
-    where = f"row {i + 1}, {col}" if is_csv else f"feature {i + 1}, {col}"
-    return AtlasInputError(path, where, problem, line=i + 2 if is_csv else None)
 
 
 def normalise_register(
@@ -63,6 +60,14 @@ def normalise_register(
         Columns der_id (str), name (str), technology, level, capacity_mw [MW], location
         ("" for non-EV), v2g (float: 1, 0 or NaN when not given), scenario ("" = all), and
         the point geometry, same CRS.
+
+    Raises
+    ------
+    AtlasInputError
+        A missing or doubled capacity column, no technology column, or the first bad
+        record (row or feature): unknown technology, level, EV location or scenario,
+        negative or non-numeric capacity, a ``v2g`` that is not true/false, a ``der_id``
+        given twice for the same scenario (naming both records).
     """
     cols = set(raw.columns)
     has_kw, has_mw = "capacity_kw" in cols, "capacity_mw" in cols
@@ -90,62 +95,74 @@ def normalise_register(
         return pd.Series(clean[codes], index=raw.index)
 
     tech = text("technology").str.lower()
-    bad = ~tech.isin(REGISTER_TECHNOLOGIES)
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise _bad(
-            path,
-            i,
-            "technology",
-            f"{tech.iloc[i]!r}, expected one of {list(REGISTER_TECHNOLOGIES)}",
-            is_csv,
-        )
+    raise_first_bad(
+        ~tech.isin(REGISTER_TECHNOLOGIES),
+        path,
+        "technology",
+        lambda i: f"{tech.iloc[i]!r}, expected one of {list(REGISTER_TECHNOLOGIES)}",
+        is_csv=is_csv,
+    )
     cap_col = "capacity_kw" if has_kw else "capacity_mw"
     cap = pd.to_numeric(raw[cap_col], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(cap) | (cap < 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise _bad(path, i, cap_col, f"{raw[cap_col].iloc[i]!r}, expected a number >= 0", is_csv)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(cap) | (cap < 0)
+    raise_first_bad(
+        bad,
+        path,
+        cap_col,
+        lambda i: f"{raw[cap_col].iloc[i]!r}, expected a number >= 0",
+        is_csv=is_csv,
+    )
     capacity_mw = cap / 1000.0 if has_kw else cap
     level = text("level", "MV").str.upper()
-    bad = ~level.isin(LEVELS)
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise _bad(path, i, "level", f"{level.iloc[i]!r}, expected one of {list(LEVELS)}", is_csv)
+    raise_first_bad(
+        ~level.isin(LEVELS),
+        path,
+        "level",
+        lambda i: f"{level.iloc[i]!r}, expected one of {list(LEVELS)}",
+        is_csv=is_csv,
+    )
     location = text("location").str.lower()
     is_ev = (tech == "ev").to_numpy()
-    bad = is_ev & ~location.isin(EV_LOCATIONS).to_numpy()
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise _bad(
-            path,
-            i,
-            "location",
-            f"{location.iloc[i]!r} for a charging point, expected one of {list(EV_LOCATIONS)}",
-            is_csv,
-        )
+    raise_first_bad(
+        is_ev & ~location.isin(EV_LOCATIONS).to_numpy(),
+        path,
+        "location",
+        lambda i: (
+            f"{location.iloc[i]!r} for a charging point, expected one of {list(EV_LOCATIONS)}"
+        ),
+        is_csv=is_csv,
+    )
     location = location.where(is_ev, "")
     v2g_text = text("v2g").str.lower()
     v2g = np.full(n, np.nan)
     v2g[v2g_text.isin(_TRUE).to_numpy()] = 1.0
     v2g[v2g_text.isin(_FALSE).to_numpy()] = 0.0
-    bad = (v2g_text != "").to_numpy() & np.isnan(v2g)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise _bad(path, i, "v2g", f"{v2g_text.iloc[i]!r}, expected true, false or empty", is_csv)
+    raise_first_bad(
+        (v2g_text != "").to_numpy() & np.isnan(v2g),
+        path,
+        "v2g",
+        lambda i: f"{v2g_text.iloc[i]!r}, expected true, false or empty",
+        is_csv=is_csv,
+    )
     v2g[~is_ev] = np.nan
     scenario = text("scenario")
-    bad = (scenario != "") & ~scenario.isin(scenarios)
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise _bad(
-            path,
-            i,
-            "scenario",
-            f"{scenario.iloc[i]!r}, expected empty (all scenarios) or one of {scenarios}",
-            is_csv,
-        )
+    raise_first_bad(
+        (scenario != "") & ~scenario.isin(scenarios),
+        path,
+        "scenario",
+        lambda i: f"{scenario.iloc[i]!r}, expected empty (all scenarios) or one of {scenarios}",
+        is_csv=is_csv,
+    )
     der_id = text("der_id")
+    _check_unique_der_ids(
+        der_id.to_numpy(dtype=object),
+        scenario.to_numpy(dtype=object),
+        scenarios,
+        path,
+        is_csv=is_csv,
+        per_scenario="scenario" in cols,
+    )
     der_id = der_id.where(der_id != "", pd.Series(np.arange(1, n + 1).astype(str), index=raw.index))
     return gpd.GeoDataFrame(
         {
@@ -161,6 +178,57 @@ def normalise_register(
         geometry=raw.geometry.to_numpy(),
         crs=raw.crs,
     )
+
+
+def _check_unique_der_ids(
+    der_id: np.ndarray,
+    scenario: np.ndarray,
+    scenarios: list[str],
+    path: Path,
+    is_csv: bool,
+    per_scenario: bool,
+) -> None:
+    """Refuse a ``der_id`` given twice for the same scenario.
+
+    A register may list one installation once per scenario (``scenario`` column: a plant
+    repowered in 2030, say); an empty scenario means every scenario, so it clashes with any
+    other row of that ``der_id``. Empty ids (numbered by row later) are not compared.
+
+    Raises
+    ------
+    AtlasInputError
+        Naming both records of the first clash, e.g. ``rows 3 and 7, der_id: duplicate
+        'PV12', expected each der_id once``.
+    """
+    given = np.flatnonzero(der_id != "")
+    if len(given) < 2:
+        return
+    # one (row, der_id, scenario) for each scenario a row belongs to, in row order
+    members = [given[(scenario[given] == "") | (scenario[given] == s)] for s in scenarios]
+    row = np.concatenate(members)
+    named = np.concatenate(
+        [np.full(len(m), s, dtype=object) for m, s in zip(members, scenarios, strict=True)]
+    )
+    order = np.argsort(row, kind="stable")
+    row, named = row[order], named[order]
+    key = pd.DataFrame({"der_id": der_id[row], "scenario": named})
+    pair = first_duplicate(key)
+    if pair is None:
+        return
+    a, b = int(row[pair[0]]), int(row[pair[1]])
+    label, line = record_label([a, b], is_csv)
+    value = der_id[b]
+    if not per_scenario:
+        problem = f"duplicate {value!r}, expected each der_id once"
+    elif scenario[a] == scenario[b] == "":
+        problem = f"duplicate {value!r} in every scenario, expected each der_id once per scenario"
+    else:
+        shared = named[pair[1]]
+        problem = f"duplicate {value!r} in scenario {shared!r}"
+        if "" in (scenario[a], scenario[b]):
+            problem += " (an empty scenario means every scenario)"
+        problem += ", expected each der_id once per scenario"
+    raise AtlasInputError(path, f"{label}, der_id", problem, line=line)
 
 
 def _per_scenario(register: pd.DataFrame, scenarios: list[str]) -> pd.DataFrame:

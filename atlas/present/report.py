@@ -18,10 +18,11 @@ Figure levels (``atlas run --figures``):
 
 from __future__ import annotations
 
-import html
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,14 @@ from atlas.analysis.stats import (
     month_hour_means,
     monthly_boxes,
 )
+from atlas.conventions import TECHNOLOGIES, TECHNOLOGY_NAMES
+from atlas.engine.capability import box_disc_set, ev_set
+from atlas.engine.compute import StudyInputs, der_specs
+from atlas.engine.envelope import yearly_envelope_pruned
 from atlas.present import figures as fg
+
+if TYPE_CHECKING:
+    from atlas.runfolder import Run
 
 #: Figure levels of ``atlas run --figures``.
 FIGURE_LEVELS = ("none", "summary", "all")
@@ -419,6 +427,22 @@ def _fmt(x, digits: int = 2) -> str:
     return f"{x:.{digits}f}"
 
 
+@functools.cache
+def _report_template():
+    """``templates/report.html.j2`` in an environment that escapes every value."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("atlas.present", "templates"),
+        autoescape=True,  # user text (ids, names, description, credits) never becomes markup
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template("report.html.j2")
+
+
 def report_html(
     study_name: str,
     description: str,
@@ -434,7 +458,7 @@ def report_html(
     Parameters
     ----------
     study_name, description : str
-        From the study file (escaped here, like every user text).
+        From the study file (escaped by the template, like every user text).
     screening : pandas.DataFrame
         The run's screening table (:data:`atlas.analysis.stats.SCREENING_COLUMNS`).
     year_stats : pandas.DataFrame
@@ -452,8 +476,13 @@ def report_html(
     -------
     str
         A self-contained page (no script, no external resource).
+
+    Notes
+    -----
+    The page is ``atlas/present/templates/report.html.j2``, rendered by Jinja2 with
+    autoescape on. This function prepares plain text only (formatted numbers,
+    percent-quoted relative links); the template escapes all of it, and marks nothing safe.
     """
-    esc = html.escape
     scr = screening[screening["scenario"] == scenario]
     ranking = (
         scr.assign(ratio=scr["firm"] / scr["threshold"].where(scr["threshold"] > 0))
@@ -464,95 +493,104 @@ def report_html(
     anchors = {p: f"ps-{i}" for i, p in enumerate(ranking.index)}
     rows = []
     for rank, (ps_id, r) in enumerate(ranking.iterrows(), start=1):
-        cells = []
+        firm = []
         for d in DIRECTIONS:
             x = scr[(scr["ps_id"] == ps_id) & (scr["direction"] == d)].iloc[0]
             mark = "yes" if x["meets"] else "no"
-            cells.append(
-                f'<td class="{mark}">{_fmt(x["firm"])} <small>{esc(str(x["unit"]))}</small></td>'
-            )
+            firm.append({"mark": mark, "value": _fmt(x["firm"]), "unit": str(x["unit"])})
         over = scr[scr["ps_id"] == ps_id]["hours_over_rating"].iloc[0]
         rows.append(
-            f'<tr><td>{rank}</td><td><a href="#{anchors[ps_id]}">{esc(str(ps_id))}</a></td>'
-            f"<td>{esc(str(r['name']))}</td><td>{int(r['met'])}</td>{''.join(cells)}"
-            f"<td>{'-' if pd.isna(over) else int(over)}</td></tr>"
+            {
+                "rank": rank,
+                "anchor": anchors[ps_id],
+                "ps_id": str(ps_id),
+                "name": str(r["name"]),
+                "met": int(r["met"]),
+                "firm": firm,
+                "over": "-" if pd.isna(over) else int(over),
+            }
         )
     sections = []
     for ps_id in ranking.index:
-        table = [
-            "<tr><th>scenario</th><th>direction</th><th>firm</th><th>mean</th>"
-            "<th>share at or above</th><th>meets</th><th>longest run [h]</th>"
-            "<th>std</th><th>P10</th><th>P50</th><th>P90</th><th>max</th></tr>"
-        ]
         ps_scr = screening[screening["ps_id"] == ps_id]
         ps_year = year_stats[year_stats["ps_id"] == ps_id].set_index(
             ["scenario", "figure", "statistic"]
         )["value"]
+        table = []
         for x in ps_scr.itertuples(index=False):
-
-            def stat(name, x=x, ps_year=ps_year):
-                return _fmt(ps_year.get((x.scenario, x.direction, name), np.nan))
-
+            stats = [
+                _fmt(ps_year.get((x.scenario, x.direction, name), np.nan))
+                for name in ("std", "p10", "p50", "p90", "max")
+            ]
             table.append(
-                f"<tr><td>{esc(str(x.scenario))}</td><td>{x.direction}</td>"
-                f"<td>{_fmt(x.firm)} {x.unit}</td><td>{_fmt(x.mean)}</td>"
-                f"<td>{x.share_at_or_above:.1%}</td><td>{'yes' if x.meets else 'no'}</td>"
-                f"<td>{x.longest_run_h}</td><td>{stat('std')}</td><td>{stat('p10')}</td>"
-                f"<td>{stat('p50')}</td><td>{stat('p90')}</td><td>{stat('max')}</td></tr>"
+                [
+                    str(x.scenario),
+                    str(x.direction),
+                    f"{_fmt(x.firm)} {x.unit}",
+                    _fmt(x.mean),
+                    f"{x.share_at_or_above:.1%}",
+                    "yes" if x.meets else "no",
+                    str(x.longest_run_h),
+                    *stats,
+                ]
             )
         links = []
         for png in figures.get(ps_id, []):
             rel = Path(os.path.relpath(png, out_dir)).as_posix()
-            href = esc("/".join(_quote(part) for part in rel.split("/")))
-            links.append(
-                f'<figure><a href="{href}"><img src="{href}" loading="lazy" '
-                f'alt="{esc(png.stem)}"></a><figcaption>{esc(_caption(png.stem))}</figcaption></figure>'
-            )
-        name = ps_scr["name"].iloc[0] if len(ps_scr) else ""
+            href = "/".join(_quote(part) for part in rel.split("/"))
+            links.append({"href": href, "alt": png.stem, "caption": _caption(png.stem)})
         sections.append(
-            f'<section id="{anchors[ps_id]}"><h2>{esc(str(ps_id))} <small>{esc(str(name))}</small></h2>'
-            f"<table>{''.join(table)}</table><div class='figs'>{''.join(links)}</div></section>"
+            {
+                "anchor": anchors[ps_id],
+                "ps_id": str(ps_id),
+                "name": str(ps_scr["name"].iloc[0] if len(ps_scr) else ""),
+                "rows": table,
+                "figures": links,
+            }
         )
-    directions = "".join(f"<th>{d} firm</th>" for d in DIRECTIONS)
-    any_scr = screening.iloc[0] if len(screening) else None
     rule = ""
-    if any_scr is not None:
+    if len(screening):
+        any_scr = screening.iloc[0]
         rule = (
             f"Firm value: the level reached in at least {any_scr['availability']:.0%} of the hours. "
             "A PS meets a direction when its firm value is at or above the threshold "
             f"(thresholds: {screening[screening.unit == 'MW']['threshold'].iloc[0]:g} MW, "
             f"{screening[screening.unit == 'Mvar']['threshold'].iloc[0]:g} Mvar). "
         )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Flexibility atlas: {esc(study_name)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1250px; color: #222; }}
-table {{ border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }}
-th {{ background: #f3f3f3; }} td:nth-child(2), td:nth-child(3) {{ text-align: left; }}
-td.yes {{ background: #d9f2d9; font-weight: bold; }} td.no {{ color: #666; }}
-.figs {{ display: flex; flex-wrap: wrap; gap: 0.8em; }}
-figure {{ margin: 0; width: 400px; }} figure img {{ width: 400px; border: 1px solid #ddd; }}
-figcaption {{ font-size: 0.8em; color: #555; }} section {{ border-top: 2px solid #888; margin-top: 1.5em; }}
-</style></head><body>
-<h1>Flexibility atlas: {esc(study_name)}</h1>
-<p>{esc(description)}</p>
-<p><small>Data: {esc("; ".join(credits or []) or "as given by the study")}.</small></p>
-<p>Primary substations ranked by the number of directions that meet the relief threshold in
-scenario <b>{esc(scenario)}</b>, then by their best firm value relative to the threshold.
-{esc(rule)}Figures are magnitudes in generator convention (p_up: extra injection, the PS
-withdraws less; p_down: injection removed or load added; q_up: extra reactive injection;
-q_down: extra reactive absorption); hours over rating count the hours in which a point of
-the PS envelope exceeds the PS's rated apparent power. See also map.html and screening.csv.</p>
-<table><tr><th>rank</th><th>ps_id</th><th>name</th><th>directions met</th>{directions}
-<th>hours over rating</th></tr>
-{"".join(rows)}
-</table>
-{"".join(sections)}
-</body></html>
-"""
+    return _report_template().render(
+        study_name=study_name,
+        description=description,
+        credits="; ".join(credits or []) or "as given by the study",
+        scenario=scenario,
+        rule=rule,
+        directions=list(DIRECTIONS),
+        ranking=rows,
+        sections=sections,
+    )
+
+
+def write_report(run: Run, folder: Path) -> Path:
+    """Write ``report.html`` of a run into ``folder`` (where the run is being saved).
+
+    The ranking is by the last scenario of the run, with the run's screening and
+    year-level statistics; the figures are the run's PNGs, linked relative to ``folder``.
+    """
+    from atlas.files import write_text_atomic
+
+    folder = Path(folder)
+    study = run.manifest["study"]
+    stats = run.statistics
+    page = report_html(
+        str(study.get("name", "")),
+        str(study.get("description", "") or ""),
+        run.screening,
+        stats[stats["month"].isna()],
+        {ps: [folder / rel for rel in rels] for ps, rels in run.figures.items()},
+        folder,
+        run.scenarios[-1],
+        data_credits(run.manifest),
+    )
+    return write_text_atomic(folder / "report.html", page)
 
 
 def _day_label(month_day: str, time: pd.DatetimeIndex, timezone: str) -> str:
@@ -574,3 +612,45 @@ def _caption(stem: str) -> str:
         if stem == key or ("{" in key and stem.startswith(prefix)):
             return f"{paper}: {what} ({stem})"
     return stem
+
+
+def technology_views(inputs: StudyInputs, ps_id: str) -> list:
+    """Each technology at one PS for its figure (paper Fig. 3-6): capability sets and the
+    PS's yearly envelope with that technology alone, per scenario.
+
+    Returns
+    -------
+    list of TechView
+        PV, CHP, biomass and hydro with their capability sets in p.u. of Sn at three
+        operating points (p0 = 1, 0.6, 0.2); EV with its V2G disc and charge-only segment at
+        the PS's peak charging power, in MW. Technologies absent in every scenario are left
+        out.
+    """
+    k = inputs.ps_index(ps_id)
+    point = inputs.load[k]
+    scenarios = inputs.study.scenarios
+    specs = {s: der_specs(inputs, s, ps_id) for s in scenarios}
+    views = []
+    for tech in TECHNOLOGIES:
+        per = {s: [x for x in specs[s] if x.technology == tech] for s in scenarios}
+        present = [x for s in scenarios for x in per[s]]
+        if not present:
+            continue
+        envelopes = {s: yearly_envelope_pruned(point, per[s]) for s in scenarios if per[s]}
+        curves = []
+        if tech == "ev":
+            for spec in {x.kind: x for x in present}.values():
+                d = float(np.max(spec.series))
+                dev = ev_set(np.array([d]), v2g=spec.kind == "ev_v2g").vertices[0]
+                what = "V2G disc" if spec.kind == "ev_v2g" else "charge only (adds load)"
+                curves.append((f"{what}, at the peak charging {d:.2f} MW", dev, (0.0, 0.0)))
+            unit = "MW"
+        else:
+            params = present[0].params
+            for p0 in (1.0, 0.6, 0.2):
+                dev = box_disc_set(params, 1.0, np.array([p0])).vertices[0]
+                curves.append((f"set at p0 = {p0:g} p.u.", dev + np.array([p0, 0.0]), (p0, 0.0)))
+
+            unit = "p.u. of Sn"
+        views.append(TechView(TECHNOLOGY_NAMES[tech], curves, unit, envelopes, tech))
+    return views

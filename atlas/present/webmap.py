@@ -1,7 +1,7 @@
 """The interactive map of a run: one self-contained HTML file (Folium / Leaflet).
 
-``write_map(run_dir)`` reads the output folder of ``atlas run`` (``atlas map`` redoes it) and writes
-``map.html``: the service areas coloured by a flexibility figure (one layer per scenario and
+``write_map(run, folder)`` takes a :class:`~atlas.runfolder.Run` (``atlas map`` rebuilds it from
+a saved run) and writes ``map.html``: the service areas coloured by a flexibility figure (one layer per scenario and
 direction, firm value or mean), the PS sites as labelled markers (those that meet the relief
 threshold stand out), the DERs clustered per technology, and a popup per PS with its installed
 capacities, the four figures' statistics and verdicts, its P-Q envelopes and its month x hour
@@ -9,8 +9,8 @@ availability. docs/map.md describes what a reader sees.
 
 Layout of the module, data flowing down:
 
-- readers (I/O at the edge): :func:`read_run` checks every file it reads and raises
-  :class:`~atlas.errors.AtlasInputError` naming the file, the key or row and what is expected;
+- what the map shows: :func:`map_data` takes the parts of a run the map needs (the run's
+  tables were checked when it was made or loaded, :mod:`atlas.runfolder`);
 - pure payload builders: :func:`map_payload` turns the tables into the compact JSON the page
   carries once (geometries simplified, per-PS charts as quantised numbers drawn lazily in JS);
 - the page: :func:`build_map` assembles the Folium map (Leaflet layers, controls, assets either
@@ -38,11 +38,13 @@ import numpy as np
 import pandas as pd
 
 from atlas import __version__
-from atlas.analysis.stats import DIRECTIONS, SCREENING_COLUMNS
+from atlas.analysis.stats import DIRECTIONS
 from atlas.errors import AtlasInputError
 
 if TYPE_CHECKING:
     import folium
+
+    from atlas.runfolder import Run
 
 #: Simplification tolerance of the service areas, in the study's UTM zone: about the square
 #: root of the largest triangle area removed (coverage Visvalingam-Whyatt). The tolerance used
@@ -249,42 +251,40 @@ def asset_tags(offline: bool) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Readers (I/O at the edge)
+# What the map shows, taken from a Run
 # ---------------------------------------------------------------------------------------------
 
 
 @dataclass
-class RunFiles:
-    """The tables of a run folder that the map shows, checked and normalised.
+class MapData:
+    """The parts of a :class:`~atlas.runfolder.Run` that the map shows, in map order.
 
     Attributes
     ----------
-    run_dir : pathlib.Path
     manifest : dict
-        ``run.json``.
+        The run's manifest.
     scenarios : list of str
         In the run's order.
     sites : pandas.DataFrame
-        One row per PS in map order: ps_id, name, lat, lon [deg], rated_mva [MVA],
-        area_km2 [km2], ders (count, NaN if unknown).
+        One row per PS: ps_id, name, lat, lon [deg], rated_mva [MVA], area_km2 [km2],
+        ders (count, NaN if unknown).
     areas : numpy.ndarray or None
-        Service-area polygons (shapely, EPSG:4326) aligned with ``sites``; None without
-        ``service_areas.geojson``.
+        Service-area polygons (shapely, EPSG:4326) aligned with ``sites``.
     boundary : numpy.ndarray or None
         Study boundary polygons (EPSG:4326).
     screening : pandas.DataFrame
-        ``screening.csv``.
+        The run's screening, every scenario and direction.
     statistics : pandas.DataFrame
-        The rows of ``statistics.parquet`` the map uses.
+        The year-level statistics and the chosen scenario's month x hour shares: scenario,
+        ps_id, figure, statistic; month, hour (float, NaN for year-level); value.
     envelopes : pandas.DataFrame
-        ``envelopes.csv``.
+        scenario, ps_id, kind, geometry.
     capacity : pandas.DataFrame
-        ``capacity_by_ps.csv``.
+        scenario, ps_id, technology, level, capacity_mw [MW].
     register : pandas.DataFrame or None
-        ``der_register.csv``.
+        The DER register with the PS each DER joined (lat, lon in WGS84).
     """
 
-    run_dir: Path
     manifest: dict
     scenarios: list[str]
     sites: pd.DataFrame
@@ -297,415 +297,74 @@ class RunFiles:
     register: pd.DataFrame | None
 
 
-def _need(path: Path, made_by: str) -> Path:
-    if not path.is_file():
-        raise AtlasInputError(path, "", f"not found, expected the output of `{made_by}`")
-    return path
-
-
-def read_manifest(run_dir: Path) -> dict:
-    """Read ``run.json`` and check its ``study`` and ``scenarios``.
-
-    Raises
-    ------
-    AtlasInputError
-        Missing file, invalid JSON, no list of scenario names.
-    """
-    path = _need(run_dir / "run.json", "atlas run")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise AtlasInputError(
-            path, f"line {exc.lineno}", f"not valid JSON ({exc.msg})", line=exc.lineno
-        ) from None
-    except (UnicodeDecodeError, OSError) as exc:
-        raise AtlasInputError(path, "", f"cannot be read ({exc})") from None
-    if not isinstance(data, dict):
-        raise AtlasInputError(path, "", "expected a JSON object (the run manifest)")
-    scenarios = data.get("scenarios")
-    if (
-        not isinstance(scenarios, list)
-        or not scenarios
-        or not all(isinstance(s, str) and s for s in scenarios)
-    ):
-        raise AtlasInputError(path, "scenarios", "expected a non-empty list of scenario names")
-    study = data.get("study", {})
-    if not isinstance(study, dict):
-        raise AtlasInputError(path, "study", "expected an object (name, year, description)")
-    return data
-
-
-def choose_scenario(manifest: dict, scenario: str | None, path: Path) -> str:
+def choose_scenario(scenarios: list[str], scenario: str | None) -> str:
     """The scenario the map colours by: the one asked for, or the last of the run.
 
     Raises
     ------
     AtlasInputError
-        ``scenario`` is not one of the run's.
+        ``scenario`` is not one of the run's (named as the ``--scenario`` option).
     """
-    scenarios = manifest["scenarios"]
     if scenario is None:
         return scenarios[-1]
     if scenario not in scenarios:
         raise AtlasInputError(
-            path, "scenario", f"{scenario!r} is not in the run, expected one of {scenarios}"
+            None, "--scenario", f"{scenario!r} is not in the run, expected one of {scenarios}"
         )
     return scenario
 
 
-def _csv(path: Path, required: list[str], text: list[str]) -> pd.DataFrame:
-    """A CSV with ``text`` columns read as strings (empty cells as ""), ``required`` checked."""
-    from atlas.inputs.tables import _read_csv
-
-    df = _read_csv(path, required, dtype=dict.fromkeys(text, str))
-    for c in text:
-        if c in df.columns:
-            df[c] = df[c].astype("string").fillna("").str.strip().astype(str)
-    return df
-
-
-def _bools(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
-    """A true/false column (also 1/0), else an error on the first bad row."""
-    from atlas.inputs.tables import _line
-
-    words = df[col].astype("string").str.strip().str.lower()
-    value = words.map({"true": True, "1": True, "1.0": True, "false": False, "0": False})
-    value = value.where(words.isin(["true", "1", "1.0", "false", "0"]))
-    bad = value.isna().to_numpy()
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise AtlasInputError(
-            path,
-            f"row {i + 1}, column {col}",
-            f"got {df[col].iloc[i]!r}, expected true or false",
-            line=_line(i),
-        )
-    return value.to_numpy(dtype=bool)
-
-
-def _in(df: pd.DataFrame, col: str, path: Path, allowed, expected: str) -> None:
-    from atlas.inputs.tables import _line
-
-    bad = ~df[col].isin(list(allowed)).to_numpy()
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise AtlasInputError(
-            path,
-            f"row {i + 1}, column {col}",
-            f"got {df[col].iloc[i]!r}, expected {expected}",
-            line=_line(i),
-        )
-
-
-def read_screening(path: Path, scenarios: list[str]) -> pd.DataFrame:
-    """Read ``screening.csv`` (written by ``atlas run``, or again by ``atlas screen``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        scenario, ps_id, name (str); direction; threshold [MW or Mvar]; unit;
-        availability [-]; firm, mean [MW or Mvar]; share_at_or_above [-]; meets (bool);
-        longest_run_h [h]; hours_over_rating [h] when the file has it.
-    """
-    from atlas.inputs.tables import _numeric
-
-    _need(path, "atlas run (or atlas screen RUN_DIR)")
-    optional = ("name", "hours_over_rating")  # a screening written by other tools may lack them
-    cols = [c for c in SCREENING_COLUMNS if c not in optional]
-    df = _csv(path, cols, ["scenario", "ps_id", "name", "direction", "unit"])
-    if "name" not in df.columns:
-        df["name"] = ""
-    _in(df, "scenario", path, scenarios, f"a scenario of the run {scenarios}")
-    _in(df, "direction", path, DIRECTIONS, f"one of {list(DIRECTIONS)}")
-    _in(df, "unit", path, ("MW", "Mvar"), "MW or Mvar")
-    for c in ("threshold", "firm", "mean", "longest_run_h"):
-        df[c] = _numeric(df, c, path, 0)
-    for c in ("availability", "share_at_or_above"):
-        df[c] = _numeric(df, c, path, 0, 1)
-    if "hours_over_rating" in df.columns:
-        df["hours_over_rating"] = _numeric(df, "hours_over_rating", path, 0)
-    df["meets"] = _bools(df, "meets", path)
-    dup = df.duplicated(["scenario", "ps_id", "direction"]).to_numpy()
-    if dup.any():
-        i = int(np.flatnonzero(dup)[0])
-        raise AtlasInputError(
-            path,
-            f"row {i + 1}",
-            "duplicate scenario, ps_id and direction, expected each once",
-            line=i + 2,
-        )
-    return df
-
-
-def read_statistics(path: Path, scenario: str) -> pd.DataFrame:
-    """Read the year-level statistics and the chosen scenario's month x hour shares.
+def map_data(run: Run, scenario: str | None = None) -> tuple[MapData, str]:
+    """What the map of ``run`` shows, and the scenario it colours by.
 
     Parameters
     ----------
-    path : pathlib.Path
-        ``statistics.parquet`` (long form, written by ``atlas run`` or ``atlas screen``).
-    scenario : str
-        The scenario of the heatmaps.
-
-    Returns
-    -------
-    pandas.DataFrame
-        scenario, ps_id, figure, statistic (str); month, hour (float, NaN for year-level);
-        value [MW, Mvar or -].
-    """
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    _need(path, "atlas run (or atlas screen RUN_DIR)")
-    cols = ["scenario", "ps_id", "figure", "statistic", "month", "hour", "value"]
-    try:
-        schema = pq.read_schema(path)
-    except Exception as exc:  # pyarrow raises several types for a file that is not parquet
-        raise AtlasInputError(path, "", f"cannot be read as parquet ({exc})") from None
-    missing = [c for c in cols if c not in schema.names]
-    if missing:
-        raise AtlasInputError(
-            path, "columns", f"missing column {missing[0]!r}, expected columns {cols}"
-        )
-    year = pc.field("statistic").isin(list(YEAR_STATS)) & pc.field("month").is_null()
-    heat = (
-        (pc.field("statistic") == "share_at_or_above")
-        & (pc.field("scenario") == scenario)
-        & pc.field("hour").is_valid()
-    )
-    try:
-        table = pq.read_table(path, columns=cols, filters=year | heat)
-        df = table.to_pandas()
-    except Exception as exc:
-        raise AtlasInputError(path, "", f"cannot be read as parquet ({exc})") from None
-    for c in ("scenario", "ps_id", "figure", "statistic"):
-        df[c] = df[c].astype(str)
-    for c in ("month", "hour", "value"):
-        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
-    return df
-
-
-def read_envelopes(path: Path) -> pd.DataFrame:
-    """Read ``envelopes.csv``: scenario, ps_id, kind, wkt (P-Q plane, load convention)."""
-    _need(path, "atlas run")
-    return _csv(path, ["scenario", "ps_id", "kind", "wkt"], ["scenario", "ps_id", "kind", "wkt"])
-
-
-def read_capacity(path: Path) -> pd.DataFrame:
-    """Read ``capacity_by_ps.csv``: scenario, ps_id, technology, level, capacity_mw [MW]."""
-    from atlas.inputs.tables import _numeric
-
-    _need(path, "atlas run")
-    df = _csv(
-        path,
-        ["scenario", "ps_id", "technology", "capacity_mw"],
-        ["scenario", "ps_id", "technology", "level"],
-    )
-    df["capacity_mw"] = _numeric(df, "capacity_mw", path, 0)
-    return df
-
-
-def read_register(path: Path) -> pd.DataFrame | None:
-    """Read ``der_register.csv`` if present (None otherwise).
-
-    Returns
-    -------
-    pandas.DataFrame or None
-        der_id, name, technology, level, location, v2g, scenario, ps_id (str);
-        capacity_mw [MW]; lat, lon [deg].
-    """
-    from atlas.inputs.tables import _numeric
-
-    if not path.is_file():
-        return None
-    text = ["der_id", "name", "technology", "level", "location", "v2g", "scenario", "ps_id"]
-    df = _csv(path, ["der_id", "technology", "capacity_mw", "lat", "lon"], text)
-    for c in text:
-        if c not in df.columns:
-            df[c] = ""
-    df["capacity_mw"] = _numeric(df, "capacity_mw", path, 0)
-    df["lat"] = _numeric(df, "lat", path, -90, 90)
-    df["lon"] = _numeric(df, "lon", path, -180, 180)
-    return df
-
-
-def _read_polygons(path: Path, what: str):
-    """A polygon layer in EPSG:4326 (GeoDataFrame), checked by :func:`atlas.geo.layers.read_layer`."""
-    from atlas.geo.layers import WGS84, read_layer
-
-    gdf = read_layer(path, what, ("Polygon", "MultiPolygon"))
-    return gdf.to_crs(WGS84)
-
-
-def _read_areas(path: Path):
-    """``service_areas.geojson`` in EPSG:4326; an empty area (a Voronoi cell wholly outside
-    the boundary) is kept as an empty polygon."""
-    import geopandas as gpd
-    import shapely
-
-    from atlas.geo.layers import WGS84
-
-    try:
-        gdf = gpd.read_file(path)
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise AtlasInputError(
-            path, "", f"cannot be read as a service areas layer ({exc})"
-        ) from None
-    if gdf.crs is None:
-        raise AtlasInputError(path, "crs", "the layer declares no CRS, expected EPSG:4326")
-    geoms = gdf.geometry.to_numpy()
-    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    bad = ~empty & ~np.isin(shapely.get_type_id(geoms), [3, 6])
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise AtlasInputError(
-            path, f"feature {i + 1}", f"geometry is a {geoms[i].geom_type}, expected a polygon"
-        )
-    gdf = gdf.set_geometry(np.where(empty, shapely.Polygon(), geoms), crs=gdf.crs)
-    return gdf.to_crs(WGS84).reset_index(drop=True)
-
-
-def read_sites_and_areas(run_dir: Path, manifest: dict) -> tuple[pd.DataFrame, np.ndarray | None]:
-    """The PS sites (and their service areas when the run has them).
-
-    With ``service_areas.geojson`` the sites are its ``site_lat``/``site_lon`` (the area's
-    representative point when absent); without it, the study's substations file named in
-    ``run.json`` (``inputs.substations``).
-
-    Returns
-    -------
-    sites : pandas.DataFrame
-        ps_id, name, lat, lon [deg], rated_mva [MVA], area_km2 [km2], ders.
-    areas : numpy.ndarray or None
-        Shapely polygons aligned with ``sites``.
-    """
-    import shapely
-
-    from atlas.geo.join import read_sites
-
-    path = run_dir / "service_areas.geojson"
-    if path.is_file():
-        gdf = _read_areas(path)
-        if "ps_id" not in gdf.columns:
-            raise AtlasInputError(
-                path, "properties", "missing property 'ps_id', expected the PS of each area"
-            )
-        ids = gdf["ps_id"].astype("string").fillna("").str.strip().astype(str)
-        empty = (ids == "").to_numpy()
-        dup = ids.duplicated().to_numpy()
-        for bad, problem in ((empty, "empty ps_id"), (dup, "duplicate ps_id")):
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise AtlasInputError(
-                    path, f"feature {i + 1}, ps_id", f"{problem}, expected one area per PS"
-                )
-        geoms = gdf.geometry.to_numpy()
-        full = ~shapely.is_empty(geoms)
-        rep_x, rep_y = np.full(len(geoms), np.nan), np.full(len(geoms), np.nan)
-        rep = shapely.point_on_surface(geoms[full])
-        rep_x[full], rep_y[full] = shapely.get_x(rep), shapely.get_y(rep)
-
-        def num(col: str, default) -> np.ndarray:
-            if col not in gdf.columns:
-                return np.asarray(default, dtype=float)
-            return pd.to_numeric(gdf[col], errors="coerce").to_numpy(dtype=float)
-
-        lat = num("site_lat", rep_y)
-        lon = num("site_lon", rep_x)
-        lat = np.where(np.isfinite(lat), lat, rep_y)
-        lon = np.where(np.isfinite(lon), lon, rep_x)
-        n = len(gdf)
-        names = (
-            gdf["name"].astype("string").fillna("").astype(str) if "name" in gdf.columns else ids
-        )
-        sites = pd.DataFrame(
-            {
-                "ps_id": ids.to_numpy(),
-                "name": names.to_numpy(),
-                "lat": lat,
-                "lon": lon,
-                "rated_mva": num("rated_mva", np.full(n, np.nan)),
-                "area_km2": num("area_km2", np.full(n, np.nan)),
-                "ders": num("ders", np.full(n, np.nan)),
-            }
-        )
-        return sites, geoms
-    entry = manifest.get("inputs", {}).get("inputs.substations", {})
-    sub = Path(entry.get("path", "")) if isinstance(entry, dict) and entry.get("path") else None
-    if sub is None or not sub.is_file():
-        raise AtlasInputError(
-            path,
-            "",
-            "not found, and the substations file named in run.json (inputs.substations) "
-            f"{'is missing' if sub is None else f'({sub}) is not found'}: "
-            "expected the PS sites from one of them",
-        )
-    pts = read_sites(sub)
-    sites = pd.DataFrame(
-        {
-            "ps_id": pts["ps_id"].to_numpy(),
-            "name": pts["name"].to_numpy(),
-            "lat": pts.geometry.y.to_numpy(),
-            "lon": pts.geometry.x.to_numpy(),
-            "rated_mva": pts["rated_mva"].to_numpy(dtype=float),
-            "area_km2": np.nan,
-            "ders": np.nan,
-        }
-    )
-    return sites, None
-
-
-def read_run(run_dir: Path, scenario: str | None = None) -> tuple[RunFiles, str]:
-    """Read and check every file of a run folder that the map uses.
-
-    Parameters
-    ----------
-    run_dir : pathlib.Path
-        The output folder of ``atlas run``.
+    run : atlas.runfolder.Run
     scenario : str, optional
-        The scenario to colour by (default: the last of ``run.json["scenarios"]``).
-
-    Returns
-    -------
-    files : RunFiles
-    scenario : str
-        The chosen scenario.
-
-    Raises
-    ------
-    AtlasInputError
-        A missing or malformed file, or a scenario the run does not have.
+        Default: the last of the run's scenarios.
     """
-    run_dir = Path(run_dir)
-    manifest = read_manifest(run_dir)
-    chosen = choose_scenario(manifest, scenario, run_dir / "run.json")
-    scenarios = list(manifest["scenarios"])
-    sites, areas = read_sites_and_areas(run_dir, manifest)
-    screening = read_screening(run_dir / "screening.csv", scenarios)
-    if not (screening["scenario"] == chosen).any():
-        raise AtlasInputError(
-            run_dir / "screening.csv",
-            "scenario",
-            f"no rows for scenario {chosen!r}, expected the screening of the mapped scenario "
-            "(run `atlas screen RUN_DIR` without --scenario)",
-        )
-    boundary = None
-    if (run_dir / "boundary.geojson").is_file():
-        boundary = _read_polygons(run_dir / "boundary.geojson", "boundary").geometry.to_numpy()
-    files = RunFiles(
-        run_dir=run_dir,
-        manifest=manifest,
-        scenarios=scenarios,
-        sites=sites,
-        areas=areas,
-        boundary=boundary,
-        screening=screening,
-        statistics=read_statistics(run_dir / "statistics.parquet", chosen),
-        envelopes=read_envelopes(run_dir / "envelopes.csv"),
-        capacity=read_capacity(run_dir / "capacity_by_ps.csv"),
-        register=read_register(run_dir / "der_register.csv"),
+    import shapely
+
+    chosen = choose_scenario(run.scenarios, scenario)
+    sites = run.substations.assign(area_km2=np.nan, ders=np.nan)
+    areas = None
+    if run.areas is not None:
+        from atlas.runfolder import area_properties
+
+        props = area_properties(run).set_index("ps_id")
+        by_ps = run.areas.set_index("ps_id").geometry
+        mapped = sites["ps_id"].isin(by_ps.index).to_numpy()
+        geoms = np.array([shapely.Polygon()] * len(sites), dtype=object)
+        geoms[mapped] = by_ps.loc[sites["ps_id"][mapped]].to_numpy()
+        areas = geoms
+        sites["area_km2"] = props["area_km2"].reindex(sites["ps_id"]).to_numpy(dtype=float)
+        if "ders" in props.columns:
+            sites["ders"] = props["ders"].reindex(sites["ps_id"]).to_numpy(dtype=float)
+    stats = run.statistics
+    month = pd.to_numeric(stats["month"], errors="coerce").astype(float)
+    hour = pd.to_numeric(stats["hour"], errors="coerce").astype(float)
+    year = stats["statistic"].isin(list(YEAR_STATS)) & month.isna()
+    heat = (
+        (stats["statistic"] == "share_at_or_above") & (stats["scenario"] == chosen) & hour.notna()
     )
-    return files, chosen
+    keep = (year | heat).to_numpy()
+    statistics = stats.loc[keep, ["scenario", "ps_id", "figure", "statistic", "value"]].assign(
+        month=month[keep], hour=hour[keep]
+    )
+    statistics["value"] = statistics["value"].astype(float)
+    data = MapData(
+        manifest=run.manifest,
+        scenarios=run.scenarios,
+        sites=sites.reset_index(drop=True),
+        areas=areas,
+        boundary=None if run.boundary is None else run.boundary.geometry.to_numpy(),
+        screening=run.screening,
+        statistics=statistics.reset_index(drop=True),
+        envelopes=run.envelopes,
+        capacity=run.capacity,
+        register=run.register,
+    )
+    return data, chosen
 
 
 # ---------------------------------------------------------------------------------------------
@@ -795,7 +454,7 @@ def color_scale(values: np.ndarray) -> dict:
     return {"vmin": vmin, "vmax": vmax, "k": k, "ticks": ticks}
 
 
-def figure_table(files: RunFiles) -> tuple[list[str], dict, dict]:
+def figure_table(files: MapData) -> tuple[list[str], dict, dict]:
     """Per scenario, direction and PS: the screening's and statistics' figures.
 
     Returns
@@ -863,7 +522,7 @@ def figure_table(files: RunFiles) -> tuple[list[str], dict, dict]:
     return cols, data, values
 
 
-def layer_specs(files: RunFiles, scenario: str, values: dict) -> list[dict]:
+def layer_specs(files: MapData, scenario: str, values: dict) -> list[dict]:
     """The choropleth layers: the chosen scenario's four directions first, then the others.
 
     Returns
@@ -896,7 +555,7 @@ def layer_specs(files: RunFiles, scenario: str, values: dict) -> list[dict]:
     return layers
 
 
-def capacity_payload(files: RunFiles) -> dict:
+def capacity_payload(files: MapData) -> dict:
     """Installed capacity per scenario, PS and technology (levels summed). [MW]
 
     Returns
@@ -920,7 +579,7 @@ def capacity_payload(files: RunFiles) -> dict:
     return {"techs": techs, "labels": [DER_LABELS.get(t, t) for t in techs], "data": data}
 
 
-def envelope_payload(files: RunFiles) -> tuple[list, list]:
+def envelope_payload(files: MapData) -> tuple[list, list]:
     """The P-Q envelopes of each PS as quantised rings for the popup chart.
 
     Each PS's polygons (the as-is cloud hulls, each scenario's yearly envelope) are simplified
@@ -935,34 +594,21 @@ def envelope_payload(files: RunFiles) -> tuple[list, list]:
         Per PS: None, or ``{"b": [pmin, qmin, pmax, qmax], "r": [[kind, scenario index,
         [x0, y0, x1, y1, ...]], ...]}`` with P in MW, Q in Mvar (load convention).
 
-    Raises
-    ------
-    AtlasInputError
-        A WKT that is not a polygon.
     """
     import shapely
 
-    path = files.run_dir / "envelopes.csv"
     env = files.envelopes
     ps = pd.Index(files.sites["ps_id"])
     sc = pd.Index(files.scenarios)
     kinds = list(ENVELOPE_KINDS)
-    keep = env["kind"].isin(kinds) & env["ps_id"].isin(ps) & env["scenario"].isin(sc)
-    env = env[keep.to_numpy()]
-    rows = np.flatnonzero(keep.to_numpy())
-    geoms = shapely.from_wkt(env["wkt"].to_numpy(dtype=object), on_invalid="ignore")
-    types = shapely.get_type_id(geoms)
+    geoms = env["geometry"].to_numpy(dtype=object)
     # a PS without DERs has a degenerate envelope (a segment or a point): drawn as it is
-    bad = shapely.is_missing(geoms) | ~np.isin(types, [0, 1, 3, 6])
-    if bad.any():
-        i = int(rows[np.flatnonzero(bad)[0]])
-        raise AtlasInputError(
-            path,
-            f"row {i + 1}, column wkt",
-            "not a polygon, expected WKT POLYGON or MULTIPOLYGON (or a POINT or LINESTRING "
-            "for a degenerate envelope)",
-            line=i + 2,
-        )
+    drawable = ~shapely.is_missing(geoms) & np.isin(shapely.get_type_id(geoms), [0, 1, 3, 6])
+    keep = (
+        env["kind"].isin(kinds) & env["ps_id"].isin(ps) & env["scenario"].isin(sc)
+    ).to_numpy() & drawable
+    env = env[keep]
+    geoms = geoms[keep]
     out: list = [None] * len(ps)
     if len(env) == 0:
         return kinds, out
@@ -1011,7 +657,7 @@ def envelope_payload(files: RunFiles) -> tuple[list, list]:
     return kinds, out
 
 
-def heatmap_payload(files: RunFiles, scenario: str) -> list:
+def heatmap_payload(files: MapData, scenario: str) -> list:
     """Month x local-hour share of hours at or above the threshold, per PS and direction.
 
     Returns
@@ -1051,7 +697,7 @@ def heatmap_payload(files: RunFiles, scenario: str) -> list:
     return out
 
 
-def der_payload(files: RunFiles, scenario: str, limit: int = MAX_DER_MARKERS) -> list[dict]:
+def der_payload(files: MapData, scenario: str, limit: int = MAX_DER_MARKERS) -> list[dict]:
     """The DERs of the chosen scenario, per technology, for the clustered marker layers.
 
     A register row with an empty ``scenario`` exists in every scenario. Beyond ``limit``
@@ -1060,7 +706,7 @@ def der_payload(files: RunFiles, scenario: str, limit: int = MAX_DER_MARKERS) ->
 
     Parameters
     ----------
-    files : RunFiles
+    files : MapData
     scenario : str
     limit : int
         Most markers in all. [-]
@@ -1079,12 +725,8 @@ def der_payload(files: RunFiles, scenario: str, limit: int = MAX_DER_MARKERS) ->
     v2g_default = set(
         files.manifest.get("settings", {}).get("ev", {}).get("v2g_locations", []) or []
     )
-    flag = reg["v2g"].str.lower()
-    v2g = np.where(
-        flag.isin(["1", "true", "1.0"]),
-        True,
-        np.where(flag.isin(["0", "false", "0.0"]), False, reg["location"].isin(v2g_default)),
-    ).astype(bool)
+    flag = reg["v2g"].to_numpy(dtype=float)  # 1 or 0 where the register says, else NaN
+    v2g = np.where(np.isnan(flag), reg["location"].isin(v2g_default), flag > 0).astype(bool)
     tech = reg["technology"].to_numpy()
     lev, loc = reg["level"], reg["location"]
     both = ((lev != "") & (loc != "")).to_numpy()
@@ -1257,13 +899,13 @@ def attributions(manifest: dict, offline: bool) -> list[str]:
     return credits
 
 
-def map_payload(files: RunFiles, scenario: str, offline: bool) -> dict:
+def map_payload(files: MapData, scenario: str, offline: bool) -> dict:
     """Everything the page draws, as one JSON-ready dict (carried once by the page).
 
     Parameters
     ----------
-    files : RunFiles
-        From :func:`read_run`.
+    files : MapData
+        From :func:`map_data`.
     scenario : str
         The scenario the map colours by.
     offline : bool
@@ -1449,21 +1091,20 @@ def page_code() -> tuple[str, str]:
     )
 
 
-def build_map(run_dir: Path, scenario: str | None = None, offline: bool = False) -> folium.Map:
+def build_map(run: Run, scenario: str | None = None, offline: bool = False) -> folium.Map:
     """The interactive map of a run.
 
     Parameters
     ----------
-    run_dir : pathlib.Path
-        The output folder of ``atlas run`` (run.json, screening.csv,
-        statistics.parquet, envelopes.csv, capacity_by_ps.csv; service_areas.geojson,
-        der_register.csv and boundary.geojson when the run has them).
+    run : atlas.runfolder.Run
+        The run (its screening, statistics, envelopes, capacities, geodata and manifest).
     scenario : str, optional
         The scenario to colour by; default the last of ``run.json["scenarios"]``.
     offline : bool
         Inline Leaflet, Leaflet.markercluster and their CSS from the installed XStatic
         packages and draw no basemap, so the single file works without a network; otherwise
-        load them from a CDN over a light (greyed OpenStreetMap) basemap.
+        load them from a CDN over a light (greyed OpenStreetMap) basemap, with a note that
+        stays in view when Leaflet could not load (no network) and names ``--offline``.
 
     Returns
     -------
@@ -1472,13 +1113,12 @@ def build_map(run_dir: Path, scenario: str | None = None, offline: bool = False)
     Raises
     ------
     AtlasInputError
-        A missing or malformed input file (naming the file and the key or row), or a
-        scenario that the run does not have.
+        A scenario that the run does not have.
     """
     import folium
     from branca.element import Element
 
-    files, chosen = read_run(Path(run_dir), scenario)
+    files, chosen = map_data(run, scenario)
     payload = map_payload(files, chosen, offline)
     AtlasCore, AtlasLayer, AtlasControls = _elements()
 
@@ -1506,6 +1146,18 @@ def build_map(run_dir: Path, scenario: str | None = None, offline: bool = False)
     )
     if not offline:
         folium.TileLayer(BASEMAP, control=False, className="atlas-basemap").add_to(m)
+        # shown until the page's script finds Leaflet (atlas_map.js): without a network
+        # the page would otherwise stay blank
+        root.html.add_child(
+            Element(
+                '<div id="atlas-offline-note" class="atlas-offline-note" role="alert">'
+                "<b>This map needs a network connection.</b> Leaflet (the map library) and "
+                "the basemap are loaded from the web, and they could not be loaded. "
+                "<code>atlas map RUN_DIR --offline</code> builds a map that opens without one."
+                "</div>"
+            ),
+            name="atlas_offline_note",
+        )
     core = AtlasCore("atlas-data")
     m.add_child(core)
     for layer in payload["layers"]:
@@ -1564,10 +1216,11 @@ def render_map(m: folium.Map) -> str:
     return text
 
 
-def write_map(run_dir: Path, scenario: str | None = None, offline: bool = False) -> Path:
-    """Build the map of a run and write it to ``run_dir / "map.html"`` atomically.
+def write_map(run: Run, folder: Path, scenario: str | None = None, offline: bool = False) -> Path:
+    """Build the map of a run and write it to ``folder / "map.html"`` atomically.
 
-    Parameters are those of :func:`build_map`.
+    ``folder`` is where the run is being saved (a staging folder, see
+    :class:`atlas.runfolder.Staging`); the other parameters are those of :func:`build_map`.
 
     Returns
     -------
@@ -1576,5 +1229,5 @@ def write_map(run_dir: Path, scenario: str | None = None, offline: bool = False)
     """
     from atlas.files import write_text_atomic
 
-    text = render_map(build_map(run_dir, scenario, offline))
-    return write_text_atomic(Path(run_dir) / "map.html", text)
+    text = render_map(build_map(run, scenario, offline))
+    return write_text_atomic(Path(folder) / "map.html", text)

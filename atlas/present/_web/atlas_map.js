@@ -468,3 +468,20 @@ function atlasInit(map, dataId) {
   window.atlasApp = A;
   return A;
 }
+
+// The online page loads Leaflet and the basemap from the web. Its body holds a note
+// (#atlas-offline-note, visible by default) saying so: hidden as soon as Leaflet is there,
+// removed once the page is parsed (every head script has run or failed by then), kept when
+// window.L is missing. The offline page has no note.
+(function () {
+  "use strict";
+  function leafletLoaded() { return typeof window.L === "object" && window.L !== null; }
+  if (leafletLoaded()) document.documentElement.classList.add("atlas-has-leaflet");
+  function check() {
+    var note = document.getElementById("atlas-offline-note");
+    if (note && leafletLoaded()) note.parentNode.removeChild(note);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", check);
+  else check();
+  window.addEventListener("load", check);
+})();

@@ -1,0 +1,331 @@
+"""The engine of a study: each PS's DER groups, their hourly P-Q sets, the four figures,
+the envelopes and the transformer headroom, over every scenario.
+
+>>> from atlas.pipeline import load_inputs  # doctest: +SKIP
+>>> from atlas.engine.compute import compute, ps_deviation_polygons
+>>> inputs = load_inputs("study.toml")
+>>> result = compute(inputs)
+>>> result.hourly.head()  # one row per scenario, PS, hour
+>>> verts = ps_deviation_polygons(inputs, "2030", "SUD")  # (8760, n_vertices, 2)
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from shapely.geometry.base import BaseGeometry
+
+from atlas.conventions import CAPACITY_TECHNOLOGIES, FIGURES, TECHNOLOGIES
+from atlas.engine.capability import CapabilityParams, DerSpec
+from atlas.engine.envelope import (
+    DerGroup,
+    aggregate_figures,
+    cloud_hulls,
+    hours_over_rating,
+    ps_envelope_vertices,
+    ps_flexibility,
+    yearly_envelope_pruned,
+)
+from atlas.geo.join import GeoStage
+from atlas.inputs.study import Study
+from atlas.inputs.timeaxis import N_HOURS
+from atlas.timeseries.pv import sun_above_horizon
+
+
+@dataclass
+class StudyInputs:
+    """Everything a study reads, validated and on the study's hourly axis.
+
+    Attributes
+    ----------
+    study : Study
+    axis : pandas.DatetimeIndex
+        8760 UTC stamps.
+    substations : pandas.DataFrame
+        ps_id, name, lat, lon, rated_mva.
+    capacity : pandas.DataFrame
+        scenario, ps_id, technology, level, capacity_mw.
+    load : numpy.ndarray
+        (n_ps, 8760, 2) measured PS point (P, Q), load convention. [MW, Mvar]
+    profiles : dict of numpy.ndarray
+        Per-unit profile of pv, chp, hydro, biomass: (8760,) shared by every PS, or
+        (n_ps, 8760) one per PS site (PV from a TMY). [-]
+    ev_mw : dict of numpy.ndarray
+        ``{scenario: (n_ps, 4, 8760)}`` EV charging power by location. [MW]
+    parameters : dict
+        ``{(technology, level): CapabilityParams}`` after study-file overrides.
+    v2g_locations : frozenset of str
+    v2g_share : dict of numpy.ndarray
+        ``{scenario: (n_ps, 4)}`` share of each PS and location's charging that is V2G:
+        1 or 0 by location, unless the register's charging points say otherwise. [-]
+    geo : GeoStage
+        Service areas and the DER join (see :mod:`atlas.geo.join`).
+    timings_s : dict
+        Seconds spent reading. [s]
+    """
+
+    study: Study
+    axis: pd.DatetimeIndex
+    substations: pd.DataFrame
+    capacity: pd.DataFrame
+    load: np.ndarray
+    profiles: dict[str, np.ndarray]
+    ev_mw: dict[str, np.ndarray]
+    parameters: dict[tuple[str, str], CapabilityParams]
+    v2g_locations: frozenset[str]
+    v2g_share: dict[str, np.ndarray]
+    geo: GeoStage
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ps_ids(self) -> list[str]:
+        return list(self.substations["ps_id"])
+
+    def ps_index(self, ps_id: str) -> int:
+        try:
+            return self.ps_ids.index(ps_id)
+        except ValueError:
+            raise KeyError(f"unknown ps_id {ps_id!r}") from None
+
+
+def der_specs(inputs: StudyInputs, scenario: str, ps_id: str) -> list[DerSpec]:
+    """The DER groups under one PS in one scenario, as inputs to build their sets from.
+
+    Rows of one technology whose parameter sets are scale copies (e.g. MV and LV with the
+    same grid-code limits) form one group whose Sn is the sum of theirs; EV chargers form at
+    most two groups, V2G (a disc) and charge-only (a segment), each with the summed charging
+    power of its locations. Sums of such sets are exact (METHOD.md, aggregation). Groups with
+    no capacity or no charging are left out.
+    """
+    k = inputs.ps_index(ps_id)
+    cap = inputs.capacity
+    rows = cap[(cap["scenario"] == scenario) & (cap["ps_id"] == ps_id) & (cap["capacity_mw"] > 0)]
+    specs: list[DerSpec] = []
+    for tech in CAPACITY_TECHNOLOGIES:
+        tech_rows = rows[rows["technology"] == tech]
+        merged: dict[tuple, tuple[CapabilityParams, float]] = {}
+        for level, sn in zip(tech_rows["level"], tech_rows["capacity_mw"], strict=True):
+            params = inputs.parameters[(tech, level)]
+            first, total = merged.get(params.shape_key(), (params, 0.0))
+            merged[params.shape_key()] = (first, total + float(sn))
+        for params, sn in merged.values():
+            profile = inputs.profiles[tech]
+            series = profile[k] if profile.ndim == 2 else profile  # one per PS, or shared
+            specs.append(DerSpec(tech, f"{tech}/{params.level}", "box_disc", series, sn, params))
+    ev = inputs.ev_mw[scenario][k]  # (n_locations, n_hours)
+    share = inputs.v2g_share[scenario][k]  # (n_locations,)
+    for weight, kind in ((share, "ev_v2g"), (1.0 - share, "ev_charge")):
+        d = weight @ ev
+        if np.any(d > 0):
+            specs.append(DerSpec("ev", kind.replace("_", "/"), kind, d))
+    return specs
+
+
+def der_groups(
+    inputs: StudyInputs, scenario: str, ps_id: str, with_vertices: bool = True
+) -> list[DerGroup]:
+    """The DER groups of :func:`der_specs` with their sets over all hours."""
+    return [
+        DerGroup(s.technology, s.label, s.sets(with_vertices=with_vertices))
+        for s in der_specs(inputs, scenario, ps_id)
+    ]
+
+
+def ps_deviation_polygons(inputs: StudyInputs, scenario: str, ps_id: str) -> np.ndarray:
+    """Hourly aggregated deviation polygons E(t) of one PS, generator convention.
+
+    Returns
+    -------
+    numpy.ndarray
+        (8760, n_vertices, 2), counter-clockwise (dp, dq) vertices. [MW, Mvar]
+        See :func:`atlas.engine.envelope.hourly_polygons` for shapely geometries.
+    """
+    groups = der_groups(inputs, scenario, ps_id)
+    return ps_flexibility(groups, N_HOURS).vertices
+
+
+def ps_envelope_polygons(inputs: StudyInputs, scenario: str, ps_id: str) -> np.ndarray:
+    """Hourly PS envelopes ``x(t) - E(t)`` in load convention, (8760, n_vertices, 2)."""
+    return ps_envelope_vertices(
+        inputs.load[inputs.ps_index(ps_id)], ps_deviation_polygons(inputs, scenario, ps_id)
+    )
+
+
+@dataclass
+class EngineResult:
+    """What a run produces.
+
+    Attributes
+    ----------
+    hourly : pandas.DataFrame
+        One row per scenario, ps_id and hour: scenario, ps_id (str), time (UTC), p_mw,
+        q_mvar (PS point, load convention), the four figures, ``{figure}_{tech}`` and
+        ``over_rating`` (bool: a point of the hour's PS envelope beyond ``rated_mva``) and
+        ``daylight`` (bool: the sun above the horizon at the PS site mid-hour).
+    envelopes : pandas.DataFrame
+        scenario, ps_id, kind (``year``, ``cloud_convex``, ``cloud_concave``), geometry
+        (shapely, P-Q plane, x = P [MW], y = Q [Mvar], load convention).
+    timings_s : dict
+        Seconds per stage. [s]
+    """
+
+    hourly: pd.DataFrame
+    envelopes: pd.DataFrame
+    timings_s: dict[str, float]
+
+
+#: Output columns of the hourly figures, in table order.
+FIGURE_COLUMNS: list[str] = list(FIGURES) + [
+    f"{fig}_{tech}" for fig in FIGURES for tech in TECHNOLOGIES
+]
+
+
+def compute_ps(
+    inputs: StudyInputs, k: int
+) -> tuple[np.ndarray, list[tuple[str, str, str, BaseGeometry]], np.ndarray]:
+    """Figures, envelopes and transformer headroom of the k-th PS in every scenario.
+
+    Returns
+    -------
+    values : numpy.ndarray
+        (n_scenarios, len(FIGURE_COLUMNS), 8760), generator convention. [MW, Mvar]
+    envelopes : list of (scenario, ps_id, kind, geometry)
+        The yearly envelope per scenario and the as-is cloud hulls (first scenario).
+    over_rating : numpy.ndarray
+        (n_scenarios, 8760) bool: a point of the hour's PS envelope beyond the PS's
+        ``rated_mva`` (:func:`atlas.engine.envelope.hours_over_rating`; False where no rating).
+    """
+    ps_id = inputs.ps_ids[k]
+    point = inputs.load[k]
+    rated = float(inputs.substations["rated_mva"].iloc[k])
+    scenarios = inputs.study.scenarios
+    values = np.empty((len(scenarios), len(FIGURE_COLUMNS), N_HOURS))
+    over = np.zeros((len(scenarios), N_HOURS), dtype=bool)
+    envelopes = []
+    for s, scenario in enumerate(scenarios):
+        specs = der_specs(inputs, scenario, ps_id)
+        sets = [spec.sets(with_vertices=False) for spec in specs]
+        groups = [
+            DerGroup(spec.technology, spec.label, st) for spec, st in zip(specs, sets, strict=True)
+        ]
+        figures, by_tech = aggregate_figures(groups, N_HOURS)
+        merged = figures | by_tech
+        for c, name in enumerate(FIGURE_COLUMNS):
+            values[s, c] = merged[name]
+        envelopes.append((scenario, ps_id, "year", yearly_envelope_pruned(point, specs, sets)))
+        over[s] = hours_over_rating(point, specs, sets, rated)
+    for kind, geom in cloud_hulls(point, inputs.study.model.envelope.concave_ratio).items():
+        envelopes.append((scenarios[0], ps_id, kind, geom))
+    return values, envelopes, over
+
+
+#: Fewest substations per worker process when the number of workers is automatic.
+MIN_PS_PER_WORKER = 4
+
+_WORKER_INPUTS: StudyInputs | None = None
+
+
+_WORKER_LIMITS = None
+
+
+def _init_worker(inputs: StudyInputs) -> None:
+    """Give a worker process the inputs and one BLAS thread (the processes share the cores)."""
+    from threadpoolctl import threadpool_limits
+
+    global _WORKER_INPUTS, _WORKER_LIMITS
+    _WORKER_INPUTS = inputs
+    _WORKER_LIMITS = threadpool_limits(limits=1)
+
+
+def _compute_in_worker(k: int):
+    return k, *compute_ps(_WORKER_INPUTS, k)
+
+
+def compute(inputs: StudyInputs, progress: bool = False, workers: int | None = 1) -> EngineResult:
+    """Compute the hourly flexibility and the envelopes of every PS and scenario.
+
+    Parameters
+    ----------
+    inputs : StudyInputs
+    progress : bool, default False
+        Show a progress bar over substations (after the first second).
+    workers : int or None, default 1
+        Processes to spread the substations over; None for one per CPU (in-process for
+        fewer than ``2 * MIN_PS_PER_WORKER`` substations). Results do not depend on it.
+
+    Returns
+    -------
+    EngineResult
+    """
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    scenarios = inputs.study.scenarios
+    ps_ids = inputs.ps_ids
+    n_ps, n_sc = len(ps_ids), len(scenarios)
+    values = np.empty((n_sc, len(FIGURE_COLUMNS), n_ps, N_HOURS))
+    over = np.zeros((n_sc, n_ps, N_HOURS), dtype=bool)
+    per_ps: dict[int, list] = {}
+    if workers is None:  # one per CPU, unless the study is too small to repay the start-up
+        workers = (
+            1
+            if n_ps < MIN_PS_PER_WORKER * 2
+            else min(os.cpu_count() or 1, n_ps // MIN_PS_PER_WORKER)
+        )
+    workers = max(1, min(workers, n_ps))
+    bar = tqdm(total=n_ps, desc="substations", unit="PS", disable=not progress, delay=1.0)
+    if workers == 1:
+        results = ((k, *compute_ps(inputs, k)) for k in range(n_ps))
+        pool = None
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        pool = ProcessPoolExecutor(
+            workers,
+            multiprocessing.get_context(method),
+            initializer=_init_worker,
+            initargs=(inputs,),
+        )
+        results = pool.map(_compute_in_worker, range(n_ps), chunksize=max(1, n_ps // (4 * workers)))
+    try:
+        for k, ps_values, ps_envelopes, ps_over in results:
+            values[:, :, k, :] = ps_values
+            over[:, k, :] = ps_over
+            per_ps[k] = ps_envelopes
+            bar.update()
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown()
+    t1 = time.perf_counter()
+    envelopes = [row for k in range(n_ps) for row in per_ps[k]]
+    daylight = sun_above_horizon(  # (n_ps, 8760), at the PS site
+        inputs.axis, inputs.substations["lat"].to_numpy(), inputs.substations["lon"].to_numpy()
+    )
+    hourly = pd.DataFrame(
+        {
+            "scenario": pd.array(
+                np.repeat(np.array(scenarios, dtype=object), n_ps * N_HOURS), dtype="string"
+            ),
+            "ps_id": pd.array(
+                np.tile(np.repeat(np.array(ps_ids, dtype=object), N_HOURS), n_sc), dtype="string"
+            ),
+            "time": pd.DatetimeIndex(
+                np.tile(inputs.axis.tz_convert(None).to_numpy(), n_sc * n_ps)
+            ).tz_localize("UTC"),
+            "p_mw": np.tile(inputs.load[..., 0].ravel(), n_sc),
+            "q_mvar": np.tile(inputs.load[..., 1].ravel(), n_sc),
+            **{c: values[:, j].ravel() for j, c in enumerate(FIGURE_COLUMNS)},
+            "over_rating": over.ravel(),
+            "daylight": np.tile(daylight.ravel(), n_sc),
+        }
+    )
+    env = pd.DataFrame(envelopes, columns=["scenario", "ps_id", "kind", "geometry"])
+    timings = dict(inputs.timings_s, compute=t1 - t0, table=time.perf_counter() - t1)
+    return EngineResult(hourly=hourly, envelopes=env, timings_s=timings)

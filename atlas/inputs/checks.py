@@ -1,0 +1,373 @@
+"""Checks shared by the input readers: the first bad row of a table gives one clear error.
+
+Every reader of a user's table or layer (:mod:`atlas.inputs.tables`, :mod:`atlas.geo`)
+checks a column at once (vectorised) and reports only the **first** bad record, as an
+:class:`~atlas.errors.AtlasInputError` naming the file, the record, the column and what is
+expected. Records are named the same way everywhere:
+
+- a CSV data row by its 1-based number among the data rows, ``row 3``, and its file line
+  (one header line: data row *i* is line *i* + 1, :func:`csv_line`);
+- a feature of a vector layer (GeoJSON, GeoPackage, ...) by its 1-based number,
+  ``feature 3``, without a line.
+
+Row positions passed to these functions are 0-based positions in file order (the index of a
+freshly read frame).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from atlas.errors import AtlasInputError
+
+__all__ = [
+    "code_column",
+    "csv_line",
+    "first_duplicate",
+    "id_column",
+    "numeric_column",
+    "raise_first_bad",
+    "read_csv_table",
+    "record_label",
+    "shown",
+]
+
+
+def csv_line(row_index: int) -> int:
+    """File line of a data row of a CSV with one header line.
+
+    Parameters
+    ----------
+    row_index : int
+        0-based position of the row among the data rows.
+
+    Returns
+    -------
+    int
+        1-based line of the file: ``row_index + 2`` (line 1 is the header).
+    """
+    return int(row_index) + 2
+
+
+def record_label(rows: int | Sequence[int], is_csv: bool = True) -> tuple[str, int | None]:
+    """How messages name one record, or two (a duplicate pair), and the line to report.
+
+    Parameters
+    ----------
+    rows : int or sequence of int
+        0-based position of the record, or of several records in file order.
+    is_csv : bool, default True
+        Whether the records are CSV data rows (named ``row``, with a line) or features of a
+        vector layer (named ``feature``, no line).
+
+    Returns
+    -------
+    label : str
+        ``"row 3"``, ``"rows 3 and 7"``, ``"feature 3"``, ``"features 3 and 7"`` (1-based).
+    line : int or None
+        File line of the last record named, for a CSV; None for a layer.
+
+    Examples
+    --------
+    >>> record_label(2)
+    ('row 3', 4)
+    >>> record_label([2, 6], is_csv=False)
+    ('features 3 and 7', None)
+    """
+    positions = [int(rows)] if np.ndim(rows) == 0 else [int(r) for r in rows]
+    if not positions:
+        raise ValueError("record_label needs at least one row")
+    noun = "row" if is_csv else "feature"
+    numbers = [str(r + 1) for r in positions]
+    if len(numbers) == 1:
+        label = f"{noun} {numbers[0]}"
+    else:
+        label = f"{noun}s {', '.join(numbers[:-1])} and {numbers[-1]}"
+    return label, csv_line(positions[-1]) if is_csv else None
+
+
+def _as_mask(mask) -> np.ndarray:
+    """A plain boolean array; a missing value (pandas NA) counts as bad."""
+    if isinstance(mask, pd.Series | pd.Index | pd.api.extensions.ExtensionArray):
+        return np.asarray(pd.array(mask, dtype="boolean").fillna(True), dtype=bool)
+    return np.asarray(mask, dtype=bool)
+
+
+def raise_first_bad(
+    mask,
+    path: str | PathLike | None,
+    col: str | None,
+    problem: str | Callable[[int], str],
+    *,
+    is_csv: bool = True,
+) -> None:
+    """Raise the error of the first bad record, if any.
+
+    Parameters
+    ----------
+    mask : array-like of bool
+        (n_records,) True where a record is bad, in file order. A missing value (pandas NA)
+        counts as bad.
+    path : str or path-like or None
+        The file, for the message.
+    col : str or None
+        What follows the record in the message: a column name (``"technology"`` gives
+        ``row 3, technology``), a longer label (``"column lat"``, ``"ps_id=PS01"``), or None
+        for the record alone.
+    problem : str or callable
+        What is wrong and what is expected; a callable gets the 0-based position of the bad
+        record and returns that text (so the message can show the bad value, and costs
+        nothing when every record is good).
+    is_csv : bool, default True
+        CSV rows (``row i``, with the file line) or layer features (``feature i``).
+
+    Raises
+    ------
+    AtlasInputError
+        ``path[:line]: row i[, col]: problem`` for the first True of ``mask``.
+
+    Examples
+    --------
+    >>> raise_first_bad([False, True, True], "t.csv", "column p_mw", "expected a number")
+    Traceback (most recent call last):
+    ...
+    atlas.errors.AtlasInputError: t.csv:3: row 2, column p_mw: expected a number
+    """
+    bad = _as_mask(mask)
+    if not bad.any():
+        return
+    i = int(np.flatnonzero(bad)[0])
+    label, line = record_label(i, is_csv)
+    where = f"{label}, {col}" if col else label
+    raise AtlasInputError(path, where, problem(i) if callable(problem) else problem, line=line)
+
+
+def first_duplicate(key) -> tuple[int, int] | None:
+    """The first record that repeats an earlier one, and that earlier record.
+
+    Parameters
+    ----------
+    key : array-like or pandas.DataFrame
+        (n_records,) values of any type (integers are compared as they are, other values
+        through :func:`pandas.factorize`; missing values equal each other), or a frame
+        whose rows are compared as a whole (a key of several columns).
+
+    Returns
+    -------
+    tuple of int or None
+        ``(first, repeat)``, 0-based positions with ``first < repeat``: ``repeat`` is the
+        earliest record whose key appeared before, ``first`` the record where it first
+        appeared. None when every key is distinct.
+
+    Examples
+    --------
+    >>> first_duplicate(["a", "b", "c", "b", "a"])
+    (1, 3)
+    """
+    if isinstance(key, pd.DataFrame):
+        codes = key.groupby(list(key.columns), sort=False, dropna=False).ngroup().to_numpy()
+    else:
+        values = np.asarray(key)
+        if values.dtype.kind in "biu":
+            codes = values
+        else:
+            codes, _ = pd.factorize(values, use_na_sentinel=False)
+    codes = np.asarray(codes).reshape(-1)
+    order = np.argsort(codes, kind="stable")
+    ranked = codes[order]
+    same = ranked[1:] == ranked[:-1]
+    if not same.any():
+        return None
+    repeat = int(order[1:][same].min())
+    start = int(np.searchsorted(ranked, codes[repeat], side="left"))
+    return int(order[start]), repeat
+
+
+def shown(value) -> str:
+    """A cell as the user wrote it, for a message.
+
+    Numbers plainly (``-1``, not ``np.float64(-1.0)``), a missing number as ``empty``,
+    anything else quoted as text (``'5kW'``).
+    """
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
+        return "empty" if pd.isna(value) else f"{value:g}"
+    return repr(str(value))
+
+
+def read_csv_table(
+    path: Path,
+    required: list[str],
+    dtype: dict | type | None = None,
+    *,
+    keep_default_na: bool = True,
+) -> pd.DataFrame:
+    """Read a CSV with a header line, column names stripped, required columns checked.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file (compression recognised from the suffix).
+    required : list of str
+        Columns that must be present.
+    dtype : dict or type, optional
+        Passed to :func:`pandas.read_csv` (read identifiers as ``str``); a dict's keys are
+        the stripped column names, so ``" ps_id "`` in the header is typed as ``ps_id``.
+    keep_default_na : bool, default True
+        Passed to :func:`pandas.read_csv`; False keeps empty cells as ``""``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table in file order, index 0..n-1.
+
+    Raises
+    ------
+    AtlasInputError
+        The file cannot be read as CSV, or a required column is missing (line 1).
+    """
+    try:
+        if isinstance(dtype, dict):  # key the types by the names as written (" ps_id ")
+            header = pd.read_csv(path, nrows=0, skipinitialspace=True).columns
+            dtype = {c: dtype[str(c).strip()] for c in header if str(c).strip() in dtype}
+        df = pd.read_csv(path, dtype=dtype, skipinitialspace=True, keep_default_na=keep_default_na)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise AtlasInputError(
+            path, "", f"cannot be read as CSV ({str(exc).splitlines()[0]})"
+        ) from None
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise AtlasInputError(
+            path, "header", f"missing column {missing[0]!r}, expected columns {required}", line=1
+        )
+    return df
+
+
+def numeric_column(
+    df: pd.DataFrame,
+    col: str,
+    path: Path,
+    lo: float | None = None,
+    hi: float | None = None,
+) -> np.ndarray:
+    """A CSV column as floats, every value finite and within ``[lo, hi]``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table as read (:func:`read_csv_table`), rows in file order.
+    col : str
+        The column.
+    path : pathlib.Path
+        The file, for messages.
+    lo, hi : float, optional
+        Inclusive bounds, in the column's unit.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_rows,) the values, in the column's unit.
+
+    Raises
+    ------
+    AtlasInputError
+        On the first empty, non-numeric, infinite or out-of-bounds value:
+        ``row i, column col: got 5kW, expected a finite number >= 0``.
+    """
+    values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(values)
+        if lo is not None:
+            bad |= values < lo
+        if hi is not None:
+            bad |= values > hi
+    expected = (
+        "a finite number"
+        + (f" >= {lo}" if lo is not None else "")
+        + (f" and <= {hi}" if hi is not None else "")
+    )
+    raise_first_bad(
+        bad,
+        path,
+        f"column {col}",
+        lambda i: f"got {shown(df[col].iloc[i])}, expected {expected}",
+    )
+    return values
+
+
+def id_column(df: pd.DataFrame, col: str, path: Path) -> pd.Series:
+    """A CSV column of identifiers as stripped text, none empty.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table as read (identifiers read as ``str``, so ``"001"`` stays ``"001"``).
+    col : str
+        The column.
+    path : pathlib.Path
+        The file, for messages.
+
+    Returns
+    -------
+    pandas.Series
+        The identifiers (str), same index as ``df``.
+
+    Raises
+    ------
+    AtlasInputError
+        On the first empty or blank cell.
+    """
+    ids = df[col].astype("string").str.strip()
+    empty = ids.isna() | (ids == "")
+    raise_first_bad(empty, path, f"column {col}", "empty, expected an identifier")
+    return ids.astype(str)
+
+
+def code_column(
+    df: pd.DataFrame, col: str, path: Path, allowed: Sequence[str], expected: str
+) -> np.ndarray:
+    """Position in ``allowed`` of each row's (stripped) text.
+
+    Each distinct value is checked once, so long, repetitive tables cost little.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table as read.
+    col : str
+        The column.
+    path : pathlib.Path
+        The file, for messages.
+    allowed : sequence of str
+        The accepted values, in the order that gives the codes.
+    expected : str
+        What is expected, after the bad value (``"expected one of ['MV', 'LV']"``).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        (n_rows,) index into ``allowed``.
+
+    Raises
+    ------
+    AtlasInputError
+        On the first value not in ``allowed``: ``row i, col: 'garage' expected ...``
+        (``empty`` for an empty cell).
+    """
+    codes, uniques = pd.factorize(df[col], use_na_sentinel=True)
+    index = {name: k for k, name in enumerate(allowed)}
+    mapped = np.array([index.get(str(u).strip(), -1) for u in uniques] + [-1], dtype=np.int64)
+    rows = mapped[codes]  # codes == -1 (empty cell) picks the trailing -1
+
+    def problem(i: int) -> str:
+        value = df[col].iloc[i]
+        text = "empty" if pd.isna(value) or not str(value).strip() else repr(str(value).strip())
+        return f"{text} {expected}"
+
+    raise_first_bad(rows < 0, path, col, problem)
+    return rows

@@ -1,0 +1,1156 @@
+"""The run: what one study produced, and the run folder that holds it.
+
+A :class:`Run` is the contract between the stages: the engine makes one, the analysis adds
+its statistics and screening, and the report, the map and ``atlas screen`` read it. No other
+module reads or writes the files of a run folder. This module owns their format, documented
+file by file in ``docs/run-folder.md``; ``run.json`` carries :data:`FORMAT_VERSION`.
+
+A run folder is one unit. It is written whole into a staging folder beside it
+(:class:`Staging`) and swapped into place at the end, so a reader, or a run killed at any
+moment, sees either the previous complete run or the new one, never a mix. A swap killed
+half-way is undone by the next call of :func:`recover` (every ``atlas`` command that writes
+a run folder calls it first). A folder holding anything that is not part of a run is refused,
+never emptied.
+
+>>> run = Run.load("outputs")  # doctest: +SKIP
+>>> run.screening.head()  # doctest: +SKIP
+>>> run.hourly.query("ps_id == 'SUD'")  # read on first use  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from atlas.errors import AtlasInputError
+from atlas.files import write_atomic, write_text_atomic
+
+#: Version of the run-folder format written into ``run.json`` (``format_version``).
+FORMAT_VERSION = 1
+
+#: File names of a run folder.
+RUN_JSON = "run.json"
+HOURLY_PARQUET = "flexibility_hourly.parquet"
+HOURLY_CSV = "flexibility_hourly.csv"
+FIGURES_DIR = "figures"
+REPORT_HTML = "report.html"
+MAP_HTML = "map.html"
+
+#: Column kinds of the tables written as CSV: ``text`` (ids, names: read as they are
+#: written, so ``NA`` or ``007`` stay text), ``float``, ``int``, ``Int64`` (integer or
+#: missing), ``bool``.
+SUBSTATIONS_SCHEMA = {
+    "ps_id": "text",
+    "name": "text",
+    "lat": "float",
+    "lon": "float",
+    "rated_mva": "float",
+}
+CAPACITY_SCHEMA = {
+    "scenario": "text",
+    "ps_id": "text",
+    "technology": "text",
+    "level": "text",
+    "capacity_mw": "float",
+}
+EV_SCHEMA = {
+    "scenario": "text",
+    "ps_id": "text",
+    "charging_points": "int",
+    "energy_mwh": "float",
+}
+SCREENING_SCHEMA = {
+    "scenario": "text",
+    "ps_id": "text",
+    "name": "text",
+    "direction": "text",
+    "threshold": "float",
+    "unit": "text",
+    "availability": "float",
+    "firm": "float",
+    "mean": "float",
+    "share_at_or_above": "float",
+    "meets": "bool",
+    "longest_run_h": "int",
+    "hours_over_rating": "Int64",
+}
+REGISTER_SCHEMA = {
+    "der_id": "text",
+    "name": "text",
+    "technology": "text",
+    "level": "text",
+    "location": "text",
+    "v2g": "float",
+    "scenario": "text",
+    "capacity_mw": "float",
+    "ps_id": "text",
+    "lat": "float",
+    "lon": "float",
+}
+UNASSIGNED_SCHEMA = {
+    "der_id": "text",
+    "name": "text",
+    "technology": "text",
+    "level": "text",
+    "capacity_mw": "float",
+    "lat": "float",
+    "lon": "float",
+    "distance_m": "float",
+    "nearest_ps_id": "text",
+    "snapped": "bool",
+}
+ENVELOPE_SCHEMA = {"scenario": "text", "ps_id": "text", "kind": "text"}
+
+#: CSV tables of a run: ``{attribute: (file name, schema, required)}``.
+CSV_TABLES: dict[str, tuple[str, dict[str, str], bool]] = {
+    "substations": ("substations.csv", SUBSTATIONS_SCHEMA, True),
+    "capacity": ("capacity_by_ps.csv", CAPACITY_SCHEMA, True),
+    "ev": ("ev_by_ps.csv", EV_SCHEMA, True),
+    "screening": ("screening.csv", SCREENING_SCHEMA, True),
+    "register": ("der_register.csv", REGISTER_SCHEMA, False),
+    "unassigned": ("unassigned_ders.csv", UNASSIGNED_SCHEMA, False),
+}
+ENVELOPES_CSV = "envelopes.csv"
+STATISTICS_PARQUET = "statistics.parquet"
+AREAS_GEOJSON = "service_areas.geojson"
+BOUNDARY_GEOJSON = "boundary.geojson"
+
+#: Every file name a run folder may hold (besides ``figures/`` and a README.md of the
+#: user's, which is kept).
+RUN_FILES = frozenset(
+    [RUN_JSON, HOURLY_PARQUET, HOURLY_CSV, REPORT_HTML, MAP_HTML, ENVELOPES_CSV]
+    + [STATISTICS_PARQUET, AREAS_GEOJSON, BOUNDARY_GEOJSON]
+    + [name for name, _, _ in CSV_TABLES.values()]
+)
+#: Files of the user's that a run folder keeps across runs.
+KEPT_FILES = frozenset(["README.md"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables: one canonical form, so a loaded run equals the saved one
+# ---------------------------------------------------------------------------------------------
+
+
+def conform(table: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
+    """The table with the schema's columns, in its order and canonical dtypes.
+
+    Text becomes pandas ``str`` (missing as ""), floats ``float64``, ``int`` ``int64``,
+    ``Int64`` the nullable integer, ``bool`` ``bool``. Columns missing from ``table`` are
+    added empty (text "", numbers NaN or <NA>); extra columns are dropped.
+    """
+    out = {}
+    n = len(table)
+    for col, kind in schema.items():
+        s = table[col] if col in table.columns else None
+        if kind == "text":
+            values = [""] * n if s is None else ["" if pd.isna(v) else str(v) for v in s]
+            out[col] = pd.Series(values, dtype="str")
+        elif kind == "float":
+            out[col] = pd.Series(np.full(n, np.nan) if s is None else s.to_numpy(dtype=float))
+        elif kind == "int":
+            out[col] = pd.Series(np.zeros(n, dtype=np.int64) if s is None else s.astype(np.int64))
+        elif kind == "Int64":
+            out[col] = pd.Series(
+                pd.array([pd.NA] * n if s is None else s.to_numpy(object), dtype="Int64")
+            )
+        elif kind == "bool":
+            out[col] = pd.Series(np.zeros(n, bool) if s is None else s.to_numpy(dtype=bool))
+        else:  # pragma: no cover - a schema error
+            raise ValueError(f"unknown column kind {kind!r}")
+    return pd.DataFrame(out, index=pd.RangeIndex(n))
+
+
+def _parse_column(values: pd.Series, kind: str, path: Path, col: str) -> pd.Series:
+    """Text cells of a run CSV to the schema's dtype, exactly (Python's float parser)."""
+    if kind == "text":
+        return values.astype("str")
+    cells = values.to_numpy(dtype=object)
+    try:
+        if kind == "float":
+            return pd.Series([float(c) if c != "" else np.nan for c in cells], dtype=float)
+        if kind == "int":
+            return pd.Series([int(c) for c in cells], dtype=np.int64)
+        if kind == "Int64":
+            return pd.Series(pd.array([int(c) if c != "" else pd.NA for c in cells], "Int64"))
+        if kind == "bool":
+            words = {"True": True, "False": False, "true": True, "false": False}
+            return pd.Series([words[c] for c in cells], dtype=bool)
+    except (ValueError, KeyError):
+        bad = next(i for i, c in enumerate(cells) if not _parses(c, kind))
+        expected = {"float": "a number", "int": "an integer", "Int64": "an integer or empty"}
+        raise AtlasInputError(
+            path,
+            f"row {bad + 1}, column {col}",
+            f"got {cells[bad]!r}, expected {expected.get(kind, 'true or false')}",
+            line=bad + 2,
+        ) from None
+    raise ValueError(f"unknown column kind {kind!r}")  # pragma: no cover
+
+
+def _parses(cell: str, kind: str) -> bool:
+    try:
+        if kind == "float":
+            float(cell or "nan")
+        elif kind == "int":
+            int(cell)
+        elif kind == "Int64":
+            int(cell or "0")
+        else:
+            return cell in ("True", "False", "true", "false")
+    except ValueError:
+        return False
+    return True
+
+
+def write_table(table: pd.DataFrame, path: Path) -> Path:
+    """Write a run table as CSV; floats in their shortest exact form (they read back equal)."""
+    return write_atomic(path, lambda p: table.to_csv(p, index=False, lineterminator="\n"))
+
+
+def read_table(path: Path, schema: dict[str, str]) -> pd.DataFrame:
+    """Read a CSV table of a run folder into its schema (:func:`conform`'s form).
+
+    Raises
+    ------
+    AtlasInputError
+        The file is missing or unreadable, lacks a column, or holds a cell of the wrong kind.
+    """
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
+    except FileNotFoundError:
+        raise AtlasInputError(path, "", "not found, expected a file of the run folder") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise AtlasInputError(path, "", f"cannot be read as CSV ({exc})") from None
+    missing = [c for c in schema if c not in raw.columns]
+    if missing:
+        raise AtlasInputError(
+            path, "header", f"missing column {missing[0]!r}, expected {list(schema)}", line=1
+        )
+    return pd.DataFrame(
+        {c: _parse_column(raw[c], kind, path, c) for c, kind in schema.items()},
+        index=pd.RangeIndex(len(raw)),
+    )
+
+
+def conform_hourly(hourly: pd.DataFrame) -> pd.DataFrame:
+    """The hourly table with text ids as pandas ``str`` (a PS ``007`` stays text)."""
+    out = hourly.copy()
+    for col in ("scenario", "ps_id"):
+        out[col] = out[col].astype("str")
+    return out.reset_index(drop=True)
+
+
+def conform_statistics(stats: pd.DataFrame) -> pd.DataFrame:
+    """The statistics table with its text columns as pandas ``str``."""
+    out = stats.copy()
+    for col in ("scenario", "ps_id", "figure", "statistic"):
+        if col in out.columns:
+            out[col] = out[col].astype("str")
+    return out.reset_index(drop=True)
+
+
+def conform_envelopes(envelopes: pd.DataFrame) -> pd.DataFrame:
+    """scenario, ps_id, kind (text) and geometry (shapely) in that order."""
+    out = conform(envelopes, ENVELOPE_SCHEMA)
+    out["geometry"] = np.asarray(envelopes["geometry"], dtype=object)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The Run
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Run:
+    """Everything one run of a study produced.
+
+    Attributes
+    ----------
+    manifest : dict
+        ``run.json``: ``format_version``, the study (file, checksum, name, year, timezone),
+        ``scenarios`` in order, ``settings`` (the study file's sections, after any
+        command-line override), ``overrides`` (what the command line changed, by key),
+        ``inputs`` (paths and checksums), ``capability_parameters``, ``versions``,
+        ``summary`` (the geodata stage's counts), ``figures`` (``{ps_id: [png paths
+        relative to the folder]}``), ``timings_s`` and ``outputs``.
+    substations : pandas.DataFrame
+        One row per PS in study order: ps_id, name, lat, lon (the PS site, WGS84) [deg],
+        rated_mva [MVA] (NaN where not given).
+    capacity : pandas.DataFrame
+        scenario, ps_id, technology, level, capacity_mw [MW].
+    ev : pandas.DataFrame
+        scenario, ps_id, charging_points (of the register, 0 without one), energy_mwh
+        (yearly EV charging energy) [MWh].
+    envelopes : pandas.DataFrame
+        scenario, ps_id, kind (``year``, ``cloud_convex``, ``cloud_concave``), geometry
+        (shapely; x = P [MW], y = Q [Mvar], load convention).
+    statistics : pandas.DataFrame
+        Long-form statistics (:func:`atlas.analysis.stats.statistics`).
+    screening : pandas.DataFrame
+        Relief screening (:data:`atlas.analysis.stats.SCREENING_COLUMNS`).
+    areas : geopandas.GeoDataFrame or None
+        ps_id and service-area geometry (EPSG:4326), one row per PS; None without areas.
+    boundary : geopandas.GeoDataFrame or None
+        The study boundary (EPSG:4326).
+    register : pandas.DataFrame or None
+        Every DER of the register with the PS it joined (:data:`REGISTER_SCHEMA`).
+    unassigned : pandas.DataFrame or None
+        DERs outside every service area (:data:`UNASSIGNED_SCHEMA`).
+    folder : pathlib.Path or None
+        The run folder the run was loaded from or saved to: the hourly table is read from
+        it on first use, and the figures live in it.
+    """
+
+    manifest: dict[str, Any]
+    substations: pd.DataFrame
+    capacity: pd.DataFrame
+    ev: pd.DataFrame
+    envelopes: pd.DataFrame
+    statistics: pd.DataFrame
+    screening: pd.DataFrame
+    areas: Any = None
+    boundary: Any = None
+    register: pd.DataFrame | None = None
+    unassigned: pd.DataFrame | None = None
+    folder: Path | None = None
+    _hourly: pd.DataFrame | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.envelopes = conform_envelopes(self.envelopes)
+        self.statistics = conform_statistics(self.statistics)
+        for attr, (_, schema, _) in CSV_TABLES.items():
+            table = getattr(self, attr)
+            if table is not None:
+                setattr(self, attr, conform(table, schema))
+        if self._hourly is not None:
+            self._hourly = conform_hourly(self._hourly)
+
+    # ---- views ------------------------------------------------------------------------------
+    @property
+    def scenarios(self) -> list[str]:
+        """The run's scenarios in study order."""
+        return list(self.manifest["scenarios"])
+
+    @property
+    def ps_ids(self) -> list[str]:
+        return list(self.substations["ps_id"])
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The settings the run used (study file, then command-line overrides)."""
+        return self.manifest["settings"]
+
+    @property
+    def screening_settings(self) -> dict[str, Any]:
+        """``[screening]``: threshold_mw [MW], threshold_mvar [Mvar], availability, sample_day."""
+        return self.settings["screening"]
+
+    @property
+    def timezone(self) -> str:
+        return self.manifest["study"]["timezone"]
+
+    @property
+    def names(self) -> dict[str, str]:
+        """``{ps_id: name}``."""
+        return dict(zip(self.substations["ps_id"], self.substations["name"], strict=True))
+
+    @property
+    def rated_mva(self) -> dict[str, float]:
+        """``{ps_id: rated apparent power}``, NaN where not given. [MVA]"""
+        return dict(zip(self.substations["ps_id"], self.substations["rated_mva"], strict=True))
+
+    @property
+    def figures(self) -> dict[str, list[str]]:
+        """``{ps_id: [PNG paths relative to the run folder]}``."""
+        return self.manifest.get("figures", {})
+
+    @property
+    def hourly(self) -> pd.DataFrame:
+        """The hourly table (read from the run folder on first use).
+
+        One row per scenario, ps_id and hour: scenario, ps_id, time (UTC), p_mw, q_mvar
+        (PS point, load convention), the four figures and ``{figure}_{tech}`` (generator
+        convention) [MW, Mvar], over_rating and daylight (bool).
+        """
+        if self._hourly is None:
+            if self.folder is None:
+                raise ValueError("this run has no hourly table and no folder to read it from")
+            self._hourly = read_hourly(self.folder / HOURLY_PARQUET)
+        return self._hourly
+
+    def hourly_loaded(self) -> bool:
+        """Whether the hourly table is in memory (a loaded run reads it on first use)."""
+        return self._hourly is not None
+
+    # ---- equality ---------------------------------------------------------------------------
+    def differences(self, other: Run) -> list[str]:
+        """What differs between two runs: the names of the tables (and ``manifest``) that are
+        not equal. Tables are compared exactly, dtypes included; geometries by their
+        coordinates."""
+        out = []
+        if self.manifest != other.manifest:
+            out.append("manifest")
+        for name in ("substations", "capacity", "ev", "statistics", "screening", "hourly"):
+            if not _frames_equal(getattr(self, name), getattr(other, name)):
+                out.append(name)
+        for name in ("register", "unassigned"):
+            a, b = getattr(self, name), getattr(other, name)
+            if (a is None) != (b is None) or (a is not None and not _frames_equal(a, b)):
+                out.append(name)
+        if not _frames_equal(
+            self.envelopes.drop(columns="geometry"), other.envelopes.drop(columns="geometry")
+        ) or not _geoms_equal(self.envelopes["geometry"], other.envelopes["geometry"]):
+            out.append("envelopes")
+        for name in ("areas", "boundary"):
+            a, b = getattr(self, name), getattr(other, name)
+            if (a is None) != (b is None):
+                out.append(name)
+            elif a is not None and (
+                a.crs != b.crs
+                or not _frames_equal(a.drop(columns="geometry"), b.drop(columns="geometry"))
+                or not _geoms_equal(a.geometry, b.geometry)
+            ):
+                out.append(name)
+        return out
+
+    def equals(self, other: Run) -> bool:
+        """Every table and the manifest equal (see :meth:`differences`)."""
+        return not self.differences(other)
+
+    # ---- folder I/O -------------------------------------------------------------------------
+    def write_into(self, folder: Path, link_from: Path | None = None) -> list[Path]:
+        """Write the run's tables and manifest into ``folder`` (a staging folder).
+
+        The hourly table and the figures are hard-linked from ``link_from`` (the folder the
+        run was read from) unless the hourly table is in memory; ``run.json`` is written
+        last. Returns the files written.
+        """
+        folder = Path(folder)
+        written = []
+        source = link_from if link_from is not None else self.folder
+        same = source is not None and source.resolve() == folder.resolve()
+        if source is not None and (source / HOURLY_PARQUET).is_file():
+            if not same:  # the hourly table of the folder it came from, unchanged
+                for name in (HOURLY_PARQUET, HOURLY_CSV):
+                    if (source / name).is_file():
+                        written.append(link_or_copy(source / name, folder / name))
+        elif self._hourly is not None:
+            written += write_hourly(self._hourly, folder, tuple(self.manifest_formats()))
+        if source is not None and not same:
+            for rel in sorted({r for paths in self.figures.values() for r in paths}):
+                if (source / rel).is_file():
+                    link_or_copy(source / rel, folder / rel)
+        written += self.write_geodata(folder)
+        for attr in ("ev", "screening"):
+            name, schema, _ = CSV_TABLES[attr]
+            written.append(write_table(conform(getattr(self, attr), schema), folder / name))
+        written.append(write_envelopes(self.envelopes, folder))
+        written.append(
+            write_atomic(
+                folder / STATISTICS_PARQUET,
+                lambda p: self.statistics.to_parquet(p, index=False, compression="zstd"),
+            )
+        )
+        return written
+
+    def write_geodata(self, folder: Path) -> list[Path]:
+        """Write the geodata stage's files: ``substations.csv``, ``capacity_by_ps.csv``,
+        ``service_areas.geojson`` and ``boundary.geojson`` (when the run has them),
+        ``der_register.csv`` and ``unassigned_ders.csv`` (with a register)."""
+        written = []
+        for attr in ("substations", "capacity", "register", "unassigned"):
+            name, schema, _ = CSV_TABLES[attr]
+            table = getattr(self, attr)
+            if table is not None:
+                written.append(write_table(conform(table, schema), Path(folder) / name))
+        if self.areas is not None:
+            written.append(write_areas(self, Path(folder)))
+        if self.boundary is not None:
+            written.append(
+                write_geojson(self.boundary, Path(folder) / BOUNDARY_GEOJSON, "boundary")
+            )
+        return written
+
+    def manifest_formats(self) -> list[str]:
+        """Hourly table formats of the run: parquet, and csv when asked for."""
+        formats = self.settings.get("formats", ["parquet"])
+        return ["parquet", *[f for f in formats if f != "parquet"]]
+
+    def save(
+        self, folder: str | Path, views: dict[str, Callable[[Run, Path], Any]] | None = None
+    ) -> Path:
+        """Write the run into ``folder``, replacing what was there whole.
+
+        Parameters
+        ----------
+        folder : path
+            The run folder. An empty or missing folder, or one holding an earlier run, is
+            accepted; any other is refused (:func:`check_run_folder`).
+        views : dict, optional
+            ``{file name: writer(run, staging_folder)}`` for the pages built from the run
+            (report, map), written into the staging folder before the swap.
+
+        Returns
+        -------
+        pathlib.Path
+            ``folder``; afterwards :attr:`folder` is it.
+        """
+        folder = Path(folder)
+        with Staging(folder) as stage:
+            names = [p.name for p in self.write_into(stage.path)]
+            for name, writer in (views or {}).items():
+                writer(self, stage.path)
+                names.append(name)
+            self.manifest["outputs"] = sorted(set(names) - {RUN_JSON})
+            write_manifest(self.manifest, stage.path)
+        self.folder = folder
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Run:
+        """Read a run folder (the hourly table lazily, on first use of :attr:`hourly`).
+
+        Raises
+        ------
+        AtlasInputError
+            Not a run folder, a format this version cannot read, a missing or malformed
+            file.
+        """
+        folder = Path(folder)
+        recover(folder)
+        manifest = read_manifest(folder)
+        tables: dict[str, Any] = {}
+        for attr, (name, schema, required) in CSV_TABLES.items():
+            path = folder / name
+            if path.is_file():
+                tables[attr] = read_table(path, schema)
+            elif required:
+                raise AtlasInputError(path, "", "not found, expected a file of the run folder")
+            else:
+                tables[attr] = None
+        _check_complete(tables["screening"], manifest["scenarios"], folder / "screening.csv")
+        return cls(
+            manifest=manifest,
+            envelopes=read_envelopes(folder / ENVELOPES_CSV),
+            statistics=read_statistics(folder / STATISTICS_PARQUET),
+            areas=read_geojson(folder / AREAS_GEOJSON, ["ps_id"], optional=True),
+            boundary=read_geojson(folder / BOUNDARY_GEOJSON, ["name"], optional=True),
+            folder=folder,
+            **tables,
+        )
+
+
+def _check_complete(screening: pd.DataFrame, scenarios: list[str], path: Path) -> None:
+    """A screening holds every scenario of the run, each with the same PS and directions."""
+    got = pd.unique(screening["scenario"]).tolist()
+    keys = screening.groupby("scenario")["ps_id"].size()
+    if sorted(got) != sorted(scenarios) or keys.nunique() > 1:
+        raise AtlasInputError(
+            path,
+            "scenario",
+            f"holds scenarios {got} ({keys.to_dict()} rows), expected every scenario, PS and "
+            f"direction of the run {scenarios} (run `atlas screen` on the folder)",
+        )
+
+
+def _frames_equal(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    try:
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    except AssertionError:
+        return False
+    return True
+
+
+def _geoms_equal(a, b) -> bool:
+    import shapely
+
+    a, b = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
+    return len(a) == len(b) and bool(np.all(shapely.equals_exact(a, b, tolerance=0.0)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Writers and readers of single files
+# ---------------------------------------------------------------------------------------------
+
+
+def write_hourly(hourly: pd.DataFrame, folder: Path, formats: tuple[str, ...]) -> list[Path]:
+    """Write ``flexibility_hourly.parquet`` (zstd) and, with ``csv`` in ``formats``,
+    ``flexibility_hourly.csv`` (times as ISO 8601 with ``Z``)."""
+    written = [
+        write_atomic(
+            folder / HOURLY_PARQUET,
+            lambda p: hourly.to_parquet(p, index=False, compression="zstd"),
+        )
+    ]
+    if "csv" in formats:
+        csv = hourly.assign(time=hourly["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        written.append(
+            write_atomic(
+                folder / HOURLY_CSV,
+                lambda p: csv.to_csv(p, index=False, float_format="%.9g", lineterminator="\n"),
+            )
+        )
+    return written
+
+
+def read_hourly(path: Path) -> pd.DataFrame:
+    """Read ``flexibility_hourly.parquet`` with its ids as text."""
+    try:
+        table = pd.read_parquet(path)
+    except FileNotFoundError:
+        raise AtlasInputError(path, "", "not found, expected a file of the run folder") from None
+    except Exception as exc:  # pyarrow raises several types for a file that is not parquet
+        raise AtlasInputError(path, "", f"cannot be read as parquet ({exc})") from None
+    return conform_hourly(table)
+
+
+def write_envelopes(envelopes: pd.DataFrame, folder: Path) -> Path:
+    """Write ``envelopes.csv``: scenario, ps_id, kind, wkt (to read) and wkb (hex, exact)."""
+    import shapely
+
+    geoms = np.asarray(envelopes["geometry"], dtype=object)
+    table = conform(envelopes, ENVELOPE_SCHEMA).assign(
+        wkt=shapely.to_wkt(geoms, rounding_precision=-1), wkb=shapely.to_wkb(geoms, hex=True)
+    )
+    return write_table(table, folder / ENVELOPES_CSV)
+
+
+def read_envelopes(path: Path) -> pd.DataFrame:
+    """Read ``envelopes.csv`` back into shapely geometries."""
+    import shapely
+
+    table = read_table(path, {**ENVELOPE_SCHEMA, "wkt": "text", "wkb": "text"})
+    geoms = shapely.from_wkb(table["wkb"].to_numpy(dtype=object), on_invalid="ignore")
+    bad = shapely.is_missing(geoms)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise AtlasInputError(
+            path, f"row {i + 1}, column wkb", "not valid WKB, expected a geometry", line=i + 2
+        )
+    return conform_envelopes(table.drop(columns=["wkt", "wkb"]).assign(geometry=geoms))
+
+
+def read_statistics(path: Path) -> pd.DataFrame:
+    try:
+        return conform_statistics(pd.read_parquet(path))
+    except FileNotFoundError:
+        raise AtlasInputError(path, "", "not found, expected a file of the run folder") from None
+    except Exception as exc:  # pyarrow raises several types for a file that is not parquet
+        raise AtlasInputError(path, "", f"cannot be read as parquet ({exc})") from None
+
+
+#: GeoJSON layer options: 17 significant digits, so coordinates read back exactly.
+_GEOJSON_OPTIONS = {"SIGNIFICANT_FIGURES": 17}
+
+
+def _rfc7946(geoms: np.ndarray) -> np.ndarray:
+    """Polygons with counter-clockwise exterior rings (RFC 7946's right-hand rule)."""
+    import shapely
+
+    return shapely.orient_polygons(geoms, exterior_cw=False)
+
+
+def write_geojson(table, path: Path, layer: str) -> Path:
+    """Write a layer in EPSG:4326 as GeoJSON, counter-clockwise exterior rings (RFC 7946).
+
+    Written here rather than by GDAL so that every coordinate and number is in its shortest
+    exact form (it reads back equal) and the bytes depend only on the data: one feature a
+    line, properties in column order, missing numbers as ``null``.
+    """
+    import shapely
+
+    geoms = _rfc7946(table.geometry.to_numpy())
+    props = pd.DataFrame(table.drop(columns=table.geometry.name))
+    lines = []
+    for k, geom in enumerate(geoms):
+        row = {c: _json_value(props[c].iloc[k]) for c in props.columns}
+        shape = None if geom is None else json.loads(shapely.to_geojson(geom))
+        if shape is not None:
+            shape["coordinates"] = _coordinates(geom)
+        feature = {"type": "Feature", "properties": row, "geometry": shape}
+        lines.append(json.dumps(feature, ensure_ascii=False, allow_nan=False))
+    head = {
+        "type": "FeatureCollection",
+        "name": layer,
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
+    }
+    text = json.dumps(head)[:-1] + ',\n"features": [\n' + ",\n".join(lines) + "\n]\n}\n"
+    return write_text_atomic(path, text)
+
+
+def _json_value(value: Any) -> Any:
+    """A property as JSON holds it: numbers exact, NaN and <NA> as null."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    if isinstance(value, np.floating):
+        return None if np.isnan(value) else float(value)
+    return value
+
+
+def _coordinates(geom) -> list:
+    """Nested coordinate lists of a (multi)polygon as Python floats (exact in JSON)."""
+    if geom.geom_type == "MultiPolygon":
+        return [_coordinates(part) for part in geom.geoms]
+    if geom.geom_type == "Polygon":
+        if geom.is_empty:
+            return []
+        rings = [geom.exterior, *geom.interiors]
+        return [[[float(x), float(y)] for x, y in ring.coords] for ring in rings]
+    return json.loads(__import__("shapely").to_geojson(geom))["coordinates"]
+
+
+def read_geojson(path: Path, text_columns: list[str], optional: bool = False):
+    """Read a GeoJSON layer of the run folder: its text columns and geometry (EPSG:4326)."""
+    import geopandas as gpd
+    import shapely
+
+    if not path.is_file():
+        if optional:
+            return None
+        raise AtlasInputError(path, "", "not found, expected a file of the run folder")
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise AtlasInputError(path, "", f"cannot be read as GeoJSON ({exc})") from None
+    missing = [c for c in text_columns if c not in gdf.columns]
+    if missing:
+        raise AtlasInputError(path, "properties", f"missing property {missing[0]!r}")
+    geoms = gdf.geometry.to_numpy()
+    geoms = np.where(shapely.is_missing(geoms), shapely.Polygon(), geoms)
+    table = conform(gdf, dict.fromkeys(text_columns, "text"))
+    return gpd.GeoDataFrame(table, geometry=list(geoms), crs="EPSG:4326")
+
+
+def area_properties(run: Run) -> pd.DataFrame:
+    """The properties of ``service_areas.geojson``, one row per area of ``run.areas``.
+
+    ps_id, name, rated_mva [MVA], site_lat, site_lon (the PS site) [deg], area_km2
+    [km2], ders (DER points joined, every scenario's register rows counted once; without a
+    register, no column), ``cap_{scenario}_{technology}_mw`` [MW],
+    ``ev_points_{scenario}`` (charging points) and ``ev_mwh_{scenario}`` (yearly EV
+    charging energy) [MWh].
+    """
+    import geopandas as gpd
+    import shapely
+
+    from atlas.conventions import CAPACITY_TECHNOLOGIES
+    from atlas.geo.layers import utm_crs
+
+    areas = run.areas
+    ps_ids = list(areas["ps_id"])
+    sites = run.substations.set_index("ps_id").loc[ps_ids]
+    metric = gpd.GeoSeries(areas.geometry.to_numpy(), crs=areas.crs)
+    crs = run.manifest.get("summary", {}).get("metric_crs")
+    metric = metric.to_crs(crs or utm_crs(float(sites["lon"].mean()), float(sites["lat"].mean())))
+    table = pd.DataFrame(
+        {
+            "ps_id": ps_ids,
+            "name": sites["name"].to_numpy(),
+            "rated_mva": sites["rated_mva"].to_numpy(),
+            "site_lat": sites["lat"].to_numpy(),
+            "site_lon": sites["lon"].to_numpy(),
+            "area_km2": shapely.area(metric.to_numpy()) / 1e6,
+        }
+    )
+    if run.register is not None:
+        counts = run.register[run.register["ps_id"] != ""].drop_duplicates("der_id")
+        counts = counts.groupby("ps_id").size()
+        table["ders"] = counts.reindex(ps_ids, fill_value=0).to_numpy()
+    pivot = run.capacity.groupby(["scenario", "technology", "ps_id"])["capacity_mw"].sum()
+    ev = run.ev.set_index(["scenario", "ps_id"])
+    for scenario in run.scenarios:
+        for tech in CAPACITY_TECHNOLOGIES:
+            values = pivot.get((scenario, tech), pd.Series(dtype=float))
+            table[f"cap_{scenario}_{tech}_mw"] = values.reindex(ps_ids, fill_value=0.0).to_numpy()
+        one = ev.loc[scenario] if scenario in ev.index.get_level_values(0) else None
+        for col, name in (("charging_points", "ev_points"), ("energy_mwh", "ev_mwh")):
+            values = one[col] if one is not None else pd.Series(dtype=float)
+            table[f"{name}_{scenario}"] = values.reindex(ps_ids, fill_value=0).to_numpy()
+    return table
+
+
+def write_areas(run: Run, folder: Path) -> Path:
+    """Write ``service_areas.geojson``: the areas with :func:`area_properties`."""
+    import geopandas as gpd
+
+    table = gpd.GeoDataFrame(
+        area_properties(run), geometry=run.areas.geometry.to_numpy(), crs=run.areas.crs
+    )
+    return write_geojson(table, folder / AREAS_GEOJSON, "service_areas")
+
+
+def new_manifest(study, input_files: dict[str, Path], parameters: dict) -> dict[str, Any]:
+    """The manifest of a new run: format, study, inputs' checksums, settings, parameters,
+    versions (JSON-ready; the caller adds summary, figures, timings and outputs)."""
+    import platform
+    from datetime import UTC, datetime
+
+    import pvlib
+    import shapely
+
+    from atlas import __version__
+    from atlas.files import sha256
+
+    return json_ready(
+        {
+            "format_version": FORMAT_VERSION,
+            "atlas_version": __version__,
+            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            "study": {
+                "file": str(study.path),
+                "sha256": sha256(study.path),
+                **study.model.study.model_dump(),
+            },
+            "scenarios": study.scenarios,
+            "inputs": {k: {"path": str(p), "sha256": sha256(p)} for k, p in input_files.items()},
+            "settings": study.model.model_dump(mode="json", exclude={"study", "inputs"}),
+            "overrides": {},
+            "capability_parameters": {
+                f"{tech}/{level}": {
+                    "active_range": p.active_range,
+                    "pf_inject": p.pf_inject,
+                    "pf_absorb": p.pf_absorb,
+                    "p_min_pu": p.p_min_pu,
+                    "q_at_night": p.q_at_night,
+                    "source": p.source,
+                }
+                for (tech, level), p in sorted(parameters.items())
+            },
+            "versions": {
+                "python": platform.python_version(),
+                "numpy": np.__version__,
+                "pandas": pd.__version__,
+                "shapely": shapely.__version__,
+                "pvlib": pvlib.__version__,
+            },
+        }
+    )
+
+
+def tables_from_geo(geo, capacity: pd.DataFrame) -> dict[str, Any]:
+    """The run tables of the geodata stage (:class:`atlas.geo.join.GeoStage`).
+
+    Returns
+    -------
+    dict
+        substations, capacity, areas, boundary (EPSG:4326), register, unassigned; the
+        keyword arguments of :class:`Run` that come from the geodata stage.
+    """
+    import geopandas as gpd
+
+    from atlas.geo.layers import WGS84
+
+    sites = geo.sites.to_crs(WGS84)
+    substations = pd.DataFrame(
+        {
+            "ps_id": sites["ps_id"].to_numpy(),
+            "name": sites["name"].to_numpy(),
+            "lat": sites.geometry.y.to_numpy(),
+            "lon": sites.geometry.x.to_numpy(),
+            "rated_mva": sites["rated_mva"].to_numpy(dtype=float),
+        }
+    )
+    areas = boundary = register = unassigned = None
+    if geo.areas is not None:
+        areas = gpd.GeoDataFrame(
+            conform(geo.areas, {"ps_id": "text"}),
+            geometry=_rfc7946(geo.areas.geometry.to_crs(WGS84).to_numpy()),
+            crs=WGS84,
+        )
+    if geo.boundary is not None:
+        boundary = gpd.GeoDataFrame(
+            {"name": pd.Series(["boundary"], dtype="str")},
+            geometry=_rfc7946(gpd.GeoSeries([geo.boundary], crs=geo.crs).to_crs(WGS84).to_numpy()),
+            crs=WGS84,
+        )
+    if geo.register is not None:
+        ll = geo.register.geometry.to_crs(WGS84)
+        register = conform(
+            pd.DataFrame(geo.register.drop(columns="geometry")).assign(
+                lat=ll.y.to_numpy(), lon=ll.x.to_numpy()
+            ),
+            REGISTER_SCHEMA,
+        )
+        unassigned = conform(geo.unassigned(), UNASSIGNED_SCHEMA)
+    return {
+        "substations": conform(substations, SUBSTATIONS_SCHEMA),
+        "capacity": conform(capacity, CAPACITY_SCHEMA),
+        "areas": areas,
+        "boundary": boundary,
+        "register": register,
+        "unassigned": unassigned,
+    }
+
+
+def write_manifest(manifest: dict, folder: Path) -> Path:
+    """Write ``run.json`` (2-space indent, keys in insertion order)."""
+    return write_text_atomic(folder / RUN_JSON, json.dumps(manifest, indent=2) + "\n")
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` as JSON reads it back (tuples as lists, paths and others as text)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def read_manifest(folder: Path) -> dict:
+    """Read and check ``run.json``.
+
+    Raises
+    ------
+    AtlasInputError
+        Missing, not JSON, not an atlas run manifest, or a newer format.
+    """
+    path = Path(folder) / RUN_JSON
+    if not path.is_file():
+        raise AtlasInputError(path, "", "not found, expected the output folder of `atlas run`")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise AtlasInputError(
+            path, f"line {exc.lineno}", f"not valid JSON ({exc.msg})", line=exc.lineno
+        ) from None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise AtlasInputError(path, "", f"cannot be read ({exc})") from None
+    if not isinstance(data, dict) or "atlas_version" not in data:
+        raise AtlasInputError(path, "", "not an atlas run manifest (no atlas_version)")
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise AtlasInputError(
+            path,
+            "format_version",
+            f"got {version!r}, expected {FORMAT_VERSION}: run the study again with this "
+            "version of atlas (`atlas run`)",
+        )
+    scenarios = data.get("scenarios")
+    if not isinstance(scenarios, list) or not scenarios:
+        raise AtlasInputError(path, "scenarios", "expected a non-empty list of scenario names")
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# The folder as one unit: staging, swap, recovery
+# ---------------------------------------------------------------------------------------------
+
+
+def _sibling(folder: Path, what: str) -> Path:
+    return folder.parent / f".{folder.name}.atlas-{what}"
+
+
+def link_or_copy(src: Path, dest: Path) -> Path:
+    """Hard-link ``src`` to ``dest`` (a copy where the file system has no hard links)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
+    return dest
+
+
+def foreign_entries(folder: Path) -> list[str]:
+    """Names in ``folder`` that are not part of a run (nor a kept README.md), sorted."""
+    if not folder.is_dir():
+        return []
+    out = []
+    for entry in folder.iterdir():
+        name = entry.name
+        if name in KEPT_FILES:
+            continue
+        if name == FIGURES_DIR and entry.is_dir() and not entry.is_symlink():
+            continue
+        if name in RUN_FILES and entry.is_file() and not entry.is_symlink():
+            continue
+        out.append(name)
+    return sorted(out)
+
+
+def check_run_folder(folder: str | Path) -> None:
+    """Refuse a folder that a run must not replace.
+
+    A missing or empty folder, or one holding only the files of a run (and a README.md,
+    kept), may be written. Anything else is refused: its contents are never touched.
+
+    Raises
+    ------
+    AtlasInputError
+        ``folder`` is a file, or holds a file or folder that is not part of a run, or holds
+        run files without an atlas ``run.json``.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise AtlasInputError(folder, "", "is a file, expected a folder for the run")
+    foreign = foreign_entries(folder)
+    if foreign:
+        shown = ", ".join(repr(n) for n in foreign[:3]) + (" ..." if len(foreign) > 3 else "")
+        raise AtlasInputError(
+            folder,
+            "",
+            f"holds {shown}, which no atlas run wrote: expected an empty folder or the "
+            "folder of an earlier run (choose another --out, or move those files)",
+        )
+    has_run_files = any((folder / n).exists() for n in RUN_FILES | {FIGURES_DIR} if n != RUN_JSON)
+    if has_run_files:
+        path = folder / RUN_JSON
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            ours = isinstance(data, dict) and "atlas_version" in data
+        except (OSError, ValueError):
+            ours = False
+        if not ours:
+            raise AtlasInputError(
+                path,
+                "",
+                "missing or not an atlas run manifest, so the folder is not an atlas run "
+                "folder: expected an empty folder or the folder of an earlier run",
+            )
+
+
+@contextmanager
+def _lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock on the folder that holds the run folder, while the run folder is
+    recovered or swapped (two atlas commands never rename in the same place at once)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover(folder: str | Path) -> list[str]:
+    """Undo what a killed atlas command left beside ``folder``.
+
+    A swap killed between its two renames left no ``folder`` and the previous run under
+    ``.{name}.atlas-old``: it is put back. A swap killed after them left that old run
+    beside the new one: it is removed. Staging folders of processes that no longer run are
+    removed.
+
+    Returns
+    -------
+    list of str
+        What was done, one line each.
+    """
+    folder = Path(folder)
+    done: list[str] = []
+    if not folder.parent.is_dir():
+        return done
+    with _lock(folder):
+        old = _sibling(folder, "old")
+        if old.is_dir():
+            if not folder.exists():
+                os.rename(old, folder)
+                done.append(f"restored the previous run of {folder} (a swap was interrupted)")
+            else:
+                shutil.rmtree(old, ignore_errors=True)
+                done.append(f"removed the previous run left beside {folder}")
+        prefix = f".{folder.name}.atlas-staging-"
+        for entry in folder.parent.iterdir():
+            if not entry.name.startswith(prefix):
+                continue
+            pid = entry.name[len(prefix) :].split("-")[0]
+            if pid.isdigit() and _pid_alive(int(pid)):
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+            done.append(f"removed {entry.name}, left by an interrupted run")
+    return done
+
+
+class Staging:
+    """A staging folder beside a run folder, swapped into its place on success.
+
+    >>> with Staging(Path("outputs")) as stage:  # doctest: +SKIP
+    ...     (stage.path / "run.json").write_text("{}")
+
+    On entering, the destination is recovered (:func:`recover`) and checked
+    (:func:`check_run_folder`). On a clean exit the staging folder replaces the destination
+    whole (a README.md of the destination is kept); on an error it is removed and the
+    destination is left as it was.
+    """
+
+    def __init__(self, dest: str | Path):
+        self.dest = Path(dest)
+        self.path = self.dest.parent / (
+            f".{self.dest.name}.atlas-staging-{os.getpid()}-{secrets.token_hex(4)}"
+        )
+
+    def __enter__(self) -> Staging:
+        recover(self.dest)
+        check_run_folder(self.dest)
+        try:
+            self.path.mkdir(parents=True)
+        except OSError as exc:
+            raise _folder_error(self.dest, exc) from None
+        return self
+
+    def link(self, rel: str | Path) -> Path | None:
+        """Hard-link ``dest/rel`` into the staging folder (a file the update keeps)."""
+        src = self.dest / rel
+        if not src.is_file():
+            return None
+        return link_or_copy(src, self.path / rel)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            return
+        try:
+            for name in KEPT_FILES:
+                if (self.dest / name).is_file() and not (self.path / name).exists():
+                    link_or_copy(self.dest / name, self.path / name)
+            swap(self.path, self.dest)
+        except BaseException:
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise
+
+
+def swap(staging: Path, dest: Path) -> None:
+    """Put ``staging`` in the place of ``dest``: two renames, then the old run removed.
+
+    Killed between the renames, ``dest`` is missing and the old run waits beside it; the
+    next :func:`recover` puts it back.
+    """
+    old = _sibling(dest, "old")
+    with _lock(dest):
+        check_run_folder(dest)  # nothing foreign arrived while the run was computing
+        if old.exists():
+            shutil.rmtree(old)
+        if dest.exists():
+            os.rename(dest, old)
+        os.rename(staging, dest)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _folder_error(folder: Path, exc: OSError) -> AtlasInputError:
+    reason = {
+        errno.EACCES: "permission denied",
+        errno.EROFS: "the file system is read-only",
+        errno.ENOSPC: "no space left on the device",
+    }.get(exc.errno or 0, exc.strerror or str(exc))
+    return AtlasInputError(
+        folder, "", f"cannot write the run folder beside it ({reason}), expected a writable place"
+    )

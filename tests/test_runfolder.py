@@ -1,0 +1,361 @@
+"""The run contract (atlas.runfolder): a saved run reads back equal, the stages after the
+engine agree with each other, and a run folder is replaced whole or not at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from map_fixtures import BOUNDARY
+
+from atlas.cli import main
+from atlas.errors import AtlasInputError
+from atlas.pipeline import run_study, save_run, screen_run
+from atlas.runfolder import (
+    REGISTER_SCHEMA,
+    Run,
+    Staging,
+    check_run_folder,
+    conform,
+    read_table,
+    recover,
+    write_table,
+)
+
+#: A register with hostile-looking but valid values: ids that read as missing or numbers.
+REGISTER = (
+    "der_id,name,technology,capacity_kw,level,location,scenario,lat,lon\n"
+    "NA,None,pv,4000,MV,,,45.461,9.151\n"
+    "007,null,chp,10000,MV,,,45.459,9.149\n"
+    "D3,Hydro,hydro,1500,MV,,,45.501,9.201\n"
+    "D4,,biomass,2000,LV,,,45.499,9.199\n"
+    "D5,Sud PV,pv,3000,LV,,2030,45.421,9.191\n"
+    "D6,,ev,500,LV,work,,45.462,9.152\n"
+)
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative path -> bytes), run.json without its times."""
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            data = p.read_bytes()
+            if p.name == "run.json":
+                m = json.loads(data)
+                m.pop("created_utc", None)
+                m.pop("timings_s", None)
+                data = json.dumps(m, sort_keys=True).encode()
+            out[p.relative_to(folder).as_posix()] = data
+    return out
+
+
+@pytest.fixture(scope="module")
+def register_study(tmp_path_factory, tiny) -> Path:
+    """The tiny study with Voronoi areas from a DER register and a 3 MW threshold."""
+    folder = tmp_path_factory.mktemp("register_study")
+    return tiny.write(
+        folder,
+        toml=lambda t: (
+            t.replace(
+                'capacity = "capacity.csv"', 'ders = "ders.csv"\nboundary = "boundary.geojson"'
+            )
+            + "\n[screening]\nthreshold_mw = 3\n"
+        ),
+        capacity=False,
+        extra={"ders.csv": REGISTER, "boundary.geojson": json.dumps(BOUNDARY)},
+    )
+
+
+@pytest.fixture(scope="module")
+def saved(register_study, tmp_path_factory) -> tuple[Run, Path]:
+    """A run made in memory, then saved (with its report and online map)."""
+    run = run_study(register_study, webmap="online")
+    folder = tmp_path_factory.mktemp("saved") / "run"
+    save_run(run, folder)
+    return run, folder
+
+
+# ---- the contract ------------------------------------------------------------------------------
+
+
+def test_a_loaded_run_equals_the_saved_one(saved):
+    run, folder = saved
+    loaded = Run.load(folder)
+    assert not loaded.hourly_loaded()  # lazy until used
+    assert loaded.differences(run) == []
+    assert loaded.hourly_loaded()
+    assert loaded.equals(run)
+    # the ids that a CSV reader would take for missing values or numbers stay text
+    assert {"NA", "007"} <= set(loaded.register["der_id"])
+    assert loaded.register.set_index("der_id").loc["NA", "name"] == "None"
+    assert loaded.register.set_index("der_id").loc["007", "name"] == "null"
+
+
+def test_differences_name_what_changed(saved):
+    run, folder = saved
+    loaded = Run.load(folder)
+    loaded.screening.loc[0, "firm"] = np.nextafter(loaded.screening.loc[0, "firm"], np.inf)
+    loaded.manifest["scenarios"] = ["x"]
+    assert loaded.differences(run) == ["manifest", "screening"]
+
+
+def test_a_run_saved_while_computing_equals_its_folder(register_study, tmp_path):
+    run = run_study(register_study, tmp_path / "run", figures="summary", webmap="none")
+    assert run.folder == tmp_path / "run"
+    loaded = Run.load(tmp_path / "run")
+    assert loaded.equals(run)
+    assert loaded.figures and all((tmp_path / "run" / p).is_file() for p in loaded.figures["N"])
+    assert "format_version" in loaded.manifest
+
+
+def test_coordinates_and_floats_read_back_exactly(tmp_path):
+    table = pd.DataFrame(
+        {
+            "der_id": ["a", "NA", "007"],
+            "lat": [45.123456789012345, 0.1 + 0.2, -1e-300],
+            "lon": [9.987654321098765, 1 / 3, 1e300],
+            "capacity_mw": [1e-9, 123456.789, np.nan],
+            "v2g": [np.nan, 1.0, 0.0],
+        }
+    )
+    table = conform(table, REGISTER_SCHEMA)
+    write_table(table, tmp_path / "t.csv")
+    back = read_table(tmp_path / "t.csv", REGISTER_SCHEMA)
+    pd.testing.assert_frame_equal(back, table, check_exact=True)
+
+
+def test_a_bad_cell_names_file_row_and_column(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("der_id,lat\nA,1.5\nB,north\n", encoding="utf-8")
+    with pytest.raises(AtlasInputError) as err:
+        read_table(path, {"der_id": "text", "lat": "float"})
+    assert err.value.where == "row 2, column lat" and err.value.line == 3
+    assert "'north', expected a number" in err.value.problem
+
+
+def test_a_newer_format_is_refused(saved, tmp_path):
+    _, folder = saved
+    manifest = json.loads((folder / "run.json").read_text())
+    manifest["format_version"] = 99
+    (tmp_path / "run.json").write_text(json.dumps(manifest))
+    with pytest.raises(AtlasInputError, match="got 99, expected 1"):
+        Run.load(tmp_path)
+
+
+# ---- screen, map and report agree ---------------------------------------------------------------
+
+
+@pytest.fixture
+def screened(register_study, tmp_path) -> Path:
+    out = tmp_path / "run"
+    run_study(register_study, out, figures="none", webmap="online")
+    return out
+
+
+def _map_data(folder: Path) -> dict:
+    text = (folder / "map.html").read_text(encoding="utf-8")
+    m = re.search(r'<script type="application/json" id="atlas-data">(.*?)</script>', text, re.S)
+    return json.loads(m.group(1))
+
+
+def test_bare_screen_keeps_the_runs_settings(screened):
+    before = pd.read_csv(screened / "screening.csv", dtype=str, keep_default_na=False)
+    assert set(before.loc[before["unit"] == "MW", "threshold"]) == {"3.0"}
+    result = CliRunner().invoke(main, ["screen", str(screened)])
+    assert result.exit_code == 0, result.output
+    after = pd.read_csv(screened / "screening.csv", dtype=str, keep_default_na=False)
+    pd.testing.assert_frame_equal(after, before)
+    assert "threshold 3 MW" in result.output
+    assert Run.load(screened).manifest["overrides"] == {}
+
+
+def test_a_filtered_screen_rewrites_everything(screened):
+    result = CliRunner().invoke(
+        main, ["screen", str(screened), "--direction", "p_up", "--scenario", "2030"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "2030 p_up" in result.output and "as-is" not in result.output.split("rewrote")[0]
+    table = pd.read_csv(screened / "screening.csv", dtype=str, keep_default_na=False)
+    assert set(table["scenario"]) == {"as-is", "2030"}
+    assert set(table["direction"]) == {"p_up", "p_down", "q_up", "q_down"}
+    assert len(table) == 2 * 3 * 4
+    stats = pd.read_parquet(screened / "statistics.parquet")
+    assert set(stats["scenario"]) == {"as-is", "2030"}
+    result = CliRunner().invoke(main, ["map", str(screened)])
+    assert result.exit_code == 0, result.output
+    assert len(_map_data(screened)["layers"]) == 8
+    result = CliRunner().invoke(main, ["map", str(screened), "--scenario", "as-is"])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_new_threshold_reaches_report_and_map(screened):
+    result = CliRunner().invoke(main, ["screen", str(screened), "--threshold-mw", "5"])
+    assert result.exit_code == 0, result.output
+    report = (screened / "report.html").read_text(encoding="utf-8")
+    assert "thresholds: 5 MW, 10 Mvar" in report
+    layers = _map_data(screened)["layers"]
+    assert {lay["threshold"] for lay in layers if lay["unit"] == "MW"} == {5.0}
+    run = Run.load(screened)
+    assert run.manifest["overrides"] == {"screening.threshold_mw": 5.0}
+    assert run.screening_settings["threshold_mw"] == 5.0
+    assert set(run.screening.loc[run.screening["unit"] == "MW", "threshold"]) == {5.0}
+    # and a later bare screen keeps 5 MW: the override is the run's setting now
+    CliRunner().invoke(main, ["screen", str(screened)])
+    assert set(Run.load(screened).screening.query("unit == 'MW'")["threshold"]) == {5.0}
+
+
+def test_screen_run_api_matches_a_fresh_run(register_study, saved):
+    run, _ = saved
+    rescreened = screen_run(run, threshold_mw=3.0)
+    pd.testing.assert_frame_equal(rescreened.screening, run.screening)
+    pd.testing.assert_frame_equal(rescreened.statistics, run.statistics)
+
+
+# ---- the folder is one unit ---------------------------------------------------------------------
+
+
+def test_a_second_run_replaces_the_first_whole(register_study, tmp_path):
+    out = tmp_path / "D"
+    run_study(register_study, out, formats=("csv",), figures="all", webmap="offline")
+    assert (out / "figures").is_dir() and (out / "map.html").is_file()
+    assert (out / "flexibility_hourly.csv").is_file()
+    result = CliRunner().invoke(
+        main,
+        [
+            *("run", "--config", str(register_study), "--out", str(out), "--figures", "none"),
+            *("--map", "none", "--workers", "1", "--no-progress"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert not (out / "figures").exists()
+    assert not (out / "map.html").exists()
+    assert not (out / "flexibility_hourly.csv").exists()
+    assert (out / "report.html").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["D"]  # nothing left beside it
+
+
+def test_a_folder_with_a_foreign_file_is_refused(register_study, tmp_path):
+    out = tmp_path / "D"
+    out.mkdir()
+    (out / "thesis.docx").write_bytes(b"years of work")
+    result = CliRunner().invoke(
+        main, ["run", "--config", str(register_study), "--out", str(out), "--no-progress"]
+    )
+    assert result.exit_code == 2
+    assert "thesis.docx" in result.output and "no atlas run wrote" in result.output
+    assert [p.name for p in out.iterdir()] == ["thesis.docx"]
+    assert (out / "thesis.docx").read_bytes() == b"years of work"
+    # a run folder with a foreign file in it is refused too, and the file kept
+    run_study(register_study, tmp_path / "E", figures="none", webmap="none")
+    (tmp_path / "E" / "notes.txt").write_text("mine")
+    with pytest.raises(AtlasInputError, match=r"notes\.txt"):
+        run_study(register_study, tmp_path / "E", figures="none", webmap="none")
+    assert (tmp_path / "E" / "notes.txt").read_text() == "mine"
+
+
+def test_a_readme_survives_and_an_empty_folder_is_fine(register_study, tmp_path):
+    out = tmp_path / "outputs"
+    out.mkdir()
+    (out / "README.md").write_text("what this folder is")
+    run_study(register_study, out, figures="none", webmap="none")
+    run_study(register_study, out, figures="none", webmap="none")
+    assert (out / "README.md").read_text() == "what this folder is"
+    check_run_folder(out)
+
+
+def test_run_files_without_a_manifest_are_not_a_run(tmp_path):
+    (tmp_path / "D").mkdir()
+    (tmp_path / "D" / "screening.csv").write_text("x\n")
+    with pytest.raises(AtlasInputError, match="not an atlas run folder"):
+        check_run_folder(tmp_path / "D")
+
+
+def test_an_error_while_staging_leaves_the_old_run(saved, tmp_path):
+    _, folder = saved
+    before = files_of(folder)
+    with pytest.raises(RuntimeError), Staging(folder) as stage:
+        (stage.path / "run.json").write_text("{}")
+        raise RuntimeError("killed")
+    assert files_of(folder) == before
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("phase", ["old_only", "old_and_new", "staging_left"])
+def test_a_swap_killed_half_way_is_undone_by_the_next_command(saved, tmp_path, phase):
+    """The states a SIGKILL inside :func:`atlas.runfolder.swap` can leave, then any atlas
+    command on the folder."""
+    _, src = saved
+    import shutil
+
+    folder = tmp_path / "D"
+    shutil.copytree(src, folder)
+    before = files_of(folder)
+    old = tmp_path / ".D.atlas-old"
+    staging = tmp_path / ".D.atlas-staging-999999999-00000000"
+    shutil.copytree(folder, staging)
+    (staging / "run.json").write_text("{half}")
+    if phase == "old_only":  # killed between the two renames
+        os.rename(folder, old)
+    elif phase == "old_and_new":  # killed after them, before the old run was removed
+        shutil.copytree(folder, old)
+    result = CliRunner().invoke(main, ["screen", str(folder), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert files_of(folder).keys() == before.keys()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["D"]
+    assert set(Run.load(folder).differences(Run.load(src))) <= {"manifest"}
+
+
+def test_recover_keeps_the_staging_folder_of_a_live_run(tmp_path):
+    live = tmp_path / f".D.atlas-staging-{os.getpid()}-abcd"
+    live.mkdir()
+    assert recover(tmp_path / "D") == []
+    assert live.is_dir()
+
+
+def _atlas(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", "from atlas.cli import main; main()", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+@pytest.mark.slow
+def test_sigkill_at_any_moment_leaves_the_previous_run(register_study, tmp_path):
+    out = tmp_path / "D"
+    args = ["run", "--config", str(register_study), "--out", str(out), "--no-progress"]
+    assert _atlas(*args, "--figures", "none", "--map", "none").wait() == 0
+    before = files_of(out)
+    t0 = time.perf_counter()
+    assert _atlas(*args, "--figures", "summary", "--map", "offline").wait() == 0
+    full = time.perf_counter() - t0
+    after = files_of(out)
+    assert after.keys() != before.keys()
+    # back to the first run, then kill the second at points across its length
+    assert _atlas(*args, "--figures", "none", "--map", "none").wait() == 0
+    outcomes = []
+    for share in (0.1, 0.3, 0.5, 0.7, 0.85, 0.95):
+        proc = _atlas(*args, "--figures", "summary", "--map", "offline")
+        time.sleep(share * full)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        recover(out)
+        now = files_of(out)
+        assert now in (before, after), f"a mixed folder after a kill at {share:.0%}"
+        outcomes.append(now == after)
+        if now == after:  # start again from the first run
+            assert _atlas(*args, "--figures", "none", "--map", "none").wait() == 0
+        leftovers = [p.name for p in tmp_path.iterdir() if p.name != "D"]
+        assert leftovers == [], leftovers
+    assert not all(outcomes)  # most kills came before the swap
