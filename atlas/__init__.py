@@ -1,25 +1,25 @@
 """The flexibility atlas: P-Q flexibility of distributed energy resources at each HV/MV
 primary substation, hour by hour, following Bosisio et al. (Milan case study).
 
-The pipeline, one module per stage::
+The package is laid out by stage, data flowing one way (docs/architecture.md)::
 
-    study       the study file: schema, validation, resolved paths
-    inputs      readers of the tabular inputs (substations, capacity, load, profiles, EV)
-    geodata     vector layers in any CRS, geometry checks, the metric CRS
-    areas       service areas (given or clipped Voronoi) and the assignment of points
-    register    the DER register -> capacity per PS, technology, level, scenario; growth
-    geojoin     the geodata stage of a study (areas + register joined)
-    timeaxis    the 8760-hour UTC axis of a study year
+    inputs      the study file (schema, validation, paths), tabular readers, the time axis
+    geo         vector layers, service areas, the DER register and its join to the areas
     timeseries  per-unit profiles: pv (pvlib), seasonal (CHP, hydro, biomass), ev (shapes)
-    capability  per-technology P-Q capability sets (grid-code parameter table)
-    envelope    aggregation at the PS: four figures, Minkowski polygons, yearly hull
-    pipeline    one study, end to end (the API behind ``atlas run``)
-    figures     matplotlib figures
-    outputs     atomic writers and the run manifest
+    engine      capability sets (grid codes), envelopes and figures, the computation per PS
+    analysis    statistics and the relief screening
+    present     figures, the report page and the interactive map
+    runfolder   the Run object and the run folder that holds it
+    pipeline    orchestration: run_study, screen_run, save_run
     cli         the ``atlas`` command
+
+>>> import atlas
+>>> run = atlas.run_study("study.toml", out="outputs")  # doctest: +SKIP
+>>> atlas.Run.load("outputs").screening.head()  # doctest: +SKIP
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from atlas.errors import AtlasInputError
 
@@ -28,4 +28,23 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = ["AtlasInputError", "__version__"]
+#: The public API, imported on first use (``import atlas`` stays light for the CLI).
+_LAZY = {
+    "Run": "atlas.runfolder",
+    "load_inputs": "atlas.pipeline",
+    "run_study": "atlas.pipeline",
+    "save_run": "atlas.pipeline",
+    "screen_run": "atlas.pipeline",
+    "init_study": "atlas.inputs.starter",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'atlas' has no attribute {name!r}")
+
+
+__all__ = ["AtlasInputError", "__version__", *_LAZY]

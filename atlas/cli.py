@@ -246,15 +246,19 @@ def screen(
     --scenario and --direction only filter what is printed.
     """
     from atlas.pipeline import save_run, screen_run
-    from atlas.runfolder import Run
+    from atlas.runfolder import Run, check_run_folder
 
-    run = screen_run(Run.load(run_dir), threshold_mw, threshold_mvar, availability)
-    table = run.screening
-    if scenario is not None and scenario not in run.scenarios:
+    loaded = Run.load(run_dir)
+    check_run_folder(run_dir)  # before any work: a folder it may not rewrite is refused now
+    if scenario is not None and scenario not in loaded.scenarios:
         raise AtlasInputError(
-            None, "--scenario", f"{scenario!r} is not in the run, expected one of {run.scenarios}"
+            None,
+            "--scenario",
+            f"{scenario!r} is not in the run, expected one of {loaded.scenarios}",
         )
-    save_run(run, run_dir)
+    run = screen_run(loaded, threshold_mw, threshold_mvar, availability)
+    table = run.screening
+    save_run(run, run_dir, redraw=run.screening_settings != loaded.screening_settings)
     if scenario is not None:
         table = table[table["scenario"] == scenario]
     if direction is not None:
@@ -367,7 +371,7 @@ def profiles_fit(
     with a per-unit column (or MW with --sn-mva). Writes TECHNOLOGY_coefficients.csv (the
     format of profiles/seasonal_coefficients.csv) and TECHNOLOGY_fit.png.
     """
-    from atlas.timeseries.seasonal import write_fit
+    from atlas.present.profile_export import write_fit
 
     fit, written = write_fit(technology, measured, out_dir, column=column, sn_mva=sn_mva)
     click.echo(

@@ -37,9 +37,11 @@ class AtlasInputError(ValueError):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
-        """The message on a single line: ``path[:line]: where: problem``."""
-        loc = self.path or "<study>"
-        if self.line is not None:
+        """The message on a single line: ``path[:line]: where: problem`` (without a file,
+        ``where: problem``, e.g. a command-line option; ``<study>: problem`` if neither)."""
+        loc = self.path
+        if loc is not None and self.line is not None:
             loc = f"{loc}:{self.line}"
-        text = f"{loc}: {self.where}: {self.problem}" if self.where else f"{loc}: {self.problem}"
+        parts = [p for p in (loc, self.where) if p] or ["<study>"]
+        text = ": ".join([*parts, self.problem])
         return " ".join(text.split())

@@ -1,25 +1,18 @@
-"""Atomic writers and the run manifest.
+"""Atomic file writers, safe file names from ids, checksums.
 
-Every output is written to a temporary file in the destination folder and moved into place
-with :func:`os.replace`, so a reader never sees half a file and an interrupted run leaves the
-previous file intact (file by file).
+Every file is written to a temporary file in its destination folder and moved into place
+with :func:`os.replace`, so a reader never sees half a file. (A run folder as a whole is
+replaced by :class:`atlas.runfolder.Staging`.)
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import platform
 import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
-
-import pandas as pd
-
-from atlas import __version__
 
 
 def _current_umask() -> int:
@@ -50,8 +43,12 @@ def atomic_path(dest: Path):
         raise
 
 
-def write_atomic(dest: Path, writer: Callable[[Path], None]) -> Path:
-    """Call ``writer(tmp_path)`` and move the result onto ``dest`` atomically."""
+def write_atomic(dest: Path, writer: Callable[[Path], object]) -> Path:
+    """Call ``writer(tmp_path)`` and move the result onto ``dest`` atomically.
+
+    Whatever ``writer`` returns (``Path.write_text`` returns a count, a plot function a path)
+    is ignored.
+    """
     with atomic_path(dest) as tmp:
         writer(tmp)
     return Path(dest)
@@ -123,192 +120,3 @@ def sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def write_hourly(
-    hourly: pd.DataFrame, out_dir: Path, formats: tuple[str, ...] = ("parquet",)
-) -> list[Path]:
-    """Write ``flexibility_hourly.parquet`` (and ``.csv`` if asked).
-
-    Times are UTC; the CSV writes them as ISO 8601 with ``Z``.
-    """
-    written = []
-    if "parquet" in formats:
-        written.append(
-            write_atomic(
-                out_dir / "flexibility_hourly.parquet",
-                lambda p: hourly.to_parquet(p, index=False, compression="zstd"),
-            )
-        )
-    if "csv" in formats:
-        csv = hourly.copy()
-        csv["time"] = csv["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-        written.append(
-            write_atomic(
-                out_dir / "flexibility_hourly.csv",
-                lambda p: csv.to_csv(p, index=False, float_format="%.9g"),
-            )
-        )
-    return written
-
-
-def write_envelopes(envelopes: pd.DataFrame, out_dir: Path) -> Path:
-    """Write ``envelopes.csv``: scenario, ps_id, kind, wkt (P-Q plane, load convention)."""
-    table = envelopes.drop(columns="geometry").assign(wkt=[g.wkt for g in envelopes["geometry"]])
-    return write_atomic(out_dir / "envelopes.csv", lambda p: table.to_csv(p, index=False))
-
-
-def manifest(
-    study, inputs_files: dict[str, Path], parameters: dict, timings_s: dict, outputs: list[Path]
-) -> dict:
-    """The run manifest: inputs' checksums, parameters, versions and timings."""
-    import numpy
-    import pvlib
-    import shapely
-
-    return {
-        "atlas_version": __version__,
-        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "study": {
-            "file": str(study.path),
-            "sha256": sha256(study.path),
-            **study.model.study.model_dump(),
-        },
-        "scenarios": study.scenarios,
-        "inputs": {key: {"path": str(p), "sha256": sha256(p)} for key, p in inputs_files.items()},
-        "settings": study.model.model_dump(mode="json", exclude={"study", "inputs"}),
-        "capability_parameters": {
-            f"{tech}/{level}": {
-                "active_range": p.active_range,
-                "pf_inject": p.pf_inject,
-                "pf_absorb": p.pf_absorb,
-                "p_min_pu": p.p_min_pu,
-                "q_at_night": p.q_at_night,
-                "source": p.source,
-            }
-            for (tech, level), p in sorted(parameters.items())
-        },
-        "versions": {
-            "python": platform.python_version(),
-            "numpy": numpy.__version__,
-            "pandas": pd.__version__,
-            "shapely": shapely.__version__,
-            "pvlib": pvlib.__version__,
-        },
-        "timings_s": {k: round(v, 4) for k, v in timings_s.items()},
-        "outputs": [p.name for p in outputs],
-    }
-
-
-def write_manifest(data: dict, out_dir: Path) -> Path:
-    return write_text_atomic(out_dir / "run.json", json.dumps(data, indent=2, default=str) + "\n")
-
-
-def service_area_table(geo, capacity: pd.DataFrame, scenarios: list[str]):
-    """Service areas in EPSG:4326 with their capacities, ready for ``service_areas.geojson``.
-
-    Columns: ps_id, name, rated_mva [MVA], site_lat, site_lon (the PS site) [deg],
-    area_km2, ders (DER points joined, all scenarios' register rows counted once), and
-    ``cap_{scenario}_{technology}_mw`` for every scenario and pv, chp, biomass, hydro. [MW]
-    """
-    import geopandas as gpd
-    import shapely
-
-    from atlas.conventions import CAPACITY_TECHNOLOGIES
-
-    areas = geo.areas
-    ps_ids = list(areas["ps_id"])
-    sites = geo.sites.set_index("ps_id").loc[ps_ids]
-    site_ll = sites.geometry.to_crs("EPSG:4326")
-    table = pd.DataFrame(
-        {
-            "ps_id": ps_ids,
-            "name": sites["name"].to_numpy(),
-            "rated_mva": sites["rated_mva"].to_numpy(),
-            "site_lat": site_ll.y.to_numpy(),
-            "site_lon": site_ll.x.to_numpy(),
-            "area_km2": shapely.area(areas.geometry.to_numpy()) / 1e6,
-        }
-    )
-    if geo.register is not None:
-        counts = geo.register[geo.register["ps_id"] != ""].groupby("ps_id").size()
-        table["ders"] = counts.reindex(ps_ids, fill_value=0).to_numpy()
-    pivot = capacity.groupby(["scenario", "technology", "ps_id"])["capacity_mw"].sum()
-    for scenario in scenarios:
-        for tech in CAPACITY_TECHNOLOGIES:
-            key = (scenario, tech)
-            values = (
-                pivot.loc[key] if key in pivot.index.droplevel("ps_id") else pd.Series(dtype=float)
-            )
-            table[f"cap_{scenario}_{tech}_mw"] = values.reindex(ps_ids, fill_value=0.0).to_numpy()
-    # RFC 7946 right-hand rule: exterior rings counter-clockwise
-    geoms = shapely.orient_polygons(areas.geometry.to_numpy(), exterior_cw=False)
-    return gpd.GeoDataFrame(table, geometry=geoms, crs=areas.crs).to_crs("EPSG:4326")
-
-
-def write_service_areas(table, out_dir: Path) -> Path:
-    """Write ``service_areas.geojson`` (EPSG:4326) atomically."""
-    return write_atomic(
-        out_dir / "service_areas.geojson",
-        lambda p: table.to_file(p, driver="GeoJSON", layer="service_areas"),
-    )
-
-
-def write_capacity_table(capacity: pd.DataFrame, out_dir: Path) -> Path:
-    """Write ``capacity_by_ps.csv``: scenario, ps_id, technology, level, capacity_mw."""
-    return write_atomic(
-        out_dir / "capacity_by_ps.csv",
-        lambda p: capacity.to_csv(p, index=False, float_format="%.9g"),
-    )
-
-
-#: Columns of ``der_register.csv``.
-REGISTER_COLUMNS = [
-    "der_id",
-    "name",
-    "technology",
-    "level",
-    "location",
-    "v2g",
-    "scenario",
-    "capacity_mw",
-    "ps_id",
-    "lat",
-    "lon",
-]
-
-
-def write_register(register, out_dir: Path) -> Path:
-    """Write ``der_register.csv``: every DER of the register with the PS it joined.
-
-    Columns :data:`REGISTER_COLUMNS`; ``ps_id`` is empty for a DER outside every area
-    (those are listed in ``unassigned_ders.csv`` too), lat/lon in WGS84. [deg]
-    """
-    ll = register.geometry.to_crs("EPSG:4326")
-    table = pd.DataFrame(
-        {c: register[c].to_numpy() for c in REGISTER_COLUMNS if c not in ("lat", "lon")}
-    )
-    table["lat"], table["lon"] = ll.y.to_numpy(), ll.x.to_numpy()
-    return write_atomic(
-        out_dir / "der_register.csv", lambda p: table.to_csv(p, index=False, float_format="%.9g")
-    )
-
-
-def write_boundary(boundary, crs, out_dir: Path) -> Path:
-    """Write ``boundary.geojson``: the study boundary in EPSG:4326, counter-clockwise."""
-    import geopandas as gpd
-    import shapely
-
-    geom = shapely.orient_polygons(boundary, exterior_cw=False)
-    table = gpd.GeoDataFrame({"name": ["boundary"]}, geometry=[geom], crs=crs).to_crs("EPSG:4326")
-    return write_atomic(
-        out_dir / "boundary.geojson",
-        lambda p: table.to_file(p, driver="GeoJSON", layer="boundary"),
-    )
-
-
-def write_unassigned(table: pd.DataFrame, out_dir: Path) -> Path:
-    """Write ``unassigned_ders.csv``: DERs outside every service area (snapped ones flagged)."""
-    return write_atomic(
-        out_dir / "unassigned_ders.csv", lambda p: table.to_csv(p, index=False, float_format="%.9g")
-    )

@@ -16,13 +16,14 @@ to the engine, the engine's hourly figures and envelopes to the analysis, and th
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from atlas.analysis.stats import DIRECTIONS, hourly_arrays, screening, statistics
+from atlas.analysis.stats import analyse
 from atlas.engine.capability import default_parameters, override_parameters
 from atlas.engine.compute import StudyInputs, compute
 from atlas.errors import AtlasInputError
@@ -31,24 +32,18 @@ from atlas.geo.stage import geodata_summary
 from atlas.inputs.study import Study, load_study
 from atlas.inputs.tables import read_capacity, read_load
 from atlas.inputs.timeaxis import hourly_axis
+from atlas.present import run_pages
 from atlas.runfolder import (
-    FIGURES_DIR,
     HOURLY_CSV,
     HOURLY_PARQUET,
-    MAP_HTML,
-    REPORT_HTML,
     Run,
     Staging,
     conform_hourly,
-    conform_statistics,
     new_manifest,
     tables_from_geo,
     write_hourly,
 )
 from atlas.timeseries.stage import ev_power, ev_summary, technology_profiles, v2g_shares
-
-#: The ``[screening]`` settings a command line may override.
-SCREENING_KEYS = ("threshold_mw", "threshold_mvar", "availability")
 
 
 def load_inputs(study: Study | str | Path) -> StudyInputs:
@@ -89,24 +84,15 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
     )
 
 
-def analyse(hourly, settings: dict[str, Any], timezone: str, names: dict, rated: dict):
-    """Statistics and screening of the hourly figures at ``settings`` (``[screening]``)."""
-    arrays = hourly_arrays(hourly)
-    t_mw, t_mvar = settings["threshold_mw"], settings["threshold_mvar"]
-    stats = conform_statistics(statistics(arrays, timezone, t_mw, t_mvar))
-    table = screening(arrays, names, t_mw, t_mvar, settings["availability"], rated)
-    return stats, table
-
-
-def screening_settings(study: Study, overrides: dict[str, float | None] | None):
-    """The study's ``[screening]`` with the command line's overrides, and those overrides."""
-    settings = study.model.screening.model_dump(mode="json")
+def screening_settings(base: dict[str, Any], overrides: dict[str, float | None] | None):
+    """``[screening]`` with the overrides that are not None, and those as ``run.json`` records
+    them (``{"screening.threshold_mw": 5.0}``)."""
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
-    return settings | given, {f"screening.{k}": v for k, v in given.items()}
+    return base | given, {f"screening.{k}": v for k, v in given.items()}
 
 
 def run_study(
-    study: Study | str | Path,
+    study: Study | str | Path | StudyInputs,
     out: str | Path | None = None,
     *,
     formats: tuple[str, ...] = ("parquet",),
@@ -121,7 +107,8 @@ def run_study(
 
     Parameters
     ----------
-    study : Study or path
+    study : Study, path or StudyInputs
+        The study, or its inputs already read (:func:`load_inputs`).
     out : path, optional
         The run folder. Results are written into a staging folder beside it as they are
         computed (the hourly table is then read back lazily) and moved into place at the
@@ -146,9 +133,9 @@ def run_study(
     -------
     Run
     """
-    from atlas.present.report import RunFigureData, start_figures, technology_views
+    from atlas.present.report import start_run_figures
 
-    inputs = load_inputs(study)
+    inputs = study if isinstance(study, StudyInputs) else load_inputs(study)
     study, ps_ids = inputs.study, inputs.ps_ids
     unknown = [p for p in figures_for or [] if p not in ps_ids]
     if unknown:
@@ -156,46 +143,31 @@ def run_study(
         raise AtlasInputError(
             study.path, "--figures-for", f"unknown ps_id {unknown[0]!r}, expected one of {shown}"
         )
-    settings, given = screening_settings(study, overrides)
+    settings, given = screening_settings(study.model.screening.model_dump(), overrides)
     stage = Staging(out) if out is not None else None
     with stage or nullcontext():
         result = compute(inputs, progress=progress, workers=workers)
         t0 = time.perf_counter()
         hourly = conform_hourly(result.hourly)
-        names = dict(zip(ps_ids, inputs.substations["name"], strict=True))
-        rated = dict(zip(ps_ids, inputs.substations["rated_mva"], strict=True))
         job = None
-        if stage is not None and figures != "none":
-            data = RunFigureData(
-                arrays=hourly_arrays(hourly),
-                load=inputs.load,
-                timezone=study.timezone,
-                envelopes={
-                    (r.scenario, r.ps_id, r.kind): r.geometry for r in result.envelopes.itertuples()
-                },
-                thresholds={
-                    d: (settings["threshold_mw" if u == "MW" else "threshold_mvar"], u)
-                    for d, (_, u) in DIRECTIONS.items()
-                },
-                sample_day=settings["sample_day"],
-                names=names,
-                rated_mva=rated,
-            )
-            chosen = figures_for or ps_ids
-            if figures == "all":
-                data.tech_views = {p: technology_views(inputs, p) for p in chosen}
-            job = start_figures(data, stage.path, figures, chosen, workers or os.cpu_count() or 1)
+        if stage is not None and figures != "none":  # drawn in workers while this one goes on
+            job = start_run_figures(
+                inputs, hourly, result.envelopes, settings, stage.path, figures,
+                figures_for or ps_ids, workers or os.cpu_count() or 1,
+            )  # fmt: skip
         if stage is not None:  # the hourly table goes to disk now, and is read back lazily
             write_hourly(hourly, stage.path, tuple(formats))
+        names = dict(zip(ps_ids, inputs.substations["name"], strict=True))
+        rated = dict(zip(ps_ids, inputs.substations["rated_mva"], strict=True))
         stats, table = analyse(hourly, settings, study.timezone, names, rated)
         manifest = new_manifest(study, study.input_files(), inputs.parameters)
-        manifest["settings"]["screening"] = settings
-        manifest["settings"].update(figures=figures, map=webmap, formats=sorted(set(formats)))
+        manifest["settings"] |= {"screening": settings, "figures": figures, "map": webmap}
+        manifest["settings"]["formats"] = sorted(set(formats))
         manifest["overrides"] = given
         manifest["summary"] = geodata_summary(study, inputs.geo)
         pngs = job.wait() if job is not None else {}
         manifest["figures"] = {
-            p: [Path(x).relative_to(stage.path).as_posix() for x in pngs[p]]
+            p: [Path(x).relative_to(stage.path).as_posix() for x in pngs[p]]  # type: ignore[union-attr]
             for p in ps_ids
             if pngs.get(p)
         }
@@ -208,7 +180,7 @@ def run_study(
             envelopes=result.envelopes,
             statistics=stats,
             screening=table,
-            _hourly=None if stage is not None else hourly,
+            hourly_table=None if stage is not None else hourly,
             **tables_from_geo(inputs.geo, inputs.capacity),
         )
         if stage is not None:
@@ -218,28 +190,20 @@ def run_study(
     return run
 
 
-def views(run: Run) -> dict[str, Any]:
-    """The pages of a run: ``report.html``, and ``map.html`` unless its map is ``none``."""
-    from atlas.present.report import write_report
-    from atlas.present.webmap import write_map
-
-    pages: dict[str, Any] = {REPORT_HTML: write_report}
-    kind = run.settings.get("map", "online")
-    if kind != "none":
-        scenario = run.settings.get("map_scenario")
-        pages[MAP_HTML] = lambda r, folder: write_map(r, folder, scenario, kind == "offline")
-    return pages
-
-
-def write_into(run: Run, folder: Path, link_from: Path | None = None) -> None:
+def write_into(run: Run, folder: Path, link_from: Path | None = None, redraw: bool = False) -> None:
     """Write the run's tables, pages and manifest into a staging folder (the hourly table
-    and figures hard-linked from ``link_from`` when they are there)."""
+    and figures hard-linked from ``link_from`` when they are there; with ``redraw``, the
+    figures that show the thresholds drawn again)."""
     from atlas.runfolder import RUN_JSON, write_manifest
 
     t0 = time.perf_counter()
     names = [p.name for p in run.write_into(folder, link_from=link_from or folder)]
     run.folder = folder  # the pages link the figures in it
-    for name, writer in views(run).items():
+    if redraw and run.figures:
+        from atlas.present.report import redraw_threshold_figures
+
+        redraw_threshold_figures(run, folder, os.cpu_count() or 1)
+    for name, writer in run_pages(run).items():
         writer(run, folder)
         names.append(name)
     names += [n for n in (HOURLY_PARQUET, HOURLY_CSV) if (folder / n).is_file()]
@@ -248,15 +212,16 @@ def write_into(run: Run, folder: Path, link_from: Path | None = None) -> None:
     write_manifest(run.manifest, folder)
 
 
-def save_run(run: Run, folder: str | Path) -> Path:
+def save_run(run: Run, folder: str | Path, redraw: bool = False) -> Path:
     """Save a run with its report and map into ``folder``, replacing it whole.
 
     Files the run does not change (the hourly table, the figures) are hard-linked from
-    the run's folder, not copied.
+    the run's folder, not copied. With ``redraw`` (after :func:`screen_run`), the figures
+    that show the thresholds are drawn again.
     """
     folder = Path(folder)
     with Staging(folder) as stage:
-        write_into(run, stage.path, link_from=run.folder)
+        write_into(run, stage.path, link_from=run.folder, redraw=redraw)
     run.folder = folder
     return folder
 
@@ -270,22 +235,11 @@ def screen_run(
     """Screen a run again: its ``[screening]`` settings unless given here (recorded as
     overrides); returns a new :class:`Run` with every scenario, direction and PS screened."""
     given = {"threshold_mw": threshold_mw, "threshold_mvar": threshold_mvar}
-    given |= {"availability": availability}
-    given = {k: v for k, v in given.items() if v is not None}
-    manifest = copy.deepcopy(run.manifest)
-    settings = manifest["settings"]["screening"] | given
-    manifest["settings"]["screening"] = settings
-    manifest["overrides"] = manifest.get("overrides", {}) | {
-        f"screening.{k}": v for k, v in given.items()
-    }
-    stats, table = analyse(run.hourly, settings, run.timezone, run.names, run.rated_mva)
-    fields = {k: getattr(run, k) for k in ("substations", "capacity", "ev", "envelopes")}
-    fields |= {k: getattr(run, k) for k in ("areas", "boundary", "register", "unassigned")}
-    return Run(
-        manifest=manifest,
-        statistics=stats,
-        screening=table,
-        folder=run.folder,
-        _hourly=run._hourly,
-        **fields,
+    settings, overrides = screening_settings(
+        run.screening_settings, given | {"availability": availability}
     )
+    manifest = copy.deepcopy(run.manifest)
+    manifest["settings"]["screening"] = settings
+    manifest["overrides"] = manifest.get("overrides", {}) | overrides
+    stats, table = analyse(run.hourly, settings, run.timezone, run.names, run.rated_mva)
+    return dataclasses.replace(run, manifest=manifest, statistics=stats, screening=table)

@@ -312,6 +312,8 @@ class Run:
     folder : pathlib.Path or None
         The run folder the run was loaded from or saved to: the hourly table is read from
         it on first use, and the figures live in it.
+    hourly_table : pandas.DataFrame or None
+        The hourly table when it is in memory (see :attr:`hourly`).
     """
 
     manifest: dict[str, Any]
@@ -326,7 +328,7 @@ class Run:
     register: pd.DataFrame | None = None
     unassigned: pd.DataFrame | None = None
     folder: Path | None = None
-    _hourly: pd.DataFrame | None = field(default=None, repr=False)
+    hourly_table: pd.DataFrame | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.envelopes = conform_envelopes(self.envelopes)
@@ -335,8 +337,8 @@ class Run:
             table = getattr(self, attr)
             if table is not None:
                 setattr(self, attr, conform(table, schema))
-        if self._hourly is not None:
-            self._hourly = conform_hourly(self._hourly)
+        if self.hourly_table is not None:
+            self.hourly_table = conform_hourly(self.hourly_table)
 
     # ---- views ------------------------------------------------------------------------------
     @property
@@ -385,15 +387,15 @@ class Run:
         (PS point, load convention), the four figures and ``{figure}_{tech}`` (generator
         convention) [MW, Mvar], over_rating and daylight (bool).
         """
-        if self._hourly is None:
+        if self.hourly_table is None:
             if self.folder is None:
                 raise ValueError("this run has no hourly table and no folder to read it from")
-            self._hourly = read_hourly(self.folder / HOURLY_PARQUET)
-        return self._hourly
+            self.hourly_table = read_hourly(self.folder / HOURLY_PARQUET)
+        return self.hourly_table
 
     def hourly_loaded(self) -> bool:
         """Whether the hourly table is in memory (a loaded run reads it on first use)."""
-        return self._hourly is not None
+        return self.hourly_table is not None
 
     # ---- equality ---------------------------------------------------------------------------
     def differences(self, other: Run) -> list[str]:
@@ -447,8 +449,8 @@ class Run:
                 for name in (HOURLY_PARQUET, HOURLY_CSV):
                     if (source / name).is_file():
                         written.append(link_or_copy(source / name, folder / name))
-        elif self._hourly is not None:
-            written += write_hourly(self._hourly, folder, tuple(self.manifest_formats()))
+        elif self.hourly_table is not None:
+            written += write_hourly(self.hourly_table, folder, tuple(self.manifest_formats()))
         if source is not None and not same:
             for rel in sorted({r for paths in self.figures.values() for r in paths}):
                 if (source / rel).is_file():
@@ -652,10 +654,6 @@ def read_statistics(path: Path) -> pd.DataFrame:
         raise AtlasInputError(path, "", f"cannot be read as parquet ({exc})") from None
 
 
-#: GeoJSON layer options: 17 significant digits, so coordinates read back exactly.
-_GEOJSON_OPTIONS = {"SIGNIFICANT_FIGURES": 17}
-
-
 def _rfc7946(geoms: np.ndarray) -> np.ndarray:
     """Polygons with counter-clockwise exterior rings (RFC 7946's right-hand rule)."""
     import shapely
@@ -741,9 +739,9 @@ def area_properties(run: Run) -> pd.DataFrame:
 
     ps_id, name, rated_mva [MVA], site_lat, site_lon (the PS site) [deg], area_km2
     [km2], ders (DER points joined, every scenario's register rows counted once; without a
-    register, no column), ``cap_{scenario}_{technology}_mw`` [MW],
-    ``ev_points_{scenario}`` (charging points) and ``ev_mwh_{scenario}`` (yearly EV
-    charging energy) [MWh].
+    register, no column), ``cap_{scenario}_{technology}_mw`` [MW], and for a run (not
+    ``atlas areas`` alone) ``ev_points_{scenario}`` (charging points of the register) and
+    ``ev_mwh_{scenario}`` (yearly EV charging energy) [MWh].
     """
     import geopandas as gpd
     import shapely
@@ -777,6 +775,8 @@ def area_properties(run: Run) -> pd.DataFrame:
         for tech in CAPACITY_TECHNOLOGIES:
             values = pivot.get((scenario, tech), pd.Series(dtype=float))
             table[f"cap_{scenario}_{tech}_mw"] = values.reindex(ps_ids, fill_value=0.0).to_numpy()
+        if run.ev.empty:  # the geodata stage alone (`atlas areas`) computes no EV energy
+            continue
         one = ev.loc[scenario] if scenario in ev.index.get_level_values(0) else None
         for col, name in (("charging_points", "ev_points"), ("energy_mwh", "ev_mwh")):
             values = one[col] if one is not None else pd.Series(dtype=float)
@@ -897,6 +897,46 @@ def tables_from_geo(geo, capacity: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def save_geodata(
+    tables: dict[str, Any], scenarios: list[str], summary: dict, folder: str | Path
+) -> list[Path]:
+    """Save the geodata stage alone (``atlas areas``) into ``folder``, replacing it whole.
+
+    Writes the files of :meth:`Run.write_geodata` and a ``run.json`` whose ``kind`` is
+    ``areas`` (no hourly table, statistics or screening: :meth:`Run.load` refuses it).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, at their final place.
+    """
+    from atlas import __version__
+
+    empty = pd.DataFrame()
+    run = Run(
+        manifest=json_ready(
+            {
+                "format_version": FORMAT_VERSION,
+                "atlas_version": __version__,
+                "kind": "areas",
+                "scenarios": scenarios,
+                "summary": summary,
+            }
+        ),
+        ev=empty,
+        envelopes=pd.DataFrame(columns=[*ENVELOPE_SCHEMA, "geometry"]),
+        statistics=empty,
+        screening=empty,
+        **tables,
+    )
+    folder = Path(folder)
+    with Staging(folder) as stage:
+        names = [p.name for p in run.write_geodata(stage.path)]
+        run.manifest["outputs"] = sorted(names)
+        write_manifest(run.manifest, stage.path)
+    return [folder / name for name in names]
+
+
 def write_manifest(manifest: dict, folder: Path) -> Path:
     """Write ``run.json`` (2-space indent, keys in insertion order)."""
     return write_text_atomic(folder / RUN_JSON, json.dumps(manifest, indent=2) + "\n")
@@ -928,6 +968,10 @@ def read_manifest(folder: Path) -> dict:
         raise AtlasInputError(path, "", f"cannot be read ({exc})") from None
     if not isinstance(data, dict) or "atlas_version" not in data:
         raise AtlasInputError(path, "", "not an atlas run manifest (no atlas_version)")
+    if data.get("kind") == "areas":
+        raise AtlasInputError(
+            path, "kind", "the folder holds only service areas (`atlas areas`), expected a run"
+        )
     version = data.get("format_version")
     if version != FORMAT_VERSION:
         raise AtlasInputError(
@@ -971,11 +1015,27 @@ def foreign_entries(folder: Path) -> list[str]:
         if name in KEPT_FILES:
             continue
         if name == FIGURES_DIR and entry.is_dir() and not entry.is_symlink():
+            out += [f"{name}/{rel}" for rel in _foreign_figures(entry)]
             continue
         if name in RUN_FILES and entry.is_file() and not entry.is_symlink():
             continue
         out.append(name)
     return sorted(out)
+
+
+def _foreign_figures(folder: Path) -> list[str]:
+    """What ``figures/`` holds besides the runs' PNGs (one folder per PS, PNGs in it)."""
+    out = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        depth = len(rel.parts)
+        if path.is_symlink() or (depth == 1 and not path.is_dir()):
+            out.append(rel.as_posix())
+        elif depth == 2 and (path.suffix != ".png" or not path.is_file()):
+            out.append(rel.as_posix())
+        elif depth > 2:
+            out.append(rel.as_posix())
+    return out
 
 
 def check_run_folder(folder: str | Path) -> None:

@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic_study import write_synthetic_study
 
+from atlas.engine.compute import der_groups
 from atlas.engine.envelope import ps_flexibility, shoelace_area
 from atlas.inputs.timeaxis import N_HOURS
-from atlas.engine.compute import der_groups
 from atlas.pipeline import load_inputs
 from atlas.testing import bruteforce_extents, bruteforce_minkowski
 

@@ -254,3 +254,24 @@ def tiny_result(tiny_inputs):
     from atlas.engine.compute import compute as run
 
     return run(tiny_inputs)
+
+
+@pytest.fixture(scope="session")
+def demo_inputs():
+    """``load_inputs`` of the embedded Milan demo, once per session (read-only)."""
+    from atlas.demo import demo_study_path
+    from atlas.pipeline import load_inputs
+
+    return load_inputs(demo_study_path())
+
+
+@pytest.fixture(scope="session")
+def demo_run_dir(tmp_path_factory, demo_inputs) -> Path:
+    """The embedded demo's run folder, made once per session: every figure for PS Sud
+    (``--figures all --figures-for SUD``), summary figures for no other PS, an offline map.
+    Read-only: copy it (``map_fixtures.copy_run``) to change it."""
+    from atlas.pipeline import run_study
+
+    out = tmp_path_factory.mktemp("demo") / "run"
+    run_study(demo_inputs, out, figures="all", figures_for=["SUD"], webmap="offline", workers=2)
+    return out

@@ -1,7 +1,7 @@
 """Run folders and a network-less headless browser for the map's tests.
 
-- :func:`demo_run` builds the embedded Milan demo's run folder once per session (``atlas run``
-  without figures, about 5 s) and hands out the same folder to every test module.
+- the embedded Milan demo's run folder is the session fixture ``demo_run_dir`` (conftest.py);
+  :func:`copy_run` copies a run folder for a test that changes it.
 - :func:`hostile_run` builds a tiny study (three PS, Voronoi areas in a box, a six-point DER
   register) whose PS and DER names are HTML/JS injections.
 - :func:`offline_browser` starts Debian's Chromium (``/usr/bin/chromium``) through Playwright
@@ -11,7 +11,7 @@
 
 Import from a test module (pytest puts ``tests/`` on ``sys.path``)::
 
-    from map_fixtures import demo_run  # doctest: +SKIP
+    from map_fixtures import copy_run  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -53,16 +53,6 @@ def run_study(study: Path, out: Path, workers: int | None = 1) -> Path:
 
     run(study, out, workers=workers, figures="none", webmap="none")
     return out
-
-
-def demo_run(tmp_path_factory) -> Path:
-    """The embedded demo's run folder, screened; built once per session (do not modify)."""
-    if "demo" not in _CACHE:
-        from atlas.demo import demo_study_path
-
-        out = run_study(demo_study_path(), tmp_path_factory.mktemp("map_demo_run"), None)
-        _CACHE["demo"] = out
-    return _CACHE["demo"]
 
 
 def copy_run(run_dir: Path, dest: Path) -> Path:

@@ -260,11 +260,3 @@ def test_code_column_first_bad_row(tmp_path, cells, row, shown_as):
     exc = _raised(code_column, df, "loc", path, ["home", "work"], "expected home or work")
     assert (exc.where, exc.line) == (f"row {row}, loc", row + 1)
     assert exc.problem == f"{shown_as} expected home or work"
-
-
-def test_transitional_aliases_in_tables():
-    from atlas.inputs import tables
-
-    assert tables._line is csv_line
-    assert tables._read_csv is read_csv_table
-    assert tables._numeric is numeric_column

@@ -9,14 +9,13 @@ import shapely
 from numpy.testing import assert_allclose
 
 from atlas.demo import demo_study_path
-from atlas.engine.compute import compute as run
-from atlas.pipeline import load_inputs
+from atlas.runfolder import Run
 
 
 @pytest.fixture(scope="module")
-def demo():
-    inputs = load_inputs(demo_study_path())
-    return inputs, run(inputs)
+def demo(demo_inputs, demo_run_dir):
+    """The demo's inputs and its run (hourly table and envelopes), from the session's run."""
+    return demo_inputs, Run.load(demo_run_dir)
 
 
 def test_demo_is_labelled_synthetic(demo):

@@ -17,7 +17,6 @@ from map_fixtures import (
     HOSTILE_DER,
     HOSTILE_ID,
     HOSTILE_PS,
-    demo_run,
     hostile_run,
     offline_browser,
     open_page,
@@ -38,9 +37,9 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
+def demo(request) -> Path:
     skip_without_browser()
-    return demo_run(tmp_path_factory)
+    return request.getfixturevalue("demo_run_dir")
 
 
 @pytest.fixture(scope="module")

@@ -25,14 +25,9 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 @pytest.fixture(scope="module")
-def demo_all(tmp_path_factory):
+def demo_all(demo_run_dir):
     """The embedded demo, every figure for PS Sud (summary figures for no other PS)."""
-    from atlas.demo import demo_study_path
-    from atlas.pipeline import run_study
-
-    out = tmp_path_factory.mktemp("demo") / "out"
-    run_study(demo_study_path(), out, figures="all", figures_for=["SUD"], workers=2)
-    return out
+    return demo_run_dir
 
 
 def test_every_figure_of_the_list_for_ps_sud(demo_all):

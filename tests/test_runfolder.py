@@ -226,7 +226,7 @@ def test_screen_run_api_matches_a_fresh_run(register_study, saved):
 
 def test_a_second_run_replaces_the_first_whole(register_study, tmp_path):
     out = tmp_path / "D"
-    run_study(register_study, out, formats=("csv",), figures="all", webmap="offline")
+    run_study(register_study, out, formats=("csv",), figures="summary", webmap="offline")
     assert (out / "figures").is_dir() and (out / "map.html").is_file()
     assert (out / "flexibility_hourly.csv").is_file()
     result = CliRunner().invoke(
@@ -333,20 +333,24 @@ def _atlas(*args: str) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_sigkill_at_any_moment_leaves_the_previous_run(register_study, tmp_path):
-    out = tmp_path / "D"
+    import shutil
+
+    out, first = tmp_path / "D", tmp_path / "first"
     args = ["run", "--config", str(register_study), "--out", str(out), "--no-progress"]
+    second = [*args, "--figures", "summary", "--map", "offline", "--workers", "1"]
     assert _atlas(*args, "--figures", "none", "--map", "none").wait() == 0
+    shutil.copytree(out, first)
     before = files_of(out)
     t0 = time.perf_counter()
-    assert _atlas(*args, "--figures", "summary", "--map", "offline").wait() == 0
+    assert _atlas(*second).wait() == 0
     full = time.perf_counter() - t0
     after = files_of(out)
     assert after.keys() != before.keys()
-    # back to the first run, then kill the second at points across its length
-    assert _atlas(*args, "--figures", "none", "--map", "none").wait() == 0
     outcomes = []
-    for share in (0.1, 0.3, 0.5, 0.7, 0.85, 0.95):
-        proc = _atlas(*args, "--figures", "summary", "--map", "offline")
+    for share in (0.15, 0.5, 0.8, 0.97):
+        shutil.rmtree(out)
+        shutil.copytree(first, out)  # the first run again
+        proc = _atlas(*second)
         time.sleep(share * full)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -354,8 +358,54 @@ def test_sigkill_at_any_moment_leaves_the_previous_run(register_study, tmp_path)
         now = files_of(out)
         assert now in (before, after), f"a mixed folder after a kill at {share:.0%}"
         outcomes.append(now == after)
-        if now == after:  # start again from the first run
-            assert _atlas(*args, "--figures", "none", "--map", "none").wait() == 0
-        leftovers = [p.name for p in tmp_path.iterdir() if p.name != "D"]
-        assert leftovers == [], leftovers
+        leftovers = sorted(p.name for p in tmp_path.iterdir())
+        assert leftovers == ["D", "first"], leftovers
     assert not all(outcomes)  # most kills came before the swap
+
+
+def test_a_new_threshold_redraws_the_figures_that_show_it(register_study, tmp_path):
+    out = tmp_path / "run"
+    run_study(register_study, out, figures="summary", webmap="none", workers=1)
+    folder = out / "figures" / "N"
+    before = {p.name: (p.stat().st_ino, p.read_bytes()) for p in folder.glob("*.png")}
+    assert set(before) == {"fig07_envelopes.png", "fig11_monthly_boxes.png"}
+    result = CliRunner().invoke(main, ["screen", str(out), "--threshold-mw", "0.5"])
+    assert result.exit_code == 0, result.output
+    after = {p.name: (p.stat().st_ino, p.read_bytes()) for p in folder.glob("*.png")}
+    # unchanged figures are the same files (hard links), the threshold's figure is new
+    assert after["fig07_envelopes.png"] == before["fig07_envelopes.png"]
+    assert after["fig11_monthly_boxes.png"][1] != before["fig11_monthly_boxes.png"][1]
+    # a bare screen changes no threshold and redraws nothing
+    CliRunner().invoke(main, ["screen", str(out)])
+    again = {p.name: p.stat().st_ino for p in folder.glob("*.png")}
+    assert again["fig11_monthly_boxes.png"] == after["fig11_monthly_boxes.png"][0]
+
+
+def test_a_foreign_file_among_the_figures_is_refused(register_study, tmp_path):
+    out = tmp_path / "run"
+    run_study(register_study, out, figures="summary", webmap="none", workers=1)
+    (out / "figures" / "N" / "sketch.svg").write_text("<svg/>")
+    with pytest.raises(AtlasInputError, match=r"figures/N/sketch\.svg"):
+        run_study(register_study, out, figures="none", webmap="none")
+    assert (out / "figures" / "N" / "sketch.svg").is_file()
+
+
+def test_the_same_study_gives_the_same_bytes(register_study, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for out in (a, b):
+        run_study(register_study, out, figures="summary", webmap="offline", workers=1)
+    fa, fb = files_of(a), files_of(b)
+    assert fa.keys() == fb.keys()
+    differ = [name for name in fa if fa[name] != fb[name] and name != "run.json"]
+    assert differ == []
+
+
+def test_areas_alone_make_a_folder_a_run_may_replace(register_study, tmp_path):
+    out = tmp_path / "areas"
+    result = CliRunner().invoke(main, ["areas", "--config", str(register_study), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "run.json").read_text())["kind"] == "areas"
+    with pytest.raises(AtlasInputError, match="holds only service areas"):
+        Run.load(out)
+    run_study(register_study, out, figures="none", webmap="none")
+    assert Run.load(out).screening is not None

@@ -17,7 +17,6 @@ from map_fixtures import (
     HOSTILE_ID,
     HOSTILE_PS,
     copy_run,
-    demo_run,
     hostile_run,
     run_study,
 )
@@ -53,8 +52,8 @@ def page_data(text: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    return demo_run(tmp_path_factory)
+def demo(demo_run_dir) -> Path:
+    return demo_run_dir
 
 
 @pytest.fixture(scope="module")

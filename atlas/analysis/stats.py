@@ -1,6 +1,6 @@
 """Statistics of the hourly figures and the relief screening (METHOD.md).
 
-Pure functions over the hourly table (:attr:`atlas.pipeline.RunResult.hourly`): one row per
+Pure functions over the hourly table (:attr:`atlas.runfolder.Run.hourly`): one row per
 scenario, PS and hour with the four figures in generator convention (magnitudes >= 0), and
 optionally ``over_rating`` (a point of the hour's PS envelope beyond the PS rating) and
 ``daylight`` (the sun above the horizon at the PS in the middle of the hour).
@@ -264,7 +264,7 @@ def screening(
 
 
 def daily_maxima(
-    values: np.ndarray, daylight: np.ndarray, day: np.ndarray
+    values: np.ndarray, daylight: np.ndarray | bool, day: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each local day's maximum over its daylight hours and over its night hours.
 
@@ -272,8 +272,9 @@ def daily_maxima(
     ----------
     values : numpy.ndarray
         (..., n_hours) in time order. [MW or Mvar]
-    daylight : numpy.ndarray
-        (n_hours,) or broadcastable to ``values``: True with the sun above the horizon.
+    daylight : numpy.ndarray or bool
+        (n_hours,) or broadcastable to ``values``: True with the sun above the horizon
+        (a plain True: every hour).
     day : numpy.ndarray
         (n_hours,) int, the local day of each hour, non-decreasing.
 
@@ -471,3 +472,32 @@ def _nanmean(x: np.ndarray) -> np.ndarray:
     total = np.where(ok, x, 0.0).sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+
+def analyse(
+    hourly: pd.DataFrame | HourlyArrays,
+    settings: dict,
+    timezone: str,
+    names: dict[str, str],
+    rated_mva: dict[str, float],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Statistics and screening of a run's hourly figures at its ``[screening]`` settings.
+
+    Parameters
+    ----------
+    settings : dict
+        threshold_mw [MW], threshold_mvar [Mvar], availability [-].
+    timezone : str
+    names, rated_mva : dict
+        By ps_id. [-], [MVA]
+
+    Returns
+    -------
+    statistics, screening : pandas.DataFrame
+        :func:`statistics` and :func:`screening`.
+    """
+    arrays = hourly_arrays(hourly)
+    t_mw, t_mvar = settings["threshold_mw"], settings["threshold_mvar"]
+    stats = statistics(arrays, timezone, t_mw, t_mvar)
+    table = screening(arrays, names, t_mw, t_mvar, settings["availability"], rated_mva)
+    return stats, table

@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -154,7 +154,7 @@ def default_parameters() -> dict[tuple[str, str], CapabilityParams]:
 
 def override_parameters(
     base: dict[tuple[str, str], CapabilityParams],
-    overrides: dict[str, dict[str, dict[str, object]]],
+    overrides: dict[str, dict[str, dict[str, Any]]],  # TOML values, checked by replace()
     path=None,
 ) -> dict[tuple[str, str], CapabilityParams]:
     """Apply study-file overrides ``{technology: {level: {field: value}}}`` to a table.
@@ -456,6 +456,7 @@ class DerSpec:
         """The group's deviation sets for ``hours`` (indices into the axis; default all)."""
         series = self.series if hours is None else self.series[hours]
         if self.kind == "box_disc":
+            assert self.params is not None, "a box_disc group has parameters"
             return box_disc_set(self.params, self.sn_mva, series, with_vertices=with_vertices)
         return ev_set(series, v2g=self.kind == "ev_v2g", with_vertices=with_vertices)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +21,7 @@ import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
 from atlas.conventions import CAPACITY_TECHNOLOGIES, FIGURES, TECHNOLOGIES
-from atlas.engine.capability import CapabilityParams, DerSpec
+from atlas.engine.capability import CapabilityParams, DerSpec, GroupKind
 from atlas.engine.envelope import (
     DerGroup,
     aggregate_figures,
@@ -118,7 +119,11 @@ def der_specs(inputs: StudyInputs, scenario: str, ps_id: str) -> list[DerSpec]:
             specs.append(DerSpec(tech, f"{tech}/{params.level}", "box_disc", series, sn, params))
     ev = inputs.ev_mw[scenario][k]  # (n_locations, n_hours)
     share = inputs.v2g_share[scenario][k]  # (n_locations,)
-    for weight, kind in ((share, "ev_v2g"), (1.0 - share, "ev_charge")):
+    ev_kinds: tuple[tuple[np.ndarray, GroupKind], ...] = (
+        (share, "ev_v2g"),
+        (1.0 - share, "ev_charge"),
+    )
+    for weight, kind in ev_kinds:
         d = weight @ ev
         if np.any(d > 0):
             specs.append(DerSpec("ev", kind.replace("_", "/"), kind, d))
@@ -145,7 +150,9 @@ def ps_deviation_polygons(inputs: StudyInputs, scenario: str, ps_id: str) -> np.
         See :func:`atlas.engine.envelope.hourly_polygons` for shapely geometries.
     """
     groups = der_groups(inputs, scenario, ps_id)
-    return ps_flexibility(groups, N_HOURS).vertices
+    vertices = ps_flexibility(groups, N_HOURS).vertices
+    assert vertices is not None  # with_polygons=True
+    return vertices
 
 
 def ps_envelope_polygons(inputs: StudyInputs, scenario: str, ps_id: str) -> np.ndarray:
@@ -242,6 +249,7 @@ def _init_worker(inputs: StudyInputs) -> None:
 
 
 def _compute_in_worker(k: int):
+    assert _WORKER_INPUTS is not None, "set by _init_worker"
     return k, *compute_ps(_WORKER_INPUTS, k)
 
 
@@ -278,6 +286,7 @@ def compute(inputs: StudyInputs, progress: bool = False, workers: int | None = 1
         )
     workers = max(1, min(workers, n_ps))
     bar = tqdm(total=n_ps, desc="substations", unit="PS", disable=not progress, delay=1.0)
+    results: Iterator[tuple[int, np.ndarray, list, np.ndarray]]
     if workers == 1:
         results = ((k, *compute_ps(inputs, k)) for k in range(n_ps))
         pool = None

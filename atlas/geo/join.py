@@ -268,6 +268,7 @@ def _join_register(stage: GeoStage, study: Study, files: dict[str, Path]) -> Non
     is_csv = path.name.lower().endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip"))
     raw = read_layer(path, "DER register", ("Point",))
     register = normalise_register(raw, path, study.scenarios, is_csv=is_csv).to_crs(stage.crs)
+    assert stage.areas is not None  # a study with ders has service_areas or a boundary
     ids = stage.areas["ps_id"].to_numpy(dtype=object)
     inside, nearest, distance = stage.assign(register.geometry.to_numpy())
     index = np.where(
@@ -300,6 +301,7 @@ def _add_growth(
     capacity: pd.DataFrame, stage: GeoStage, study: Study, files: dict[str, Path]
 ) -> pd.DataFrame:
     """Add each ``[[growth]]`` entry's MW to its scenario, split over the areas by its rule."""
+    assert stage.areas is not None  # see _join_register
     ps_ids = list(stage.areas["ps_id"])
     rows = [capacity]
     for i, g in enumerate(study.model.growth):
@@ -344,6 +346,7 @@ def _weights(path: Path, column: str | None, stage: GeoStage) -> pd.Series:
     A point layer counts its points in each area (or sums ``column``); a polygon layer
     spreads ``column`` (or the polygons' area) over the areas in proportion to overlap.
     """
+    assert stage.areas is not None  # see _join_register
     ps_ids = list(stage.areas["ps_id"])
     if path.name.lower().endswith(".csv") and "lat" not in pd.read_csv(path, nrows=0).columns:
         df = pd.read_csv(path, dtype={"ps_id": str})

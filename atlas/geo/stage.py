@@ -39,21 +39,13 @@ def geodata_summary(study: Study, geo: GeoStage) -> dict:
 
 
 def write_areas(study: Study | str | Path, out_dir: str | Path) -> tuple[list[Path], dict]:
-    """Run the geodata stage and write its files (the API behind ``atlas areas``)."""
-    from atlas.runfolder import Run, tables_from_geo
+    """Run the geodata stage and write its files (the API behind ``atlas areas``).
+
+    The folder is written like a run folder, whole (:func:`atlas.runfolder.save_geodata`).
+    """
+    from atlas.runfolder import save_geodata, tables_from_geo
 
     study, geo, capacity = build_areas(study)
     summary = geodata_summary(study, geo)
-    empty = pd.DataFrame({"ps_id": pd.Series(dtype="str")})
-    envelopes = pd.DataFrame(columns=["scenario", "ps_id", "kind", "geometry"])
-    run = Run(
-        manifest={"scenarios": study.scenarios, "summary": summary},
-        ev=pd.DataFrame(columns=["scenario", "ps_id", "charging_points", "energy_mwh"]),
-        envelopes=envelopes,
-        statistics=empty,
-        screening=empty,
-        **tables_from_geo(geo, capacity),
-    )
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    return run.write_geodata(out), summary
+    written = save_geodata(tables_from_geo(geo, capacity), study.scenarios, summary, out_dir)
+    return written, summary

@@ -79,7 +79,7 @@ def record_label(rows: int | Sequence[int], is_csv: bool = True) -> tuple[str, i
     >>> record_label([2, 6], is_csv=False)
     ('features 3 and 7', None)
     """
-    positions = [int(rows)] if np.ndim(rows) == 0 else [int(r) for r in rows]
+    positions = [int(r) for r in np.atleast_1d(rows)]  # one row (a scalar), or several
     if not positions:
         raise ValueError("record_label needs at least one row")
     noun = "row" if is_csv else "feature"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import shutil
 import tomllib
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -158,7 +159,7 @@ def init_study(folder: str | Path, force: bool = False) -> list[Path]:
     written = []
     for name in STATIC_FILES:
         src = STARTER_FILES / name
-        written.append(write_atomic(folder / name, lambda p, src=src: shutil.copyfile(src, p)))
+        written.append(write_atomic(folder / name, partial(shutil.copyfile, src)))
     csv = synthetic_load(year).to_csv(index=False, lineterminator="\n", float_format="%.3f")
     data = gzip.compress(csv.encode("utf-8"), mtime=0)  # no time stamp, no name: same bytes
     written.append(write_atomic(folder / LOAD_FILE, lambda p: p.write_bytes(data)))

@@ -8,6 +8,7 @@ foreign column name, a local-time stamp or a kW value.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -107,13 +108,12 @@ def read_capacity(path: Path, scenarios: list[str], ps_ids: list[str]) -> pd.Dat
         ),
         ("level", set(LEVELS), f"expected one of {list(LEVELS)}"),
     ]
+
+    def not_allowed(col: str, expected: str, i: int) -> str:
+        return f"{out[col].iloc[i]!r} {expected}"
+
     for col, allowed, expected in checks:
-        raise_first_bad(
-            ~out[col].isin(allowed),
-            path,
-            col,
-            lambda i, col=col, expected=expected: f"{out[col].iloc[i]!r} {expected}",
-        )
+        raise_first_bad(~out[col].isin(allowed), path, col, partial(not_allowed, col, expected))
 
     def duplicate(i: int) -> str:
         r = out.iloc[i]
@@ -293,9 +293,3 @@ def read_ev(
         m = scen == k
         out[s][ps[m], loc[m], pos[m]] = p[m]
     return out
-
-
-# transitional, removed once webmap stops using them
-_line = csv_line
-_read_csv = read_csv_table
-_numeric = numeric_column

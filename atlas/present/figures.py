@@ -4,6 +4,7 @@ canvas: no pyplot state, so a notebook's backend is left as it is."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -112,7 +113,12 @@ def _max_n_locator(n):
     return MaxNLocator(nbins=n)
 
 
-def _figure(width: float, height: float, layout: str | None = "constrained", **kwargs):
+def _figure(
+    width: float,
+    height: float,
+    layout: Literal["constrained", "compressed", "tight"] | None = "constrained",
+    **kwargs,
+):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -659,7 +665,8 @@ class _BoxCanvas:
                     ],
                     axis=1,
                 )  # (12, 4, 2)
-                self.boxes[f][s].set_verts(rects)
+                # matplotlib's stubs want a Sequence, but an (n, 4, 2) array is set_verts's fast path
+                self.boxes[f][s].set_verts(rects)  # type: ignore[arg-type]
                 segments = np.concatenate(
                     [
                         np.stack([np.column_stack([x, lo]), np.column_stack([x, q1])], axis=1),
@@ -669,7 +676,7 @@ class _BoxCanvas:
                         ),
                     ]
                 )  # (36, 2, 2)
-                self.lines[f][s].set_segments(segments)
+                self.lines[f][s].set_segments(segments)  # type: ignore[arg-type]  # (n, 2, 2): as above
                 top = max(top, float(np.nanmax(hi)))
             self.thresholds[f].set_ydata([thresholds[name]] * 2)
             self.axes[f].set_ylim(0, top * 1.08 or 1.0)

@@ -1,17 +1,26 @@
-"""``atlas profiles export``: the hourly profiles each PS uses, as CSV files and PNGs."""
+"""The profile commands' outputs: ``atlas profiles export`` (the hourly profiles each PS
+uses, as CSV files and PNGs) and ``atlas profiles fit`` (a fitted seasonal polynomial)."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from atlas.conventions import CAPACITY_TECHNOLOGIES, EV_LOCATIONS
 from atlas.engine.compute import StudyInputs
-from atlas.files import safe_names, write_atomic
+from atlas.files import safe_names, sha256, write_atomic, write_text_atomic
 from atlas.inputs.study import PvDefaultProfile, PvPvgisProfile, PvTmyProfile
-from atlas.present.figures import plot_profile_year
+from atlas.present.figures import plot_profile_year, plot_seasonal_fit
 from atlas.timeseries.pv import DEFAULT_TMY, PVGIS_ATTRIBUTION
+from atlas.timeseries.seasonal import (
+    DEGREE,
+    PolynomialFit,
+    fit_polynomial,
+    polynomial_profile,
+    read_measured,
+)
 
 
 def export_profiles(inputs: StudyInputs, out_dir: str | Path) -> list[Path]:
@@ -57,12 +66,7 @@ def export_profiles(inputs: StudyInputs, out_dir: str | Path) -> list[Path]:
             + "\n"
             + table.to_csv(index=False, float_format="%.6g", lineterminator="\n")
         )
-        written.append(
-            write_atomic(
-                out_dir / f"profiles_{names[ps_id]}.csv",
-                lambda p, t=text: p.write_text(t, encoding="utf-8"),
-            )
-        )
+        written.append(write_text_atomic(out_dir / f"profiles_{names[ps_id]}.csv", text))
         ev_rows = []
         for scenario in inputs.study.scenarios:
             ev = inputs.ev_mw[scenario][k]
@@ -84,12 +88,7 @@ def export_profiles(inputs: StudyInputs, out_dir: str | Path) -> list[Path]:
             ev_text += pd.concat(ev_rows).to_csv(
                 index=False, float_format="%.6g", lineterminator="\n"
             )
-            written.append(
-                write_atomic(
-                    out_dir / f"ev_{names[ps_id]}.csv",
-                    lambda p, t=ev_text: p.write_text(t, encoding="utf-8"),
-                )
-            )
+            written.append(write_text_atomic(out_dir / f"ev_{names[ps_id]}.csv", ev_text))
     first = inputs.ps_ids[0]
     for tech in CAPACITY_TECHNOLOGIES:
         prof = inputs.profiles[tech]
@@ -98,9 +97,39 @@ def export_profiles(inputs: StudyInputs, out_dir: str | Path) -> list[Path]:
         written.append(
             write_atomic(
                 out_dir / f"profile_{tech}.png",
-                lambda p, s=series, t=title, tech=tech: plot_profile_year(
-                    inputs.axis, s, tech, t, p
-                ),
+                partial(plot_profile_year, inputs.axis, series, tech, title),
             )
         )
     return written
+
+
+def write_fit(
+    technology: str, measured: Path, out_dir: Path, column: str = "pu", sn_mva: float | None = None
+) -> tuple[PolynomialFit, list[Path]]:
+    """Fit a measured series and write ``{technology}_coefficients.csv`` and ``_fit.png``.
+
+    Returns
+    -------
+    fit : PolynomialFit
+    written : list of pathlib.Path
+    """
+    pu = read_measured(Path(measured), column, sn_mva)
+    fit = fit_polynomial(pu)
+    out_dir = Path(out_dir)
+    header = (
+        f"# Seasonal polynomial of {technology}: pu(x) = c0 + c1 x + ... + c5 x^5, x = h / 8760\n"
+        f"# (h = 0 is 1 January 00:00 UTC of the study axis), clipped to [0, 1] when used.\n"
+        f"# Fitted by `atlas profiles fit` to {Path(measured).name} (sha256 {sha256(Path(measured))}),\n"
+        f"# column {column}{f' / {sn_mva:g} MVA' if sn_mva else ''}, {fit.n} hours; r2 against that series.\n"
+    )
+    row = f"{technology}," + ",".join(f"{c:.12g}" for c in fit.coefficients) + f",{fit.r2:.6f}\n"
+    text = header + "technology," + ",".join(f"c{k}" for k in range(DEGREE + 1)) + ",r2\n" + row
+    written = [write_text_atomic(out_dir / f"{technology}_coefficients.csv", text)]
+    fitted = polynomial_profile(fit.coefficients)
+    written.append(
+        write_atomic(
+            out_dir / f"{technology}_fit.png",
+            partial(plot_seasonal_fit, pu, fitted, technology, fit.r2),
+        )
+    )
+    return fit, written

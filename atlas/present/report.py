@@ -31,12 +31,13 @@ from atlas.analysis.stats import (
     DIRECTIONS,
     HourlyArrays,
     daily_maxima,
+    hourly_arrays,
     local_calendar,
     month_hour_means,
     monthly_boxes,
 )
 from atlas.conventions import TECHNOLOGIES, TECHNOLOGY_NAMES
-from atlas.engine.capability import box_disc_set, ev_set
+from atlas.engine.capability import DeviationSet, box_disc_set, ev_set
 from atlas.engine.compute import StudyInputs, der_specs
 from atlas.engine.envelope import yearly_envelope_pruned
 from atlas.present import figures as fg
@@ -160,6 +161,8 @@ class RunFigureData:
         By ps_id.
     tech_views : dict
         ``{ps_id: [TechView, ...]}`` (only needed for level ``all``).
+    only : frozenset of str, optional
+        Draw only the figures of these file stems (default every figure of the level).
     """
 
     arrays: HourlyArrays
@@ -171,6 +174,7 @@ class RunFigureData:
     names: dict[str, str]
     rated_mva: dict[str, float]
     tech_views: dict[str, list[TechView]] = field(default_factory=dict)
+    only: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         a = self.arrays
@@ -222,24 +226,44 @@ def ps_figures(data: RunFigureData, k: int, folder: Path, level: str) -> list[Pa
     values = {d: a.values[s_fig, k, f] for f, d in enumerate(DIRECTIONS)}
     thresholds = {d: data.thresholds[d][0] for d in DIRECTIONS}
     _, boxes = monthly_boxes(a.values[:, k], data.calendar["month"])  # (n_sc, 4, 12, 5)
-    written = [
-        fg.plot_envelopes(
-            p,
-            q,
-            hulls,
-            envelopes,
-            f"{label}: yearly P-Q envelopes over the as-is cloud",
-            folder / "fig07_envelopes.png",
-            data.rated_mva.get(ps_id),
-        ),
-        fg.plot_monthly_boxes(
-            {s: boxes[i] for i, s in enumerate(a.scenarios)},
-            thresholds,
-            f"{label}: monthly distribution of the hourly flexibility",
-            folder / "fig11_monthly_boxes.png",
-        ),
-    ]
+
+    def want(stem: str) -> bool:
+        return data.only is None or stem in data.only
+
+    written = []
+    if want("fig07_envelopes"):
+        written.append(
+            fg.plot_envelopes(
+                p,
+                q,
+                hulls,
+                envelopes,
+                f"{label}: yearly P-Q envelopes over the as-is cloud",
+                folder / "fig07_envelopes.png",
+                data.rated_mva.get(ps_id),
+            )
+        )
+    if want("fig11_monthly_boxes"):
+        written.append(
+            fg.plot_monthly_boxes(
+                {s: boxes[i] for i, s in enumerate(a.scenarios)},
+                thresholds,
+                f"{label}: monthly distribution of the hourly flexibility",
+                folder / "fig11_monthly_boxes.png",
+            )
+        )
     if level != "all":
+        return written
+    if data.only is not None:  # the figures of the "all" level that are asked for
+        if want("availability_heatmap"):
+            written.append(
+                fg.plot_availability_heatmap(
+                    _heatmap(data, k),
+                    data.thresholds,
+                    f"{label}: hours at or above the relief threshold in {data.scenario}",
+                    folder / "availability_heatmap.png",
+                )
+            )
         return written
     sc = data.scenario
     written.append(
@@ -323,6 +347,7 @@ _WORKER_DATA: tuple | None = None
 def _figures_in_worker(chunk: list[int]) -> list[tuple[int, list[Path]]]:
     from threadpoolctl import threadpool_limits
 
+    assert _WORKER_DATA is not None, "set before the workers start"
     data, folders, level = _WORKER_DATA
     with threadpool_limits(limits=1):  # the processes share the cores
         return [(k, ps_figures(data, k, folders[k], level)) for k in chunk]
@@ -569,6 +594,96 @@ def report_html(
     )
 
 
+def start_run_figures(
+    inputs: StudyInputs,
+    hourly: pd.DataFrame,
+    envelopes: pd.DataFrame,
+    screening: dict,
+    folder: Path,
+    level: str,
+    ps_ids: list[str],
+    workers: int,
+) -> FigureJob:
+    """Start drawing a run's figures into ``folder/figures`` in worker processes.
+
+    Parameters
+    ----------
+    inputs : StudyInputs
+        The study's inputs (the PS point, names, ratings; the capability sets for ``all``).
+    hourly, envelopes : pandas.DataFrame
+        The engine's hourly table and envelopes.
+    screening : dict
+        The ``[screening]`` settings (thresholds, sample_day).
+    level : {"summary", "all"}
+    ps_ids : list of str
+        The PS to draw.
+    workers : int
+        Processes.
+    """
+    subs = inputs.substations
+    data = RunFigureData(
+        arrays=hourly_arrays(hourly),
+        load=inputs.load,
+        timezone=inputs.study.timezone,
+        envelopes={(r.scenario, r.ps_id, r.kind): r.geometry for r in envelopes.itertuples()},
+        thresholds={
+            d: (screening["threshold_mw" if unit == "MW" else "threshold_mvar"], unit)
+            for d, (_, unit) in DIRECTIONS.items()
+        },
+        sample_day=screening["sample_day"],
+        names=dict(zip(subs["ps_id"], subs["name"], strict=True)),
+        rated_mva=dict(zip(subs["ps_id"], subs["rated_mva"], strict=True)),
+    )
+    if level == "all":
+        data.tech_views = {p: technology_views(inputs, p) for p in ps_ids}
+    return start_figures(data, folder, level, ps_ids, workers)
+
+
+#: Figures that show the relief thresholds (redrawn when a run is screened again).
+THRESHOLD_FIGURES = frozenset({"fig11_monthly_boxes", "availability_heatmap"})
+
+
+def redraw_threshold_figures(run: Run, folder: Path, workers: int = 1) -> list[Path]:
+    """Draw again, into ``folder``, the run's figures that show its thresholds.
+
+    After ``atlas screen`` with new thresholds, Fig. 11 and the availability heatmap of
+    every PS that has them are redrawn from the run (its hourly table and envelopes), so the
+    figures agree with the screening, the report and the map. Each PNG replaces its file
+    (a new file moved into place, never written through a hard link).
+    """
+    settings = run.screening_settings
+    hourly = run.hourly
+    arrays = hourly_arrays(hourly)
+    n_ps, n = len(arrays.ps_ids), len(arrays.time)
+    first = hourly[hourly["scenario"] == arrays.scenarios[0]]
+    data = RunFigureData(
+        arrays=arrays,
+        load=first[["p_mw", "q_mvar"]].to_numpy(dtype=float).reshape(n_ps, n, 2),
+        timezone=run.timezone,
+        envelopes={(r.scenario, r.ps_id, r.kind): r.geometry for r in run.envelopes.itertuples()},
+        thresholds={
+            d: (settings["threshold_mw" if unit == "MW" else "threshold_mvar"], unit)
+            for d, (_, unit) in DIRECTIONS.items()
+        },
+        sample_day=settings["sample_day"],
+        names=run.names,
+        rated_mva=run.rated_mva,
+        only=THRESHOLD_FIGURES,
+    )
+    written: list[Path] = []
+    for level in ("summary", "all"):
+        ps = [
+            p
+            for p, rels in run.figures.items()
+            if any(Path(r).stem in THRESHOLD_FIGURES for r in rels)
+            and (level == "all") == any(Path(r).stem == "availability_heatmap" for r in rels)
+        ]
+        if ps:
+            job = start_figures(data, folder, level, ps, workers)
+            written += [x for paths in job.wait().values() for x in paths]
+    return written
+
+
 def write_report(run: Run, folder: Path) -> Path:
     """Write ``report.html`` of a run into ``folder`` (where the run is being saved).
 
@@ -614,6 +729,12 @@ def _caption(stem: str) -> str:
     return stem
 
 
+def _first_polygon(deviation: DeviationSet) -> np.ndarray:
+    """The first hour's vertices of a set computed with them (``with_vertices=True``)."""
+    assert deviation.vertices is not None
+    return deviation.vertices[0]
+
+
 def technology_views(inputs: StudyInputs, ps_id: str) -> list:
     """Each technology at one PS for its figure (paper Fig. 3-6): capability sets and the
     PS's yearly envelope with that technology alone, per scenario.
@@ -637,18 +758,19 @@ def technology_views(inputs: StudyInputs, ps_id: str) -> list:
         if not present:
             continue
         envelopes = {s: yearly_envelope_pruned(point, per[s]) for s in scenarios if per[s]}
-        curves = []
+        curves: list[tuple[str, np.ndarray, tuple[float, float] | None]] = []
         if tech == "ev":
             for spec in {x.kind: x for x in present}.values():
                 d = float(np.max(spec.series))
-                dev = ev_set(np.array([d]), v2g=spec.kind == "ev_v2g").vertices[0]
+                dev = _first_polygon(ev_set(np.array([d]), v2g=spec.kind == "ev_v2g"))
                 what = "V2G disc" if spec.kind == "ev_v2g" else "charge only (adds load)"
                 curves.append((f"{what}, at the peak charging {d:.2f} MW", dev, (0.0, 0.0)))
             unit = "MW"
         else:
             params = present[0].params
+            assert params is not None  # a box_disc group has parameters
             for p0 in (1.0, 0.6, 0.2):
-                dev = box_disc_set(params, 1.0, np.array([p0])).vertices[0]
+                dev = _first_polygon(box_disc_set(params, 1.0, np.array([p0])))
                 curves.append((f"set at p0 = {p0:g} p.u.", dev + np.array([p0, 0.0]), (p0, 0.0)))
 
             unit = "p.u. of Sn"

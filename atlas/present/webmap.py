@@ -434,9 +434,9 @@ def color_scale(values: np.ndarray) -> dict:
         return {"vmin": None, "vmax": None, "k": 1.0, "ticks": []}
     vmin, vmax = float(v.min()), float(v.max())
     k = vmax / LOG_RANGE if vmax > 0 else 1.0
-    ticks = [[vmin, 0.0, f"{vmin:.2f}"]]
+    ticks: list[tuple[float, float, str]] = [(vmin, 0.0, f"{vmin:.2f}")]
     if vmax > vmin:
-        ticks.append([vmax, 1.0, f"{vmax:.2f}"])
+        ticks.append((vmax, 1.0, f"{vmax:.2f}"))
         lo = max(vmin, k)
         cands = []
         for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(vmax)) + 1):
@@ -449,9 +449,9 @@ def color_scale(values: np.ndarray) -> dict:
         for _, c in sorted(cands, key=lambda rc: (rc[0], -rc[1])):
             t = float(scale_t(c, vmin, vmax, k))
             if all(abs(t - other[1]) >= 0.14 for other in ticks):
-                ticks.append([c, t, f"{c:g}"])
+                ticks.append((c, t, f"{c:g}"))
     ticks.sort(key=lambda x: x[1])
-    return {"vmin": vmin, "vmax": vmax, "k": k, "ticks": ticks}
+    return {"vmin": vmin, "vmax": vmax, "k": k, "ticks": [list(t) for t in ticks]}
 
 
 def figure_table(files: MapData) -> tuple[list[str], dict, dict]:
@@ -840,7 +840,7 @@ def simplify_tolerance(geoms: np.ndarray) -> float:
     return max(SIMPLIFY_TOLERANCE_M, SIMPLIFY_RELATIVE * width)
 
 
-def encode_polygons(geoms: np.ndarray) -> list[list[list[int]]]:
+def encode_polygons(geoms: np.ndarray) -> list[list[list[list[int]]]]:
     """Polygons as rings of integer coordinate steps, the page's compact geometry.
 
     Parameters
@@ -858,7 +858,7 @@ def encode_polygons(geoms: np.ndarray) -> list[list[list[int]]]:
     """
     import shapely
 
-    out: list[list[list[int]]] = [[] for _ in range(len(geoms))]
+    out: list[list[list[list[int]]]] = [[] for _ in range(len(geoms))]
     polys, owner = shapely.get_parts(geoms, return_index=True)
     rings, ring_poly = shapely.get_rings(polys, return_index=True)
     xy, ring_of = shapely.get_coordinates(rings, return_index=True)
@@ -1116,7 +1116,7 @@ def build_map(run: Run, scenario: str | None = None, offline: bool = False) -> f
         A scenario that the run does not have.
     """
     import folium
-    from branca.element import Element
+    from branca.element import Element, Figure
 
     files, chosen = map_data(run, scenario)
     payload = map_payload(files, chosen, offline)
@@ -1135,6 +1135,7 @@ def build_map(run: Run, scenario: str | None = None, offline: bool = False) -> f
     m.default_js = []  # the assets come from asset_tags(), once, CDN or inlined
     m.default_css = []
     root = m.get_root()
+    assert isinstance(root, Figure)  # a folium.Map makes its Figure
     name = payload["study"]["name"] or "study"
     root.title = html.escape(f"Flexibility atlas: {name} ({chosen})")
     root.header.add_child(Element(asset_tags(offline)), name="atlas_assets")
@@ -1185,7 +1186,7 @@ def build_map(run: Run, scenario: str | None = None, offline: bool = False) -> f
     m.add_child(AtlasControls(core))
     # keep the study clear of the title, the metric switch and the layer control (right)
     m.fit_bounds(payload["bounds"], padding_top_left=(50, 30), padding_bottom_right=(300, 30))
-    m.atlas_offline = offline  # read by render_map's check
+    m.atlas_offline = offline  # type: ignore[attr-defined]  # our mark, read by render_map's check
     return m
 
 
@@ -1199,6 +1200,26 @@ _EXTERNAL = re.compile(
 )
 
 
+def _stable_ids(root) -> None:
+    """Number the page's elements in tree order instead of branca's random ids, so the same
+    run gives the same bytes (branca keys its children by a name made from the id, so the
+    keys are rebuilt too)."""
+    from collections import OrderedDict
+
+    count = 0
+
+    def visit(element) -> None:
+        nonlocal count
+        element._id = f"{count:032x}"
+        count += 1
+        children = list(element._children.values())
+        for child in children:
+            visit(child)
+        element._children = OrderedDict((child.get_name(), child) for child in children)
+
+    visit(root)
+
+
 def render_map(m: folium.Map) -> str:
     """The map's HTML; for an offline map, checked to load nothing from the network.
 
@@ -1208,6 +1229,7 @@ def render_map(m: folium.Map) -> str:
         An offline map whose HTML still links a script, stylesheet or CSS resource on the
         web (a Folium element that brought its own CDN asset).
     """
+    _stable_ids(m.get_root())
     text = m.get_root().render()
     if getattr(m, "atlas_offline", False):
         hit = _EXTERNAL.search(text)

@@ -399,10 +399,11 @@ def clearsky_ineichen(
             perez_enhancement=True,
         )
     up = solpos["apparent_elevation"] > 0
-    return tuple(
+    ghi, dni, dhi = (
         np.where(up, np.nan_to_num(np.asarray(cs[k], dtype=float)), 0.0)
         for k in ("ghi", "dni", "dhi")
     )
+    return ghi, dni, dhi
 
 
 def pv_clearsky(
@@ -469,6 +470,7 @@ def pv_clearsky(
         tmy = tmy if tmy is not None else read_tmy()
     times = axis + pd.Timedelta(hours=time_offset_h)
     if temp_air is None:
+        assert tmy is not None  # read above
         temp_air = daily_from_monthly(times, tmy_daytime_temperature(tmy))
     if isinstance(turbidity, str):
         if turbidity not in ("calibrated", "climatology"):
@@ -477,6 +479,7 @@ def pv_clearsky(
             )
         monthly = linke_turbidity_climatology(lat, lon)  # (n_sites, 12)
         if turbidity == "calibrated":
+            assert tmy is not None  # read above
             at_tmy = linke_turbidity_climatology([tmy.latitude], [tmy.longitude])[0]
             monthly = monthly * (linke_turbidity_from_tmy(tmy) / at_tmy)
     else:
@@ -658,14 +661,16 @@ def pv_tmy(
     """
     times = axis + pd.Timedelta(hours=tmy.time_offset_h)
     d = tmy.data
-    weather = [d[c].to_numpy(dtype=float) for c in ("ghi", "dni", "dhi", "temp_air", "wind_speed")]
+    ghi, dni, dhi, temp_air, wind_speed = (
+        d[c].to_numpy(dtype=float) for c in ("ghi", "dni", "dhi", "temp_air", "wind_speed")
+    )
     lat = np.atleast_1d(np.asarray(latitudes, dtype=float))
     lon = np.atleast_1d(np.asarray(longitudes, dtype=float))
     out = np.empty((len(lat), len(times)))
     for start in range(0, len(lat), chunk):
         sl = slice(start, start + chunk)
         solpos = solar_position_sites(times, lat[sl], lon[sl])
-        out[sl] = pv_power_pu(times, solpos, *weather, system)
+        out[sl] = pv_power_pu(times, solpos, ghi, dni, dhi, temp_air, wind_speed, system)
     return out
 
 

@@ -21,7 +21,6 @@ from atlas.inputs.study import (
     FileProfile,
     PolynomialProfile,
     PvDefaultProfile,
-    PvPlane,
     PvPvgisProfile,
     PvTmyProfile,
     Study,
@@ -79,7 +78,7 @@ def ev_power(
 
 def pv_profiles(
     study: Study,
-    spec: PvPlane,
+    spec: PvDefaultProfile | PvTmyProfile | PvPvgisProfile,
     files: dict[str, Path],
     axis: pd.DatetimeIndex,
     pv_lat: np.ndarray,
@@ -92,7 +91,7 @@ def pv_profiles(
     tmy = None
     if isinstance(spec, PvTmyProfile | PvDefaultProfile):
         tmy = read_tmy(files.get("profiles.pv.file"))
-    total = 0.0
+    total: float | np.ndarray = 0.0
     for share, tilt, azimuth in spec.planes():
         system = PvSystem(tilt, azimuth, spec.system_losses, spec.dc_ac_ratio)
         if isinstance(spec, PvPvgisProfile):
@@ -101,13 +100,14 @@ def pv_profiles(
                 pv_lat, pv_lon, system, spec.start_year, spec.end_year, cache, spec.cache_distance_m
             )
         elif isinstance(spec, PvTmyProfile):
+            assert tmy is not None  # read above for a TMY source
             one = pv_tmy(axis, pv_lat, pv_lon, tmy, system)
         else:
-            turbidity = spec.turbidity
-            if isinstance(turbidity, list):
-                turbidity = np.asarray(turbidity, dtype=float)
+            given = spec.turbidity  # a name, or 12 monthly values
+            turbidity = np.asarray(given, dtype=float) if isinstance(given, list) else given
             one = pv_clearsky(axis, pv_lat, pv_lon, system, turbidity, tmy)
         total = total + share * one
+    assert isinstance(total, np.ndarray)  # planes() gives at least one plane
     return total
 
 
@@ -137,6 +137,7 @@ def ev_from_shapes(
     ``ps_id,weight`` table; returns ``{scenario: (n_ps, 4, 8760)}``. [MW]
     """
     spec = study.model.profiles.ev
+    assert isinstance(spec, EvShapesProfile)  # ev_power calls this for shapes only
     shapes = read_ev_shapes(files.get("profiles.ev.shapes"))
     hour, working = local_day_types(axis, study.timezone, spec.country, spec.subdiv)
     if spec.allocate == "table":
@@ -153,6 +154,7 @@ def ev_from_shapes(
     out = {}
     for scenario in study.scenarios:
         if spec.allocate == "charging_points":
+            assert geo.ev_points is not None  # the study checks 'charging_points' has ders
             pts = geo.ev_points[geo.ev_points["scenario"] == scenario]
             table = pts.pivot_table(
                 index="ps_id", columns="location", values="points", aggfunc="sum"
