@@ -39,6 +39,7 @@ from atlas.runfolder import (
     Run,
     Staging,
     conform_hourly,
+    fault_point,
     new_manifest,
     tables_from_geo,
     write_hourly,
@@ -147,6 +148,7 @@ def run_study(
     stage = Staging(out) if out is not None else None
     with stage or nullcontext():
         result = compute(inputs, progress=progress, workers=workers)
+        fault_point("computed")
         t0 = time.perf_counter()
         hourly = conform_hourly(result.hourly)
         job = None

@@ -25,6 +25,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -991,6 +992,18 @@ def read_manifest(folder: Path) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
+#: Environment variable naming a point where an atlas process kills itself with SIGKILL, for
+#: the tests of interrupted runs: ``staged``, ``computed``, ``written``, ``swap`` (between
+#: the swap's two renames) or ``swapped`` (before the old run is removed).
+FAULT_VARIABLE = "ATLAS_FAULT"
+
+
+def fault_point(name: str) -> None:
+    """Kill this process here if :data:`FAULT_VARIABLE` names ``name`` (tests only)."""
+    if os.environ.get(FAULT_VARIABLE) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _sibling(folder: Path, what: str) -> Path:
     return folder.parent / f".{folder.name}.atlas-{what}"
 
@@ -1165,6 +1178,7 @@ class Staging:
             self.path.mkdir(parents=True)
         except OSError as exc:
             raise _folder_error(self.dest, exc) from None
+        fault_point("staged")
         return self
 
     def link(self, rel: str | Path) -> Path | None:
@@ -1182,6 +1196,7 @@ class Staging:
             for name in KEPT_FILES:
                 if (self.dest / name).is_file() and not (self.path / name).exists():
                     link_or_copy(self.dest / name, self.path / name)
+            fault_point("written")
             swap(self.path, self.dest)
         except BaseException:
             shutil.rmtree(self.path, ignore_errors=True)
@@ -1201,7 +1216,9 @@ def swap(staging: Path, dest: Path) -> None:
             shutil.rmtree(old)
         if dest.exists():
             os.rename(dest, old)
+        fault_point("swap")
         os.rename(staging, dest)
+        fault_point("swapped")
         shutil.rmtree(old, ignore_errors=True)
 
 

@@ -1,10 +1,11 @@
-"""Benchmark: the interactive map (atlas.present.webmap) of a SYNTHETIC 2,200-area run folder.
+"""Benchmark: the interactive map (atlas.present.webmap) of a SYNTHETIC 2,200-area run.
 
-Nothing here is real data. The script writes a run folder with the schemas of ``atlas run`` +
-``atlas screen`` (run.json, service_areas.geojson, boundary.geojson, screening.csv,
-statistics.parquet, envelopes.csv, capacity_by_ps.csv, der_register.csv), then times
-``build_map`` + rendering and prints the size of ``map.html``, offline (libraries inlined)
-and online.
+Nothing here is real data. The script builds a :class:`atlas.runfolder.Run` in memory with
+the tables and manifest of ``atlas run`` (substations, capacities, EV, envelopes, statistics,
+screening, service areas, boundary, DER register; the settings as ``run_study`` records them),
+saves it once to a run folder to report its size, then times ``build_map(run)`` + rendering
+and prints the size of the map's HTML, offline (libraries inlined) and online. The HTML files
+are written beside the run folder, not into it (a run folder holds only a run's own files).
 
 - Service areas: Voronoi cells of N random sites in a 500 km x 440 km box of northern Italy,
   their edges cut into 50 m segments and every vertex moved by a smooth function of its
@@ -21,6 +22,7 @@ and online.
 
     python benchmarks/bench_map.py [--areas 2200] [--ders-per-area 30] [--out DIR] [--browser]
 
+``--out`` gets ``run/`` (the saved run folder), ``map_offline.html`` and ``map_online.html``.
 With ``--browser`` the offline map is also opened from file:// in Debian's headless Chromium
 (/usr/bin/chromium, driven by Playwright, every other request aborted) and the time until the
 page is ready (all layers and controls built) is printed.
@@ -86,21 +88,88 @@ def to_wgs84(geoms: np.ndarray) -> np.ndarray:
     return shapely.transform(geoms, f)
 
 
-def ring(cx: float, cy: float, rx: float, ry: float, n: int, rng) -> str:
-    """WKT of a convex-ish polygon of n vertices about (cx, cy). [MW, Mvar]"""
+def ring(cx: float, cy: float, rx: float, ry: float, n: int, rng) -> shapely.Polygon:
+    """A convex-ish polygon of n vertices about (cx, cy), to 1e-6. [MW, Mvar]"""
     t = np.sort(rng.uniform(0, 2 * np.pi, n))
     x = cx + rx * np.cos(t)
     y = cy + ry * np.sin(t) + 0.3 * ry * np.cos(t)
-    pts = ", ".join(f"{a:.6f} {b:.6f}" for a, b in zip(x, y, strict=True))
-    return f"POLYGON (({pts}, {x[0]:.6f} {y[0]:.6f}))"
+    return shapely.Polygon(np.round(np.column_stack([x, y]), 6))
 
 
-def write_run(out: Path, n: int, ders_per_area: int, seed: int = SEED) -> Path:
-    """Write the synthetic run folder; return it."""
+def manifest(n: int) -> dict:
+    """run.json of the synthetic run, with the keys and settings ``run_study`` records."""
+    from atlas import __version__
+    from atlas.engine.capability import default_parameters
+    from atlas.inputs.study import StudyModel
+    from atlas.runfolder import FORMAT_VERSION, json_ready
+
+    model = StudyModel.model_validate(
+        {
+            "study": {
+                "name": f"synthetic-{n}",
+                "year": 2030,
+                "timezone": "Europe/Rome",
+                "description": "SYNTHETIC benchmark study (benchmarks/bench_map.py)",
+            },
+            "inputs": {
+                "substations": "substations.csv",
+                "load": "load.csv",
+                "service_areas": "service_areas.geojson",
+                "ders": "ders.csv",
+            },
+            "profiles": {
+                "pv": {"source": "clearsky"},
+                "ev": {"source": "shapes", "energy_mwh": {"2030": 40.0 * n}},
+            },
+            "scenarios": {"names": SCENARIOS},
+        }
+    )
+    settings = model.model_dump(mode="json", exclude={"study", "inputs"})
+    settings |= {"figures": "none", "map": "offline", "formats": ["parquet"]}
+    return json_ready(
+        {
+            "format_version": FORMAT_VERSION,
+            "atlas_version": __version__,
+            "created_utc": "2030-01-01T00:00:00+00:00",
+            "study": {"file": "SYNTHETIC", "sha256": "", **model.study.model_dump()},
+            "scenarios": SCENARIOS,
+            "inputs": {},
+            "settings": settings,
+            "overrides": {},
+            "capability_parameters": {
+                f"{tech}/{level}": {
+                    "active_range": p.active_range,
+                    "pf_inject": p.pf_inject,
+                    "pf_absorb": p.pf_absorb,
+                    "p_min_pu": p.p_min_pu,
+                    "q_at_night": p.q_at_night,
+                    "source": p.source,
+                }
+                for (tech, level), p in sorted(default_parameters().items())
+            },
+            "versions": {"python": platform.python_version(), "shapely": shapely.__version__},
+            "summary": {
+                "substations": n,
+                "service_areas": "given",
+                "metric_crs": "EPSG:32632",
+                "slivers_resolved": 0,
+                "sliver_area_m2": 0.0,
+                "empty_areas": [],
+            },
+            "figures": {},
+            "figures_written": 0,
+            "timings_s": {},
+        }
+    )
+
+
+def synthetic_run(n: int, ders_per_area: int, seed: int = SEED):
+    """The synthetic run of n areas, in memory (:class:`atlas.runfolder.Run`)."""
     import geopandas as gpd
 
+    from atlas.runfolder import UNASSIGNED_SCHEMA, Run, conform
+
     rng = np.random.default_rng(seed)
-    out.mkdir(parents=True, exist_ok=True)
     ps = np.array([f"PS{k:04d}" for k in range(n)])
     names = np.array([f"Synthetic PS {k}" for k in range(n)])
     sites_m, cells_m = service_areas(n, rng)
@@ -112,40 +181,27 @@ def write_run(out: Path, n: int, ders_per_area: int, seed: int = SEED) -> Path:
         for s, g in (("as-is", 1.0), ("2030", 2.0))
         for t, f in (("pv", 3.0), ("chp", 5.0), ("biomass", 0.5), ("hydro", 0.3))
     }
-    table = {
-        "ps_id": ps,
-        "name": names,
-        "rated_mva": rated,
-        "site_lat": shapely.get_y(site_ll),
-        "site_lon": shapely.get_x(site_ll),
-        "area_km2": shapely.area(cells_m) / 1e6,
-        "ders": np.full(n, ders_per_area),
-    }
-    for (s, t), v in cap.items():
-        table[f"cap_{s}_{t}_mw"] = v
-    gpd.GeoDataFrame(table, geometry=cells, crs="EPSG:4326").to_file(
-        out / "service_areas.geojson", driver="GeoJSON"
+    substations = pd.DataFrame(
+        {
+            "ps_id": ps,
+            "name": names,
+            "lat": shapely.get_y(site_ll),
+            "lon": shapely.get_x(site_ll),
+            "rated_mva": rated,
+        }
     )
-    boundary = to_wgs84(np.array([shapely.box(*BOX).segmentize(1000.0)]))
-    gpd.GeoDataFrame({"name": ["boundary"]}, geometry=boundary, crs="EPSG:4326").to_file(
-        out / "boundary.geojson", driver="GeoJSON"
+    # counter-clockwise exterior rings (RFC 7946), as the geodata stage gives them
+    areas = gpd.GeoDataFrame(
+        {"ps_id": ps}, geometry=shapely.orient_polygons(cells, exterior_cw=False), crs="EPSG:4326"
     )
-    (out / "run.json").write_text(
-        json.dumps(
-            {
-                "study": {
-                    "name": f"synthetic-{n}",
-                    "year": 2030,
-                    "timezone": "Europe/Rome",
-                    "description": "SYNTHETIC benchmark study (benchmarks/bench_map.py)",
-                },
-                "scenarios": SCENARIOS,
-                "settings": {"profiles": {"pv": {"source": "clearsky"}}},
-            }
+    boundary = gpd.GeoDataFrame(
+        {"name": ["boundary"]},
+        geometry=shapely.orient_polygons(
+            to_wgs84(np.array([shapely.box(*BOX).segmentize(1000.0)])), exterior_cw=False
         ),
-        encoding="utf-8",
+        crs="EPSG:4326",
     )
-    # screening.csv
+    # screening
     rows = []
     figs = {}
     for s in SCENARIOS:
@@ -172,8 +228,8 @@ def write_run(out: Path, n: int, ders_per_area: int, seed: int = SEED) -> Path:
                     }
                 )
             )
-    pd.concat(rows).to_csv(out / "screening.csv", index=False, float_format="%.6g")
-    # statistics.parquet (long form)
+    screening = pd.concat(rows, ignore_index=True)
+    # statistics (long form)
     parts = []
     for (s, d), (firm, mean) in figs.items():
         base = {"scenario": s, "figure": d}
@@ -224,8 +280,7 @@ def write_run(out: Path, n: int, ders_per_area: int, seed: int = SEED) -> Path:
     stats["month"] = stats["month"].astype("Int8")
     stats["hour"] = stats["hour"].astype("Int8")
     stats = stats[["scenario", "ps_id", "figure", "statistic", "month", "hour", "value"]]
-    stats.to_parquet(out / "statistics.parquet", index=False)
-    # envelopes.csv
+    # envelopes (P-Q polygons)
     env = []
     for k in range(n):
         p0, q0 = rng.uniform(20, 200), rng.uniform(-5, 40)
@@ -233,69 +288,108 @@ def write_run(out: Path, n: int, ders_per_area: int, seed: int = SEED) -> Path:
         env.append(("2030", ps[k], "year", ring(p0, q0, 50, 18, 68, rng)))
         env.append(("as-is", ps[k], "cloud_convex", ring(p0, q0, 30, 10, 17, rng)))
         env.append(("as-is", ps[k], "cloud_concave", ring(p0, q0, 25, 8, 38, rng)))
-    pd.DataFrame(env, columns=["scenario", "ps_id", "kind", "wkt"]).to_csv(
-        out / "envelopes.csv", index=False
+    envelopes = pd.DataFrame(env, columns=["scenario", "ps_id", "kind", "geometry"])
+    # capacities
+    capacity = pd.concat(
+        [
+            pd.DataFrame(
+                {"scenario": s, "ps_id": ps, "technology": t, "level": "MV", "capacity_mw": v}
+            )
+            for (s, t), v in cap.items()
+        ],
+        ignore_index=True,
     )
-    # capacity_by_ps.csv
-    cap_rows = [
-        pd.DataFrame({"scenario": s, "ps_id": ps, "technology": t, "level": "MV", "capacity_mw": v})
-        for (s, t), v in cap.items()
-    ]
-    pd.concat(cap_rows).to_csv(out / "capacity_by_ps.csv", index=False, float_format="%.9g")
-    # der_register.csv: points inside each area's site neighbourhood
+    # DER register: points inside each area's site neighbourhood
     m = n * ders_per_area
     owner = np.repeat(np.arange(n), ders_per_area)
     pts = sites_m[owner] + rng.normal(0, 1500.0, (m, 2))
     ll = to_wgs84(shapely.points(pts))
     tech = rng.choice(TECHS, m, p=[0.7, 0.05, 0.05, 0.05, 0.15])
-    pd.DataFrame(
+    register = pd.DataFrame(
         {
             "der_id": [f"D{k:07d}" for k in range(m)],
             "name": "",
             "technology": tech,
             "level": np.where(tech == "pv", "LV", "MV"),
             "location": np.where(tech == "ev", "home", ""),
-            "v2g": "",
+            "v2g": np.nan,
             "scenario": rng.choice(["", "2030"], m, p=[0.8, 0.2]),
             "capacity_mw": np.round(rng.lognormal(-3, 1, m), 4),
             "ps_id": ps[owner],
             "lat": shapely.get_y(ll),
             "lon": shapely.get_x(ll),
         }
-    ).to_csv(out / "der_register.csv", index=False, float_format="%.9g")
-    return out
+    )
+    # EV: the register's charging points (a row without a scenario counts in every one) and
+    # the 2030 energy of [profiles.ev] shared by charging points
+    run_manifest = manifest(n)
+    ev_rows = []
+    chargers = register[register["technology"] == "ev"]
+    energy = run_manifest["settings"]["profiles"]["ev"]["energy_mwh"]
+    for s in SCENARIOS:
+        mine = chargers[chargers["scenario"].isin(["", s])]
+        points = mine.groupby("ps_id").size().reindex(ps, fill_value=0).to_numpy()
+        mwh = energy.get(s, 0.0) * points / max(points.sum(), 1)
+        ev_rows.append(
+            pd.DataFrame({"scenario": s, "ps_id": ps, "charging_points": points, "energy_mwh": mwh})
+        )
+    return Run(
+        manifest=run_manifest,
+        substations=substations,
+        capacity=capacity,
+        ev=pd.concat(ev_rows, ignore_index=True),
+        envelopes=envelopes,
+        statistics=stats,
+        screening=screening,
+        areas=areas,
+        boundary=boundary,
+        register=register,
+        unassigned=conform(pd.DataFrame(), UNASSIGNED_SCHEMA),
+    )
+
+
+def folder_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--areas", type=int, default=2200)
     parser.add_argument("--ders-per-area", type=int, default=30)
-    parser.add_argument("--out", type=Path, default=None, help="run folder (default: a temp dir)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for run/ (the saved run) and the maps' HTML (default: a temp dir)",
+    )
     parser.add_argument("--browser", action="store_true", help="time the page in Chromium")
     args = parser.parse_args()
 
     from atlas.present.webmap import build_map, render_map
+    from atlas.runfolder import AREAS_GEOJSON
 
     out = args.out or Path(tempfile.mkdtemp(prefix="atlas-bench-map-"))
+    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    write_run(out, args.areas, args.ders_per_area)
-    t_write = time.perf_counter() - t0
-    areas = json.loads((out / "service_areas.geojson").read_text(encoding="utf-8"))
-    n_vertices = sum(
-        int(shapely.get_num_coordinates(shapely.geometry.shape(f["geometry"])))
-        for f in areas["features"]
-    )
+    run = synthetic_run(args.areas, args.ders_per_area)
+    t_make = time.perf_counter() - t0
+    folder = out / "run"
+    t0 = time.perf_counter()
+    run.save(folder)
+    t_save = time.perf_counter() - t0
+    n_vertices = int(shapely.get_num_coordinates(run.areas.geometry.to_numpy()).sum())
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     print(
         f"synthetic run: {args.areas} areas ({n_vertices:,} vertices, service_areas.geojson "
-        f"{(out / 'service_areas.geojson').stat().st_size / 1e6:.1f} MB), "
-        f"{args.areas * args.ders_per_area:,} DERs, written in {t_write:.1f} s to {out}"
+        f"{(folder / AREAS_GEOJSON).stat().st_size / 1e6:.1f} MB), "
+        f"{args.areas * args.ders_per_area:,} DERs, built in memory in {t_make:.1f} s, "
+        f"saved in {t_save:.1f} s to {folder} ({folder_size(folder) / 1e6:.1f} MB)"
     )
     for offline in (True, False):
         t0 = time.perf_counter()
-        m = build_map(out, offline=offline)
+        m = build_map(run, offline=offline)
         t_build = time.perf_counter() - t0
         text = render_map(m)
         t_total = time.perf_counter() - t0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -155,11 +156,25 @@ def test_a_newer_format_is_refused(saved, tmp_path):
 # ---- screen, map and report agree ---------------------------------------------------------------
 
 
-@pytest.fixture
-def screened(register_study, tmp_path) -> Path:
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def first_run(register_study, tmp_path_factory) -> Path:
+    """A run of the register study without figures and map, made once (copy it to change it)."""
+    out = tmp_path_factory.mktemp("first") / "run"
+    run_study(register_study, out, figures="none", webmap="none")
+    return out
+
+
+@pytest.fixture(scope="module")
+def online_run(register_study, tmp_path_factory) -> Path:
+    """A run of the register study with its online map, made once (copy it to change it)."""
+    out = tmp_path_factory.mktemp("online") / "run"
     run_study(register_study, out, figures="none", webmap="online")
     return out
+
+
+@pytest.fixture
+def screened(online_run, tmp_path) -> Path:
+    return Path(shutil.copytree(online_run, tmp_path / "run"))
 
 
 def _map_data(folder: Path) -> dict:
@@ -322,6 +337,47 @@ def test_recover_keeps_the_staging_folder_of_a_live_run(tmp_path):
     assert live.is_dir()
 
 
+def _run_killed_at(point: str, study: Path, out: Path) -> int:
+    """Run the study into ``out`` in a forked process that SIGKILLs itself at ``point``."""
+    import multiprocessing
+
+    def target() -> None:
+        os.environ["ATLAS_FAULT"] = point
+        run_study(study, out, figures="none", webmap="offline", workers=1)
+
+    proc = multiprocessing.get_context("fork").Process(target=target)
+    proc.start()
+    proc.join()
+    return proc.exitcode
+
+
+@pytest.mark.parametrize(
+    ("point", "outcome"),
+    [
+        ("staged", "before"),
+        ("computed", "before"),
+        ("written", "before"),
+        ("swap", "before"),  # the old run waits beside the folder; the next command restores it
+        ("swapped", "after"),  # the new run is in place; the old one is removed next time
+    ],
+)
+def test_sigkill_at_each_point_leaves_one_whole_run(
+    register_study, first_run, tmp_path, point, outcome
+):
+    out = Path(shutil.copytree(first_run, tmp_path / "D"))
+    before = files_of(out)
+    assert _run_killed_at(point, register_study, out) == -signal.SIGKILL
+    result = CliRunner().invoke(main, ["screen", str(out), "--format", "csv"])  # any command
+    assert result.exit_code == 0, result.output
+    now = files_of(out)
+    if outcome == "before":
+        assert now == before
+    else:
+        assert "map.html" in now and now != before
+        assert Run.load(out).settings["map"] == "offline"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["D"]  # nothing left beside it
+
+
 def _atlas(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", "from atlas.cli import main; main()", *args],
@@ -332,35 +388,22 @@ def _atlas(*args: str) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_sigkill_at_any_moment_leaves_the_previous_run(register_study, tmp_path):
-    import shutil
-
-    out, first = tmp_path / "D", tmp_path / "first"
+def test_sigkill_of_the_command_midway_leaves_the_previous_run(register_study, first_run, tmp_path):
+    """A real ``atlas run`` killed from outside (its whole process group) half-way."""
+    out = Path(shutil.copytree(first_run, tmp_path / "D"))
     args = ["run", "--config", str(register_study), "--out", str(out), "--no-progress"]
-    second = [*args, "--figures", "summary", "--map", "offline", "--workers", "1"]
-    assert _atlas(*args, "--figures", "none", "--map", "none").wait() == 0
-    shutil.copytree(out, first)
     before = files_of(out)
-    t0 = time.perf_counter()
-    assert _atlas(*second).wait() == 0
-    full = time.perf_counter() - t0
-    after = files_of(out)
-    assert after.keys() != before.keys()
-    outcomes = []
-    for share in (0.15, 0.5, 0.8, 0.97):
-        shutil.rmtree(out)
-        shutil.copytree(first, out)  # the first run again
-        proc = _atlas(*second)
-        time.sleep(share * full)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        recover(out)
-        now = files_of(out)
-        assert now in (before, after), f"a mixed folder after a kill at {share:.0%}"
-        outcomes.append(now == after)
-        leftovers = sorted(p.name for p in tmp_path.iterdir())
-        assert leftovers == ["D", "first"], leftovers
-    assert not all(outcomes)  # most kills came before the swap
+    proc = _atlas(*args, "--figures", "summary", "--map", "offline", "--workers", "2")
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".D.atlas-staging-") for p in tmp_path.iterdir()):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.02)
+    time.sleep(0.5)  # inside the computation
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert files_of(out) == before
+    assert recover(out) and files_of(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["D"]
 
 
 def test_a_new_threshold_redraws_the_figures_that_show_it(register_study, tmp_path):

@@ -136,7 +136,10 @@ def test_cli_run_writes_everything(study_dir, tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(
         main,
-        ["run", "--config", str(study_dir / "study.toml"), "--out", str(out), "--format", "csv"],
+        [
+            *("run", "--config", str(study_dir / "study.toml"), "--out", str(out)),
+            *("--format", "csv", "--workers", "1", "--figures", "none", "--map", "none"),
+        ],
     )
     assert result.exit_code == 0, result.output
     table = pd.read_parquet(out / "flexibility_hourly.parquet")
@@ -291,7 +294,13 @@ def test_failed_write_keeps_the_old_file(study_dir, tmp_path, monkeypatch):
     out = tmp_path / "out"
     assert (
         CliRunner()
-        .invoke(main, ["run", "--config", str(study_dir / "study.toml"), "--out", str(out)])
+        .invoke(
+            main,
+            [
+                *("run", "--config", str(study_dir / "study.toml"), "--out", str(out)),
+                *("--workers", "1", "--figures", "none", "--map", "none"),
+            ],
+        )
         .exit_code
         == 0
     )
@@ -304,7 +313,7 @@ def test_failed_write_keeps_the_old_file(study_dir, tmp_path, monkeypatch):
     with pytest.raises(OSError):
         from atlas.pipeline import run_study
 
-        run_study(study_dir / "study.toml", out)
+        run_study(study_dir / "study.toml", out, figures="none", webmap="none")
     assert (out / "flexibility_hourly.parquet").read_bytes() == before
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 

@@ -17,7 +17,7 @@ from atlas.errors import AtlasInputError
 from atlas.inputs.starter import PEAK_MW, Q_OVER_P, init_study, starter_file_names, synthetic_load
 from atlas.inputs.timeaxis import N_HOURS
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "study-file.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "study-file.md"
 
 
 @pytest.fixture(scope="module")

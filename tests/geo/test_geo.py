@@ -19,7 +19,7 @@ from atlas.geo.stage import build_areas
 from atlas.inputs.timeaxis import hourly_axis
 from atlas.pipeline import load_inputs, run_study
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 UTM32 = "EPSG:32632"
 
 
@@ -537,7 +537,7 @@ def test_outputs_and_summary(tmp_path):
         tmp_path, pd.concat([REGISTER, far], ignore_index=True), "[areas]\nsnap_distance_m = 100\n"
     )
     out = tmp_path / "out"
-    run_study(study, out)
+    run_study(study, out, figures="none", webmap="none")
     areas = gpd.read_file(out / "service_areas.geojson")
     assert areas.crs.to_epsg() == 4326
     assert areas.set_index("ps_id")["cap_as-is_pv_mw"].to_dict() == {
@@ -552,7 +552,7 @@ def test_outputs_and_summary(tmp_path):
     s = json.loads((out / "run.json").read_text())["summary"]
     assert s["ders_total"] == s["ders_in_areas"] + s["ders_snapped"] + s["ders_unassigned"] == 8
     first = (out / "service_areas.geojson").read_bytes()
-    run_study(study, out)
+    run_study(study, out, figures="none", webmap="none")
     assert (out / "service_areas.geojson").read_bytes() == first  # byte for byte
 
 
@@ -591,6 +591,7 @@ def test_atlas_areas_command(tmp_path):
         "boundary.geojson",
         "capacity_by_ps.csv",
         "der_register.csv",
+        "run.json",
         "service_areas.geojson",
         "substations.csv",
         "unassigned_ders.csv",
