@@ -72,3 +72,13 @@ def der_deviation_to_ps(dp_mw, dq_mvar):
         Shift of the PS point, load convention. [MW], [Mvar]
     """
     return -np.asarray(dp_mw, dtype=float), -np.asarray(dq_mvar, dtype=float)
+
+
+#: Default relief thresholds: 10 MW changes Milan's line flows appreciably, 10 Mvar moves the
+#: PS voltage by about 0.5 kV (seed paper, METHOD.md). The study file's ``[screening]``
+#: defaults and the analysis functions' defaults both come from here. [MW], [Mvar]
+THRESHOLD_MW = 10.0
+THRESHOLD_MVAR = 10.0
+#: Default availability of the firm value: the level reached in at least 90 % of the hours
+#: (METHOD.md). [-]
+AVAILABILITY = 0.90

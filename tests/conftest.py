@@ -14,6 +14,15 @@ each file can be replaced (a string), edited (a function of the default text) or
 
 from __future__ import annotations
 
+import os
+
+# The test processes share the cores (pytest-xdist, one per core): one linear-algebra thread
+# each, set before numpy loads, so that idle BLAS threads do not spin against the other
+# process (the atlas's own worker processes do the same, atlas.engine.compute).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -273,5 +282,5 @@ def demo_run_dir(tmp_path_factory, demo_inputs) -> Path:
     from atlas.pipeline import run_study
 
     out = tmp_path_factory.mktemp("demo") / "run"
-    run_study(demo_inputs, out, figures="all", figures_for=["SUD"], webmap="offline", workers=2)
+    run_study(demo_inputs, out, figures="all", figures_for=["SUD"], webmap="offline", workers=1)
     return out

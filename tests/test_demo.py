@@ -11,9 +11,6 @@ from numpy.testing import assert_allclose
 from atlas.demo import demo_study_path
 from atlas.runfolder import Run
 
-#: The demo's run is made once per test process: keep its users in one process.
-pytestmark = pytest.mark.xdist_group("demo")
-
 
 @pytest.fixture(scope="module")
 def demo(demo_inputs, demo_run_dir):

@@ -110,12 +110,21 @@ def test_differences_name_what_changed(saved):
     assert loaded.differences(run) == ["manifest", "screening"]
 
 
-def test_a_run_saved_while_computing_equals_its_folder(register_study, tmp_path):
-    run = run_study(register_study, tmp_path / "run", figures="summary", webmap="none")
-    assert run.folder == tmp_path / "run"
-    loaded = Run.load(tmp_path / "run")
+@pytest.fixture(scope="module")
+def full_run(register_study, tmp_path_factory) -> tuple[Run, Path]:
+    """A run saved while computing, with everything: the csv table, summary figures and the
+    offline map; made once (copy the folder to change it)."""
+    out = tmp_path_factory.mktemp("full") / "run"
+    run = run_study(register_study, out, formats=("csv",), figures="summary", webmap="offline")
+    return run, out
+
+
+def test_a_run_saved_while_computing_equals_its_folder(full_run):
+    run, out = full_run
+    assert run.folder == out
+    loaded = Run.load(out)
     assert loaded.equals(run)
-    assert loaded.figures and all((tmp_path / "run" / p).is_file() for p in loaded.figures["N"])
+    assert loaded.figures and all((out / p).is_file() for p in loaded.figures["N"])
     assert "format_version" in loaded.manifest
 
 
@@ -239,9 +248,8 @@ def test_screen_run_api_matches_a_fresh_run(register_study, saved):
 # ---- the folder is one unit ---------------------------------------------------------------------
 
 
-def test_a_second_run_replaces_the_first_whole(register_study, tmp_path):
-    out = tmp_path / "D"
-    run_study(register_study, out, formats=("csv",), figures="summary", webmap="offline")
+def test_a_second_run_replaces_the_first_whole(register_study, full_run, tmp_path):
+    out = Path(shutil.copytree(full_run[1], tmp_path / "D"))
     assert (out / "figures").is_dir() and (out / "map.html").is_file()
     assert (out / "flexibility_hourly.csv").is_file()
     result = CliRunner().invoke(
@@ -406,9 +414,8 @@ def test_sigkill_of_the_command_midway_leaves_the_previous_run(register_study, f
     assert sorted(p.name for p in tmp_path.iterdir()) == ["D"]
 
 
-def test_a_new_threshold_redraws_the_figures_that_show_it(register_study, tmp_path):
-    out = tmp_path / "run"
-    run_study(register_study, out, figures="summary", webmap="none", workers=1)
+def test_a_new_threshold_redraws_the_figures_that_show_it(full_run, tmp_path):
+    out = Path(shutil.copytree(full_run[1], tmp_path / "run"))
     folder = out / "figures" / "N"
     before = {p.name: (p.stat().st_ino, p.read_bytes()) for p in folder.glob("*.png")}
     assert set(before) == {"fig07_envelopes.png", "fig11_monthly_boxes.png"}
@@ -424,20 +431,17 @@ def test_a_new_threshold_redraws_the_figures_that_show_it(register_study, tmp_pa
     assert again["fig11_monthly_boxes.png"] == after["fig11_monthly_boxes.png"][0]
 
 
-def test_a_foreign_file_among_the_figures_is_refused(register_study, tmp_path):
-    out = tmp_path / "run"
-    run_study(register_study, out, figures="summary", webmap="none", workers=1)
+def test_a_foreign_file_among_the_figures_is_refused(register_study, full_run, tmp_path):
+    out = Path(shutil.copytree(full_run[1], tmp_path / "run"))
     (out / "figures" / "N" / "sketch.svg").write_text("<svg/>")
     with pytest.raises(AtlasInputError, match=r"figures/N/sketch\.svg"):
         run_study(register_study, out, figures="none", webmap="none")
     assert (out / "figures" / "N" / "sketch.svg").is_file()
 
 
-def test_the_same_study_gives_the_same_bytes(register_study, tmp_path):
-    a, b = tmp_path / "a", tmp_path / "b"
-    for out in (a, b):
-        run_study(register_study, out, figures="summary", webmap="offline", workers=1)
-    fa, fb = files_of(a), files_of(b)
+def test_the_same_study_gives_the_same_bytes(register_study, full_run, tmp_path):
+    run_study(register_study, tmp_path / "b", formats=("csv",), figures="summary", webmap="offline")
+    fa, fb = files_of(full_run[1]), files_of(tmp_path / "b")
     assert fa.keys() == fb.keys()
     differ = [name for name in fa if fa[name] != fb[name] and name != "run.json"]
     assert differ == []
@@ -452,3 +456,42 @@ def test_areas_alone_make_a_folder_a_run_may_replace(register_study, tmp_path):
         Run.load(out)
     run_study(register_study, out, figures="none", webmap="none")
     assert Run.load(out).screening is not None
+
+
+def test_ev_energy_and_points_per_ps_by_hand(saved):
+    """ev.csv of the tiny study (conftest.EV_ROWS) and one charging point (D6, at 001)."""
+    import geopandas as gpd
+
+    _, folder = saved
+    ev = read_table(folder / "ev_by_ps.csv", {"scenario": "text", "ps_id": "text"} | {
+        "charging_points": "int", "energy_mwh": "float"})  # fmt: skip
+    energy = ev.set_index(["scenario", "ps_id"])["energy_mwh"]
+    assert energy[("2030", "001")] == pytest.approx(2.0 + 1.5 + 0.5 + 3.0)
+    assert energy[("2030", "S")] == pytest.approx(1.25)
+    assert energy[("as-is", "N")] == pytest.approx(0.75)
+    assert energy[("as-is", "001")] == 0.0
+    points = ev.set_index(["scenario", "ps_id"])["charging_points"]
+    assert points[("as-is", "001")] == points[("2030", "001")] == 1
+    assert points.drop([("as-is", "001"), ("2030", "001")]).eq(0).all()
+    areas = gpd.read_file(folder / "service_areas.geojson").set_index("ps_id")
+    assert areas.loc["001", "ev_mwh_2030"] == pytest.approx(7.0)
+    assert areas.loc["N", "ev_mwh_as-is"] == pytest.approx(0.75)
+    assert areas.loc["001", "ev_points_2030"] == 1 and areas.loc["S", "ev_points_2030"] == 0
+
+
+def test_figures_for_an_unknown_ps_lists_the_ids(register_study, tmp_path):
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--config",
+            str(register_study),
+            "--out",
+            str(tmp_path / "o"),
+            "--figures-for",
+            "NOPE",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "--figures-for: unknown ps_id 'NOPE', expected one of 001, N, S" in result.output
+    assert "<study>" not in result.output and not (tmp_path / "o").exists()

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from atlas.conventions import AVAILABILITY, THRESHOLD_MVAR, THRESHOLD_MW
+
 #: Directions, their figure column and unit.
 DIRECTIONS: dict[str, tuple[str, str]] = {
     "p_up": ("p_up_mw", "MW"),
@@ -31,12 +33,6 @@ DIRECTIONS: dict[str, tuple[str, str]] = {
     "q_down": ("q_down_mvar", "Mvar"),
 }
 
-#: Default relief thresholds: 10 MW changes Milan's line flows appreciably, 10 Mvar moves the
-#: PS voltage by about 0.5 kV (seed paper, METHOD.md).
-THRESHOLD_MW = 10.0
-THRESHOLD_MVAR = 10.0
-#: Default availability of the firm value (METHOD.md). [-]
-AVAILABILITY = 0.90
 
 #: Columns of ``screening.csv``, in order.
 SCREENING_COLUMNS = [

@@ -15,7 +15,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from atlas.conventions import CAPACITY_TECHNOLOGIES, EV_LOCATIONS, EV_V2G_DEFAULT, LEVELS
+from atlas.conventions import (
+    AVAILABILITY,
+    CAPACITY_TECHNOLOGIES,
+    EV_LOCATIONS,
+    EV_V2G_DEFAULT,
+    LEVELS,
+    THRESHOLD_MVAR,
+    THRESHOLD_MW,
+)
 from atlas.errors import AtlasInputError
 
 
@@ -300,9 +308,9 @@ class EvSection(_Strict):
 class ScreeningSection(_Strict):
     """Relief screening and report settings (docs/study-file.md)."""
 
-    threshold_mw: float = Field(default=10.0, ge=0.0)
-    threshold_mvar: float = Field(default=10.0, ge=0.0)
-    availability: float = Field(default=0.9, gt=0.0, le=1.0)
+    threshold_mw: float = Field(default=THRESHOLD_MW, ge=0.0)
+    threshold_mvar: float = Field(default=THRESHOLD_MVAR, ge=0.0)
+    availability: float = Field(default=AVAILABILITY, gt=0.0, le=1.0)
     sample_day: str = "09-04"
 
     @field_validator("sample_day")

@@ -26,9 +26,6 @@ from map_fixtures import (
 from atlas.present.webmap import COLORS, MEETS_COLOR, build_map, render_map
 from atlas.runfolder import Run
 
-#: The demo's run is made once per test process: keep its users in one process.
-pytestmark = pytest.mark.xdist_group("demo")
-
 pytestmark = pytest.mark.slow
 
 

@@ -15,9 +15,6 @@ from atlas.analysis.stats import DIRECTIONS, hourly_arrays, screening, statistic
 from atlas.inputs.timeaxis import hourly_axis
 from atlas.present.report import FIGURES, RunFigureData, report_html, write_figures
 
-#: The demo's run is made once per test process: keep its users in one process.
-pytestmark = pytest.mark.xdist_group("demo")
-
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

@@ -35,9 +35,6 @@ from atlas.present.webmap import (
 )
 from atlas.runfolder import Run
 
-#: The demo's run is made once per test process: keep its users in one process.
-pytestmark = pytest.mark.xdist_group("demo")
-
 
 def build(folder: Path, **kwargs):
     """The map of the run saved in ``folder``."""
