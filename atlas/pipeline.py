@@ -8,9 +8,7 @@ to the engine, the engine's hourly figures and envelopes to the analysis, and th
 >>> run = atlas.run_study("study.toml", out="outputs")  # doctest: +SKIP
 >>> run.screening.head()  # doctest: +SKIP
 >>> run = atlas.screen_run(atlas.Run.load("outputs"), threshold_mw=5)  # doctest: +SKIP
->>> atlas.save_run(
-...     run, "outputs"
-... )  # screening, statistics, report and map rewritten  # doctest: +SKIP
+>>> atlas.save_run(run, "outputs", redraw=True)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -21,9 +19,8 @@ import os
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
 
-from atlas.analysis.stats import analyse
+from atlas.analysis.stats import analyse, screening_settings
 from atlas.engine.capability import default_parameters, override_parameters
 from atlas.engine.compute import StudyInputs, compute
 from atlas.errors import AtlasInputError
@@ -36,6 +33,7 @@ from atlas.present import run_pages
 from atlas.runfolder import (
     HOURLY_CSV,
     HOURLY_PARQUET,
+    RUN_JSON,
     Run,
     Staging,
     conform_hourly,
@@ -43,6 +41,7 @@ from atlas.runfolder import (
     new_manifest,
     tables_from_geo,
     write_hourly,
+    write_manifest,
 )
 from atlas.timeseries.stage import ev_power, ev_summary, technology_profiles, v2g_shares
 
@@ -83,13 +82,6 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
         geo=geo,
         timings_s={"read": time.perf_counter() - t0},
     )
-
-
-def screening_settings(base: dict[str, Any], overrides: dict[str, float | None] | None):
-    """``[screening]`` with the overrides that are not None, and those as ``run.json`` records
-    them (``{"screening.threshold_mw": 5.0}``)."""
-    given = {k: v for k, v in (overrides or {}).items() if v is not None}
-    return base | given, {f"screening.{k}": v for k, v in given.items()}
 
 
 def run_study(
@@ -161,12 +153,15 @@ def run_study(
             write_hourly(hourly, stage.path, tuple(formats))
         names = dict(zip(ps_ids, inputs.substations["name"], strict=True))
         rated = dict(zip(ps_ids, inputs.substations["rated_mva"], strict=True))
+        t1 = time.perf_counter()
         stats, table = analyse(hourly, settings, study.timezone, names, rated)
+        t2 = time.perf_counter()
         manifest = new_manifest(study, study.input_files(), inputs.parameters)
         manifest["settings"] |= {"screening": settings, "figures": figures, "map": webmap}
         manifest["settings"]["formats"] = sorted(set(formats))
         manifest["overrides"] = given
         manifest["summary"] = geodata_summary(study, inputs.geo)
+        t3 = time.perf_counter()
         pngs = job.wait() if job is not None else {}
         manifest["figures"] = {
             p: [Path(x).relative_to(stage.path).as_posix() for x in pngs[p]]  # type: ignore[union-attr]
@@ -174,7 +169,8 @@ def run_study(
             if pngs.get(p)
         }
         manifest["figures_written"] = sum(len(v) for v in manifest["figures"].values())
-        timings = dict(result.timings_s, analysis=time.perf_counter() - t0)
+        timings = dict(result.timings_s, table_write=t1 - t0, statistics=t2 - t1)
+        timings["figures_wait"] = time.perf_counter() - t3
         manifest["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
         run = Run(
             manifest=manifest,
@@ -196,20 +192,21 @@ def write_into(run: Run, folder: Path, link_from: Path | None = None, redraw: bo
     """Write the run's tables, pages and manifest into a staging folder (the hourly table
     and figures hard-linked from ``link_from`` when they are there; with ``redraw``, the
     figures that show the thresholds drawn again)."""
-    from atlas.runfolder import RUN_JSON, write_manifest
-
     t0 = time.perf_counter()
+    timings = run.manifest.setdefault("timings_s", {})
     names = [p.name for p in run.write_into(folder, link_from=link_from or folder)]
     run.folder = folder  # the pages link the figures in it
     if redraw and run.figures:
         from atlas.present.report import redraw_threshold_figures
 
         redraw_threshold_figures(run, folder, os.cpu_count() or 1)
+    timings["write"] = round(time.perf_counter() - t0, 4)
     for name, writer in run_pages(run).items():
+        t1 = time.perf_counter()
         writer(run, folder)
+        timings[name.split(".")[0]] = round(time.perf_counter() - t1, 4)  # report, map
         names.append(name)
     names += [n for n in (HOURLY_PARQUET, HOURLY_CSV) if (folder / n).is_file()]
-    run.manifest.setdefault("timings_s", {})["write"] = round(time.perf_counter() - t0, 4)
     run.manifest["outputs"] = sorted(set(names) - {RUN_JSON})  # run.json and figures/ aside
     write_manifest(run.manifest, folder)
 

@@ -497,3 +497,12 @@ def analyse(
     stats = statistics(arrays, timezone, t_mw, t_mvar)
     table = screening(arrays, names, t_mw, t_mvar, settings["availability"], rated_mva)
     return stats, table
+
+
+def screening_settings(
+    base: dict, overrides: dict[str, float | None] | None
+) -> tuple[dict, dict[str, float]]:
+    """``[screening]`` with the overrides that are not None, and those as ``run.json`` records
+    them (``{"screening.threshold_mw": 5.0}``)."""
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return base | given, {f"screening.{k}": v for k, v in given.items()}
