@@ -283,7 +283,8 @@ def _echo_screening(table, availability: float) -> None:
 
     width = shutil.get_terminal_size((80, 24)).columns
     id_w = int(min(max(table["ps_id"].str.len().max() if len(table) else 5, 5), 16))
-    name_w = max(8, width - id_w - 50)
+    longest = int(table["name"].astype(str).str.len().max()) if len(table) else 4
+    name_w = max(8, min(longest, width - id_w - 50))  # what the names need, within the width
     for (sc, d), g in table.groupby(["scenario", "direction"], sort=False):
         unit = g["unit"].iloc[0]
         click.echo(

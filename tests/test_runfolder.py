@@ -495,3 +495,20 @@ def test_figures_for_an_unknown_ps_lists_the_ids(register_study, tmp_path):
     assert result.exit_code == 2
     assert "--figures-for: unknown ps_id 'NOPE', expected one of 001, N, S" in result.output
     assert "<study>" not in result.output and not (tmp_path / "o").exists()
+
+
+def test_screen_table_uses_the_terminals_width(screened):
+    long = "Primary substation of the northern district, 132/15 kV, two transformers"
+    subs = pd.read_csv(screened / "substations.csv", dtype=str, keep_default_na=False)
+    subs.loc[subs["ps_id"] == "N", "name"] = long
+    subs.to_csv(screened / "substations.csv", index=False)
+    wide = CliRunner().invoke(main, ["screen", str(screened)], env={"COLUMNS": "200"})
+    assert wide.exit_code == 0, wide.output
+    assert long in wide.output  # the whole name where the terminal has room
+    rows = [line for line in wide.output.splitlines() if line.startswith("  N ")]
+    assert rows and all(len(line) < 200 for line in rows)
+    narrow = CliRunner().invoke(main, ["screen", str(screened)], env={"COLUMNS": "100"})
+    lines = narrow.output.splitlines()
+    assert long not in narrow.output and any(line.startswith("  N ") for line in lines)
+    assert all(len(line) <= 100 for line in lines if not line.startswith("rewrote "))
+    assert "…" in narrow.output  # cut names say so
