@@ -594,6 +594,14 @@ def report_html(
     )
 
 
+def figure_thresholds(screening: dict) -> dict[str, tuple[float, str]]:
+    """``{direction: (threshold, unit)}`` from ``[screening]`` settings. [MW or Mvar]"""
+    return {
+        d: (screening["threshold_mw" if unit == "MW" else "threshold_mvar"], unit)
+        for d, (_, unit) in DIRECTIONS.items()
+    }
+
+
 def start_run_figures(
     inputs: StudyInputs,
     hourly: pd.DataFrame,
@@ -626,10 +634,7 @@ def start_run_figures(
         load=inputs.load,
         timezone=inputs.study.timezone,
         envelopes={(r.scenario, r.ps_id, r.kind): r.geometry for r in envelopes.itertuples()},
-        thresholds={
-            d: (screening["threshold_mw" if unit == "MW" else "threshold_mvar"], unit)
-            for d, (_, unit) in DIRECTIONS.items()
-        },
+        thresholds=figure_thresholds(screening),
         sample_day=screening["sample_day"],
         names=dict(zip(subs["ps_id"], subs["name"], strict=True)),
         rated_mva=dict(zip(subs["ps_id"], subs["rated_mva"], strict=True)),
@@ -661,10 +666,7 @@ def redraw_threshold_figures(run: Run, folder: Path, workers: int = 1) -> list[P
         load=first[["p_mw", "q_mvar"]].to_numpy(dtype=float).reshape(n_ps, n, 2),
         timezone=run.timezone,
         envelopes={(r.scenario, r.ps_id, r.kind): r.geometry for r in run.envelopes.itertuples()},
-        thresholds={
-            d: (settings["threshold_mw" if unit == "MW" else "threshold_mvar"], unit)
-            for d, (_, unit) in DIRECTIONS.items()
-        },
+        thresholds=figure_thresholds(settings),
         sample_day=settings["sample_day"],
         names=run.names,
         rated_mva=run.rated_mva,
