@@ -31,9 +31,6 @@ from atlas.inputs.tables import read_capacity, read_load
 from atlas.inputs.timeaxis import hourly_axis
 from atlas.present import run_pages
 from atlas.runfolder import (
-    HOURLY_CSV,
-    HOURLY_PARQUET,
-    RUN_JSON,
     Run,
     Staging,
     conform_hourly,
@@ -41,7 +38,6 @@ from atlas.runfolder import (
     new_manifest,
     tables_from_geo,
     write_hourly,
-    write_manifest,
 )
 from atlas.timeseries.stage import ev_power, ev_summary, technology_profiles, v2g_shares
 
@@ -182,33 +178,10 @@ def run_study(
             **tables_from_geo(inputs.geo, inputs.capacity),
         )
         if stage is not None:
-            write_into(run, stage.path)
+            run.write_into(stage.path, views=run_pages(run))
     if out is not None:
         run.folder = Path(out)
     return run
-
-
-def write_into(run: Run, folder: Path, link_from: Path | None = None, redraw: bool = False) -> None:
-    """Write the run's tables, pages and manifest into a staging folder (the hourly table
-    and figures hard-linked from ``link_from`` when they are there; with ``redraw``, the
-    figures that show the thresholds drawn again)."""
-    t0 = time.perf_counter()
-    timings = run.manifest.setdefault("timings_s", {})
-    names = [p.name for p in run.write_into(folder, link_from=link_from or folder)]
-    run.folder = folder  # the pages link the figures in it
-    if redraw and run.figures:
-        from atlas.present.report import redraw_threshold_figures
-
-        redraw_threshold_figures(run, folder, os.cpu_count() or 1)
-    timings["write"] = round(time.perf_counter() - t0, 4)
-    for name, writer in run_pages(run).items():
-        t1 = time.perf_counter()
-        writer(run, folder)
-        timings[name.split(".")[0]] = round(time.perf_counter() - t1, 4)  # report, map
-        names.append(name)
-    names += [n for n in (HOURLY_PARQUET, HOURLY_CSV) if (folder / n).is_file()]
-    run.manifest["outputs"] = sorted(set(names) - {RUN_JSON})  # run.json and figures/ aside
-    write_manifest(run.manifest, folder)
 
 
 def save_run(run: Run, folder: str | Path, redraw: bool = False) -> Path:
@@ -218,11 +191,7 @@ def save_run(run: Run, folder: str | Path, redraw: bool = False) -> Path:
     the run's folder, not copied. With ``redraw`` (after :func:`screen_run`), the figures
     that show the thresholds are drawn again.
     """
-    folder = Path(folder)
-    with Staging(folder) as stage:
-        write_into(run, stage.path, link_from=run.folder, redraw=redraw)
-    run.folder = folder
-    return folder
+    return run.save(folder, views=run_pages(run, redraw))
 
 
 def screen_run(

@@ -26,6 +26,7 @@ import os
 import secrets
 import shutil
 import signal
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ import pandas as pd
 
 from atlas.errors import AtlasInputError
 from atlas.files import write_atomic, write_text_atomic
+
+#: What draws a page (or figures) of a run into a folder: ``writer(run, folder)``.
+Views = dict[str, "Callable[[Run, Path], Any]"]
 
 #: Version of the run-folder format written into ``run.json`` (``format_version``).
 FORMAT_VERSION = 1
@@ -434,29 +438,45 @@ class Run:
         return not self.differences(other)
 
     # ---- folder I/O -------------------------------------------------------------------------
-    def write_into(self, folder: Path, link_from: Path | None = None) -> list[Path]:
-        """Write the run's tables and manifest into ``folder`` (a staging folder).
+    def write_into(
+        self, folder: Path, views: Views | None = None, link_from: Path | None = None
+    ) -> list[str]:
+        """Write the whole run into ``folder`` (a staging folder): tables, views, manifest.
 
-        The hourly table and the figures are hard-linked from ``link_from`` (the folder the
-        run was read from) unless the hourly table is in memory; ``run.json`` is written
-        last. Returns the files written.
+        The hourly table and the figures are hard-linked from ``link_from`` (default the
+        folder the run was read from) where they are there, else the hourly table is written
+        from memory; then the other tables; then each view in order (each writer's time in
+        ``timings_s`` under the file's stem); ``run.json`` last, listing the files.
+
+        Parameters
+        ----------
+        folder : pathlib.Path
+        views : dict, optional
+            ``{file name: writer(run, folder)}``: the pages built from the run (report, map)
+            and any step that draws into the folder (figures).
+        link_from : pathlib.Path, optional
+
+        Returns
+        -------
+        list of str
+            The names written (as ``run.json["outputs"]``).
         """
         folder = Path(folder)
-        written = []
+        t0 = time.perf_counter()
         source = link_from if link_from is not None else self.folder
         same = source is not None and source.resolve() == folder.resolve()
         if source is not None and (source / HOURLY_PARQUET).is_file():
             if not same:  # the hourly table of the folder it came from, unchanged
                 for name in (HOURLY_PARQUET, HOURLY_CSV):
                     if (source / name).is_file():
-                        written.append(link_or_copy(source / name, folder / name))
+                        link_or_copy(source / name, folder / name)
         elif self.hourly_table is not None:
-            written += write_hourly(self.hourly_table, folder, tuple(self.manifest_formats()))
+            write_hourly(self.hourly_table, folder, tuple(self.manifest_formats()))
         if source is not None and not same:
             for rel in sorted({r for paths in self.figures.values() for r in paths}):
                 if (source / rel).is_file():
                     link_or_copy(source / rel, folder / rel)
-        written += self.write_geodata(folder)
+        written = self.write_geodata(folder)
         for attr in ("ev", "screening"):
             name, schema, _ = CSV_TABLES[attr]
             written.append(write_table(conform(getattr(self, attr), schema), folder / name))
@@ -467,7 +487,20 @@ class Run:
                 lambda p: self.statistics.to_parquet(p, index=False, compression="zstd"),
             )
         )
-        return written
+        timings = self.manifest.setdefault("timings_s", {})
+        timings["write"] = round(time.perf_counter() - t0, 4)
+        self.folder = folder  # the views link the figures in it
+        names = [p.name for p in written]
+        names += [n for n in (HOURLY_PARQUET, HOURLY_CSV) if (folder / n).is_file()]
+        for name, writer in (views or {}).items():
+            t1 = time.perf_counter()
+            writer(self, folder)
+            timings[Path(name).stem] = round(time.perf_counter() - t1, 4)
+            if (folder / name).is_file():
+                names.append(name)
+        self.manifest["outputs"] = sorted(set(names))  # run.json and figures/ aside
+        write_manifest(self.manifest, folder)
+        return self.manifest["outputs"]
 
     def write_geodata(self, folder: Path) -> list[Path]:
         """Write the geodata stage's files: ``substations.csv``, ``capacity_by_ps.csv``,
@@ -492,9 +525,7 @@ class Run:
         formats = self.settings.get("formats", ["parquet"])
         return ["parquet", *[f for f in formats if f != "parquet"]]
 
-    def save(
-        self, folder: str | Path, views: dict[str, Callable[[Run, Path], Any]] | None = None
-    ) -> Path:
+    def save(self, folder: str | Path, views: Views | None = None) -> Path:
         """Write the run into ``folder``, replacing what was there whole.
 
         Parameters
@@ -503,8 +534,8 @@ class Run:
             The run folder. An empty or missing folder, or one holding an earlier run, is
             accepted; any other is refused (:func:`check_run_folder`).
         views : dict, optional
-            ``{file name: writer(run, staging_folder)}`` for the pages built from the run
-            (report, map), written into the staging folder before the swap.
+            ``{file name: writer(run, staging_folder)}``, see :meth:`write_into`
+            (:func:`atlas.pipeline.save_run` passes the report and the map).
 
         Returns
         -------
@@ -513,12 +544,7 @@ class Run:
         """
         folder = Path(folder)
         with Staging(folder) as stage:
-            names = [p.name for p in self.write_into(stage.path)]
-            for name, writer in (views or {}).items():
-                writer(self, stage.path)
-                names.append(name)
-            self.manifest["outputs"] = sorted(set(names) - {RUN_JSON})
-            write_manifest(self.manifest, stage.path)
+            self.write_into(stage.path, views, link_from=self.folder)
         self.folder = folder
         return folder
 
