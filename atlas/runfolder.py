@@ -160,8 +160,11 @@ def conform(table: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
     for col, kind in schema.items():
         s = table[col] if col in table.columns else None
         if kind == "text":
-            values = [""] * n if s is None else ["" if pd.isna(v) else str(v) for v in s]
-            out[col] = pd.Series(values, dtype="str")
+            if s is None:
+                out[col] = pd.Series([""] * n, dtype="str")
+            else:
+                cells = s.astype(object)
+                out[col] = cells.where(cells.notna(), "").astype("str").reset_index(drop=True)
         elif kind == "float":
             out[col] = pd.Series(np.full(n, np.nan) if s is None else s.to_numpy(dtype=float))
         elif kind == "int":
@@ -243,10 +246,31 @@ def read_table(path: Path, schema: dict[str, str]) -> pd.DataFrame:
         raise AtlasInputError(
             path, "header", f"missing column {missing[0]!r}, expected {list(schema)}", line=1
         )
-    return pd.DataFrame(
-        {c: _parse_column(raw[c], kind, path, c) for c, kind in schema.items()},
-        index=pd.RangeIndex(len(raw)),
-    )
+    numbers = {c: k for c, k in schema.items() if k != "text"}
+    # floats parsed exactly as Python does: pandas 3's default, "round_trip" before it
+    exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+    try:  # the parser in one pass
+        typed = pd.read_csv(
+            path,
+            usecols=list(numbers),
+            dtype={c: {"float": float, "int": np.int64}.get(k, k) for c, k in numbers.items()},
+            keep_default_na=False,
+            na_values={c: [""] for c in numbers},
+            **exact,
+        )
+    except (ValueError, TypeError):  # a bad cell: found and named cell by cell below
+        typed = None
+    columns = {}
+    for c, kind in schema.items():
+        if kind == "text":
+            columns[c] = raw[c].astype("str")
+        elif (typed is not None and kind != "int") or (
+            typed is not None and typed[c].notna().all()
+        ):
+            columns[c] = typed[c].astype({"float": float, "int": np.int64}.get(kind, kind))
+        else:
+            columns[c] = _parse_column(raw[c], kind, path, c)
+    return pd.DataFrame(columns).set_index(pd.RangeIndex(len(raw)))
 
 
 def conform_hourly(hourly: pd.DataFrame) -> pd.DataFrame:
