@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -86,11 +87,23 @@ class StudyInputs:
     def ps_ids(self) -> list[str]:
         return list(self.substations["ps_id"])
 
+    @cached_property
+    def ps_positions(self) -> dict[str, int]:
+        """``{ps_id: its row in substations, load and the per-PS profiles}``."""
+        return {p: k for k, p in enumerate(self.substations["ps_id"])}
+
     def ps_index(self, ps_id: str) -> int:
         try:
-            return self.ps_ids.index(ps_id)
-        except ValueError:
+            return self.ps_positions[ps_id]
+        except KeyError:
             raise KeyError(f"unknown ps_id {ps_id!r}") from None
+
+    @cached_property
+    def capacity_groups(self) -> dict[tuple[str, str], pd.DataFrame]:
+        """``{(scenario, ps_id): its rows of capacity with capacity_mw > 0}``, found once
+        (looking them up per PS in the whole table grows with the square of the PS count)."""
+        cap = self.capacity[self.capacity["capacity_mw"] > 0]
+        return {key: rows for key, rows in cap.groupby(["scenario", "ps_id"], sort=False)}
 
 
 def der_specs(inputs: StudyInputs, scenario: str, ps_id: str) -> list[DerSpec]:
@@ -103,8 +116,7 @@ def der_specs(inputs: StudyInputs, scenario: str, ps_id: str) -> list[DerSpec]:
     no capacity or no charging are left out.
     """
     k = inputs.ps_index(ps_id)
-    cap = inputs.capacity
-    rows = cap[(cap["scenario"] == scenario) & (cap["ps_id"] == ps_id) & (cap["capacity_mw"] > 0)]
+    rows = inputs.capacity_groups.get((scenario, ps_id), inputs.capacity.iloc[:0])
     specs: list[DerSpec] = []
     for tech in CAPACITY_TECHNOLOGIES:
         tech_rows = rows[rows["technology"] == tech]
@@ -287,7 +299,12 @@ def compute(inputs: StudyInputs, progress: bool = False, workers: int | None = 1
     workers = max(1, min(workers, n_ps))
     bar = tqdm(total=n_ps, desc="substations", unit="PS", disable=not progress, delay=1.0)
     results: Iterator[tuple[int, np.ndarray, list, np.ndarray]]
+    limits = None
     if workers == 1:
+        from threadpoolctl import threadpool_limits
+
+        # small matrices: a second linear-algebra thread only costs (restored at the end)
+        limits = threadpool_limits(limits=1)
         results = ((k, *compute_ps(inputs, k)) for k in range(n_ps))
         pool = None
     else:
@@ -312,6 +329,8 @@ def compute(inputs: StudyInputs, progress: bool = False, workers: int | None = 1
         bar.close()
         if pool is not None:
             pool.shutdown()
+        if limits is not None:
+            limits.restore_original_limits()
     t1 = time.perf_counter()
     envelopes = [row for k in range(n_ps) for row in per_ps[k]]
     daylight = sun_above_horizon(  # (n_ps, 8760), at the PS site
