@@ -1216,7 +1216,15 @@ class Staging:
     """
 
     def __init__(self, dest: str | Path):
-        self.dest = Path(dest)
+        self.dest = Path(dest).absolute()  # "." has no name to stage beside
+        cwd = Path.cwd()
+        if self.dest == cwd or self.dest in cwd.parents:
+            raise AtlasInputError(
+                dest,
+                "",
+                "is the current folder or holds it, expected a folder for the run below the "
+                "current one (it is replaced whole), e.g. --out outputs",
+            )
         self.path = self.dest.parent / (
             f".{self.dest.name}.atlas-staging-{os.getpid()}-{secrets.token_hex(4)}"
         )

@@ -512,3 +512,16 @@ def test_screen_table_uses_the_terminals_width(screened):
     assert long not in narrow.output and any(line.startswith("  N ") for line in lines)
     assert all(len(line) <= 100 for line in lines if not line.startswith("rewrote "))
     assert "…" in narrow.output  # cut names say so
+
+
+def test_the_current_folder_is_not_a_run_folder(register_study, tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for out in (".", str(tmp_path)):
+        with pytest.raises(AtlasInputError, match="is the current folder or holds it"):
+            run_study(register_study, out, figures="none", webmap="none")
+    assert list(work.iterdir()) == []
+    run_study(register_study, "sub", figures="none", webmap="none")  # a relative subfolder
+    assert (work / "sub" / "run.json").is_file()
+    assert sorted(p.name for p in work.iterdir()) == ["sub"]
