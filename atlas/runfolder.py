@@ -117,6 +117,8 @@ UNASSIGNED_SCHEMA = {
     "snapped": "bool",
 }
 ENVELOPE_SCHEMA = {"scenario": "text", "ps_id": "text", "kind": "text"}
+#: The columns of :attr:`Run.areas` besides the geometry: area_km2 in the study's metric CRS.
+AREAS_SCHEMA = {"ps_id": "text", "area_km2": "float"}
 
 #: CSV tables of a run: ``{attribute: (file name, schema, required)}``.
 CSV_TABLES: dict[str, tuple[str, dict[str, str], bool]] = {
@@ -331,7 +333,8 @@ class Run:
     screening : pandas.DataFrame
         Relief screening (:data:`atlas.analysis.stats.SCREENING_COLUMNS`).
     areas : geopandas.GeoDataFrame or None
-        ps_id and service-area geometry (EPSG:4326), one row per PS; None without areas.
+        ps_id, area_km2 (measured in the study's metric CRS) [km2] and the service-area
+        geometry (EPSG:4326), one row per PS; None without areas.
     boundary : geopandas.GeoDataFrame or None
         The study boundary (EPSG:4326).
     register : pandas.DataFrame or None
@@ -368,6 +371,8 @@ class Run:
                 setattr(self, attr, conform(table, schema))
         if self.hourly_table is not None:
             self.hourly_table = conform_hourly(self.hourly_table)
+        if self.areas is not None:
+            self.areas = _conform_areas(self.areas)
 
     # ---- views ------------------------------------------------------------------------------
     @property
@@ -599,11 +604,27 @@ class Run:
             manifest=manifest,
             envelopes=read_envelopes(folder / ENVELOPES_CSV),
             statistics=read_statistics(folder / STATISTICS_PARQUET),
-            areas=read_geojson(folder / AREAS_GEOJSON, ["ps_id"], optional=True),
-            boundary=read_geojson(folder / BOUNDARY_GEOJSON, ["name"], optional=True),
+            areas=read_geojson(folder / AREAS_GEOJSON, AREAS_SCHEMA, optional=True),
+            boundary=read_geojson(folder / BOUNDARY_GEOJSON, {"name": "text"}, optional=True),
             folder=folder,
             **tables,
         )
+
+
+def _conform_areas(areas):
+    """Areas with the columns of :data:`AREAS_SCHEMA`; ``area_km2`` measured in the UTM zone
+    of their centre where not given."""
+    import geopandas as gpd
+    import shapely
+
+    from atlas.geo.layers import utm_crs
+
+    if "area_km2" not in areas.columns:
+        x0, y0, x1, y1 = areas.to_crs("EPSG:4326").total_bounds
+        metric = areas.geometry.to_crs(utm_crs((x0 + x1) / 2, (y0 + y1) / 2))
+        areas = areas.assign(area_km2=shapely.area(metric.to_numpy()) / 1e6)
+    geoms = areas.geometry.to_numpy()
+    return gpd.GeoDataFrame(conform(areas, AREAS_SCHEMA), geometry=list(geoms), crs=areas.crs)
 
 
 def _check_complete(screening: pd.DataFrame, scenarios: list[str], path: Path) -> None:
@@ -763,8 +784,9 @@ def _coordinates(geom) -> list:
     return json.loads(__import__("shapely").to_geojson(geom))["coordinates"]
 
 
-def read_geojson(path: Path, text_columns: list[str], optional: bool = False):
-    """Read a GeoJSON layer of the run folder: its text columns and geometry (EPSG:4326)."""
+def read_geojson(path: Path, schema: dict[str, str], optional: bool = False):
+    """Read a GeoJSON layer of the run folder: the schema's columns and the geometry
+    (EPSG:4326)."""
     import geopandas as gpd
     import shapely
 
@@ -776,12 +798,12 @@ def read_geojson(path: Path, text_columns: list[str], optional: bool = False):
         gdf = gpd.read_file(path)
     except Exception as exc:  # pyogrio raises several types for unreadable files
         raise AtlasInputError(path, "", f"cannot be read as GeoJSON ({exc})") from None
-    missing = [c for c in text_columns if c not in gdf.columns]
+    missing = [c for c in schema if c not in gdf.columns]
     if missing:
         raise AtlasInputError(path, "properties", f"missing property {missing[0]!r}")
     geoms = gdf.geometry.to_numpy()
     geoms = np.where(shapely.is_missing(geoms), shapely.Polygon(), geoms)
-    table = conform(gdf, dict.fromkeys(text_columns, "text"))
+    table = conform(gdf, schema)
     return gpd.GeoDataFrame(table, geometry=list(geoms), crs="EPSG:4326")
 
 
@@ -789,23 +811,15 @@ def area_properties(run: Run) -> pd.DataFrame:
     """The properties of ``service_areas.geojson``, one row per area of ``run.areas``.
 
     ps_id, name, rated_mva [MVA], site_lat, site_lon (the PS site) [deg], area_km2
-    [km2], ders (DER points joined, every scenario's register rows counted once; without a
-    register, no column), ``cap_{scenario}_{technology}_mw`` [MW], and for a run (not
+    [km2], ders (the register's rows joined to the PS; without a register, no column), ``cap_{scenario}_{technology}_mw`` [MW], and for a run (not
     ``atlas areas`` alone) ``ev_points_{scenario}`` (charging points of the register) and
     ``ev_mwh_{scenario}`` (yearly EV charging energy) [MWh].
     """
-    import geopandas as gpd
-    import shapely
-
     from atlas.conventions import CAPACITY_TECHNOLOGIES
-    from atlas.geo.layers import utm_crs
 
     areas = run.areas
     ps_ids = list(areas["ps_id"])
     sites = run.substations.set_index("ps_id").loc[ps_ids]
-    metric = gpd.GeoSeries(areas.geometry.to_numpy(), crs=areas.crs)
-    crs = run.manifest.get("summary", {}).get("metric_crs")
-    metric = metric.to_crs(crs or utm_crs(float(sites["lon"].mean()), float(sites["lat"].mean())))
     table = pd.DataFrame(
         {
             "ps_id": ps_ids,
@@ -813,12 +827,11 @@ def area_properties(run: Run) -> pd.DataFrame:
             "rated_mva": sites["rated_mva"].to_numpy(),
             "site_lat": sites["lat"].to_numpy(),
             "site_lon": sites["lon"].to_numpy(),
-            "area_km2": shapely.area(metric.to_numpy()) / 1e6,
+            "area_km2": areas["area_km2"].to_numpy(dtype=float),
         }
     )
     if run.register is not None:
-        counts = run.register[run.register["ps_id"] != ""].drop_duplicates("der_id")
-        counts = counts.groupby("ps_id").size()
+        counts = run.register[run.register["ps_id"] != ""].groupby("ps_id").size()
         table["ders"] = counts.reindex(ps_ids, fill_value=0).to_numpy()
     pivot = run.capacity.groupby(["scenario", "technology", "ps_id"])["capacity_mw"].sum()
     ev = run.ev.set_index(["scenario", "ps_id"])
@@ -919,7 +932,10 @@ def tables_from_geo(geo, capacity: pd.DataFrame) -> dict[str, Any]:
     areas = boundary = register = unassigned = None
     if geo.areas is not None:
         areas = gpd.GeoDataFrame(
-            conform(geo.areas, {"ps_id": "text"}),
+            conform(
+                geo.areas.assign(area_km2=geo.areas.geometry.area / 1e6),  # metric CRS
+                AREAS_SCHEMA,
+            ),
             geometry=_rfc7946(geo.areas.geometry.to_crs(WGS84).to_numpy()),
             crs=WGS84,
         )

@@ -329,17 +329,16 @@ def map_data(run: Run, scenario: str | None = None) -> tuple[MapData, str]:
     sites = run.substations.assign(area_km2=np.nan, ders=np.nan)
     areas = None
     if run.areas is not None:
-        from atlas.runfolder import area_properties
-
-        props = area_properties(run).set_index("ps_id")
         by_ps = run.areas.set_index("ps_id").geometry
         mapped = sites["ps_id"].isin(by_ps.index).to_numpy()
         geoms = np.array([shapely.Polygon()] * len(sites), dtype=object)
         geoms[mapped] = by_ps.loc[sites["ps_id"][mapped]].to_numpy()
         areas = geoms
-        sites["area_km2"] = props["area_km2"].reindex(sites["ps_id"]).to_numpy(dtype=float)
-        if "ders" in props.columns:
-            sites["ders"] = props["ders"].reindex(sites["ps_id"]).to_numpy(dtype=float)
+        km2 = run.areas.set_index("ps_id")["area_km2"]
+        sites["area_km2"] = km2.reindex(sites["ps_id"]).to_numpy(dtype=float)
+    if run.register is not None:  # the register's rows (DER points) joined to each PS
+        counts = run.register[run.register["ps_id"] != ""].groupby("ps_id").size()
+        sites["ders"] = counts.reindex(sites["ps_id"], fill_value=0).to_numpy(dtype=float)
     stats = run.statistics
     month = pd.to_numeric(stats["month"], errors="coerce").astype(float)
     hour = pd.to_numeric(stats["hour"], errors="coerce").astype(float)
@@ -888,10 +887,10 @@ def encode_polygons(geoms: np.ndarray) -> list[list[list[list[int]]]]:
 def attributions(manifest: dict, offline: bool) -> list[str]:
     """The data credits of the map, plain text (HTML-escaped where the page shows them).
 
-    :func:`atlas.present.report.data_credits`, and a note when the offline map has no basemap (the
+    :func:`atlas.present.credits.data_credits`, and a note when the offline map has no basemap (the
     online basemap brings its own OpenStreetMap credit).
     """
-    from atlas.present.report import data_credits
+    from atlas.present.credits import data_credits
 
     credits = data_credits(manifest)
     if offline:
