@@ -334,11 +334,7 @@ def map_command(run_dir: Path, scenario: str | None, offline: bool) -> None:
     from atlas.pipeline import save_run
     from atlas.runfolder import Run
 
-    run = Run.load(run_dir)
-    if scenario is not None and scenario not in run.scenarios:
-        raise AtlasInputError(
-            None, "--scenario", f"{scenario!r} is not in the run, expected one of {run.scenarios}"
-        )
+    run = Run.load(run_dir)  # an unknown --scenario is refused by the map, before the swap
     run.settings["map"] = "offline" if offline else "online"
     run.settings["map_scenario"] = scenario
     save_run(run, run_dir)

@@ -36,6 +36,7 @@ from atlas.runfolder import (
     conform_hourly,
     fault_point,
     new_manifest,
+    substations_table,
     tables_from_geo,
     write_hourly,
 )
@@ -60,12 +61,11 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
     ps_ids = [str(p) for p in geo.sites["ps_id"]]
     if capacity is None:
         capacity = read_capacity(files["inputs.capacity"], study.scenarios, ps_ids)
-    tables = tables_from_geo(geo, capacity)
     v2g_locations = frozenset(study.model.ev.v2g_locations)
     return StudyInputs(
         study=study,
         axis=axis,
-        substations=tables["substations"],
+        substations=substations_table(geo),
         capacity=capacity,
         load=read_load(files["inputs.load"], study.year, ps_ids, study.model.inputs.load_year),
         profiles=technology_profiles(study, files, axis, geo),

@@ -38,6 +38,7 @@ import pandas as pd
 
 from atlas.errors import AtlasInputError
 from atlas.files import write_atomic, write_text_atomic
+from atlas.inputs.checks import raise_first_bad
 
 #: What draws a page (or figures) of a run into a folder: ``writer(run, folder)``.
 Views = dict[str, "Callable[[Run, Path], Any]"]
@@ -182,34 +183,17 @@ def conform(table: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(out, index=pd.RangeIndex(n))
 
 
-def _parse_column(values: pd.Series, kind: str, path: Path, col: str) -> pd.Series:
-    """Text cells of a run CSV to the schema's dtype, exactly (Python's float parser)."""
-    if kind == "text":
-        return values.astype("str")
-    cells = values.to_numpy(dtype=object)
-    try:
-        if kind == "float":
-            return pd.Series([float(c) if c != "" else np.nan for c in cells], dtype=float)
-        if kind == "int":
-            return pd.Series([int(c) for c in cells], dtype=np.int64)
-        if kind == "Int64":
-            return pd.Series(pd.array([int(c) if c != "" else pd.NA for c in cells], "Int64"))
-        if kind == "bool":
-            words = {"True": True, "False": False, "true": True, "false": False}
-            return pd.Series([words[c] for c in cells], dtype=bool)
-    except (ValueError, KeyError):
-        bad = next(i for i, c in enumerate(cells) if not _parses(c, kind))
-        expected = {"float": "a number", "int": "an integer", "Int64": "an integer or empty"}
-        raise AtlasInputError(
-            path,
-            f"row {bad + 1}, column {col}",
-            f"got {cells[bad]!r}, expected {expected.get(kind, 'true or false')}",
-            line=bad + 2,
-        ) from None
-    raise ValueError(f"unknown column kind {kind!r}")  # pragma: no cover
+#: What each kind of number column expects, for the message on a bad cell.
+_EXPECTED = {
+    "float": "a number",
+    "int": "an integer",
+    "Int64": "an integer or empty",
+    "bool": "true or false",
+}
 
 
 def _parses(cell: str, kind: str) -> bool:
+    """Whether one CSV cell is a valid value of ``kind``."""
     try:
         if kind == "float":
             float(cell or "nan")
@@ -222,6 +206,18 @@ def _parses(cell: str, kind: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _raise_bad_cell(raw: pd.DataFrame, numbers: dict[str, str], path: Path) -> None:
+    """Name the first cell of a number column that does not parse (file, row, column)."""
+    for col, kind in numbers.items():
+        cells = raw[col].to_numpy(dtype=object)
+        bad = np.array([not _parses(c, kind) for c in cells], dtype=bool)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise_first_bad(
+                bad, path, f"column {col}", f"got {cells[i]!r}, expected {_EXPECTED[kind]}"
+            )
 
 
 def write_table(table: pd.DataFrame, path: Path) -> Path:
@@ -260,18 +256,15 @@ def read_table(path: Path, schema: dict[str, str]) -> pd.DataFrame:
             na_values={c: [""] for c in numbers},
             **exact,
         )
-    except (ValueError, TypeError):  # a bad cell: found and named cell by cell below
-        typed = None
-    columns = {}
-    for c, kind in schema.items():
-        if kind == "text":
-            columns[c] = raw[c].astype("str")
-        elif (typed is not None and kind != "int") or (
-            typed is not None and typed[c].notna().all()
-        ):
-            columns[c] = typed[c].astype({"float": float, "int": np.int64}.get(kind, kind))
-        else:
-            columns[c] = _parse_column(raw[c], kind, path, c)
+    except (ValueError, TypeError) as exc:  # a bad cell: name it
+        _raise_bad_cell(raw, numbers, path)
+        raise AtlasInputError(path, "", f"cannot be read as a run table ({exc})") from None
+    columns = {
+        c: raw[c].astype("str")
+        if kind == "text"
+        else typed[c].astype({"float": float, "int": np.int64}.get(kind, kind))
+        for c, kind in schema.items()
+    }
     return pd.DataFrame(columns).set_index(pd.RangeIndex(len(raw)))
 
 
@@ -858,6 +851,23 @@ def write_areas(run: Run, folder: Path) -> Path:
     return write_geojson(table, folder / AREAS_GEOJSON, "service_areas")
 
 
+def capability_table(parameters: dict) -> dict[str, dict[str, Any]]:
+    """The grid-code parameters a run used, as ``run.json`` records them:
+    ``{"tech/level": {active_range, pf_inject, pf_absorb, p_min_pu, q_at_night, source}}``
+    (power factors [-], p_min_pu [p.u. of Sn])."""
+    return {
+        f"{tech}/{level}": {
+            "active_range": p.active_range,
+            "pf_inject": p.pf_inject,
+            "pf_absorb": p.pf_absorb,
+            "p_min_pu": p.p_min_pu,
+            "q_at_night": p.q_at_night,
+            "source": p.source,
+        }
+        for (tech, level), p in sorted(parameters.items())
+    }
+
+
 def new_manifest(study, input_files: dict[str, Path], parameters: dict) -> dict[str, Any]:
     """The manifest of a new run: format, study, inputs' checksums, settings, parameters,
     versions (JSON-ready; the caller adds summary, figures, timings and outputs)."""
@@ -884,17 +894,7 @@ def new_manifest(study, input_files: dict[str, Path], parameters: dict) -> dict[
             "inputs": {k: {"path": str(p), "sha256": sha256(p)} for k, p in input_files.items()},
             "settings": study.model.model_dump(mode="json", exclude={"study", "inputs"}),
             "overrides": {},
-            "capability_parameters": {
-                f"{tech}/{level}": {
-                    "active_range": p.active_range,
-                    "pf_inject": p.pf_inject,
-                    "pf_absorb": p.pf_absorb,
-                    "p_min_pu": p.p_min_pu,
-                    "q_at_night": p.q_at_night,
-                    "source": p.source,
-                }
-                for (tech, level), p in sorted(parameters.items())
-            },
+            "capability_parameters": capability_table(parameters),
             "versions": {
                 "python": platform.python_version(),
                 "numpy": np.__version__,
@@ -904,6 +904,24 @@ def new_manifest(study, input_files: dict[str, Path], parameters: dict) -> dict[
             },
         }
     )
+
+
+def substations_table(geo) -> pd.DataFrame:
+    """The PS of the geodata stage in study order (:data:`SUBSTATIONS_SCHEMA`): ps_id, name,
+    lat, lon of the site (WGS84) [deg], rated_mva [MVA]."""
+    from atlas.geo.layers import WGS84
+
+    sites = geo.sites.to_crs(WGS84)
+    table = pd.DataFrame(
+        {
+            "ps_id": sites["ps_id"].to_numpy(),
+            "name": sites["name"].to_numpy(),
+            "lat": sites.geometry.y.to_numpy(),
+            "lon": sites.geometry.x.to_numpy(),
+            "rated_mva": sites["rated_mva"].to_numpy(dtype=float),
+        }
+    )
+    return conform(table, SUBSTATIONS_SCHEMA)
 
 
 def tables_from_geo(geo, capacity: pd.DataFrame) -> dict[str, Any]:
@@ -919,16 +937,6 @@ def tables_from_geo(geo, capacity: pd.DataFrame) -> dict[str, Any]:
 
     from atlas.geo.layers import WGS84
 
-    sites = geo.sites.to_crs(WGS84)
-    substations = pd.DataFrame(
-        {
-            "ps_id": sites["ps_id"].to_numpy(),
-            "name": sites["name"].to_numpy(),
-            "lat": sites.geometry.y.to_numpy(),
-            "lon": sites.geometry.x.to_numpy(),
-            "rated_mva": sites["rated_mva"].to_numpy(dtype=float),
-        }
-    )
     areas = boundary = register = unassigned = None
     if geo.areas is not None:
         areas = gpd.GeoDataFrame(
@@ -955,7 +963,7 @@ def tables_from_geo(geo, capacity: pd.DataFrame) -> dict[str, Any]:
         )
         unassigned = conform(geo.unassigned(), UNASSIGNED_SCHEMA)
     return {
-        "substations": conform(substations, SUBSTATIONS_SCHEMA),
+        "substations": substations_table(geo),
         "capacity": conform(capacity, CAPACITY_SCHEMA),
         "areas": areas,
         "boundary": boundary,
@@ -1254,13 +1262,6 @@ class Staging:
             raise _folder_error(self.dest, exc) from None
         fault_point("staged")
         return self
-
-    def link(self, rel: str | Path) -> Path | None:
-        """Hard-link ``dest/rel`` into the staging folder (a file the update keeps)."""
-        src = self.dest / rel
-        if not src.is_file():
-            return None
-        return link_or_copy(src, self.path / rel)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:

@@ -101,7 +101,7 @@ def manifest(n: int) -> dict:
     from atlas import __version__
     from atlas.engine.capability import default_parameters
     from atlas.inputs.study import StudyModel
-    from atlas.runfolder import FORMAT_VERSION, json_ready
+    from atlas.runfolder import FORMAT_VERSION, capability_table, json_ready
 
     model = StudyModel.model_validate(
         {
@@ -136,17 +136,7 @@ def manifest(n: int) -> dict:
             "inputs": {},
             "settings": settings,
             "overrides": {},
-            "capability_parameters": {
-                f"{tech}/{level}": {
-                    "active_range": p.active_range,
-                    "pf_inject": p.pf_inject,
-                    "pf_absorb": p.pf_absorb,
-                    "p_min_pu": p.p_min_pu,
-                    "q_at_night": p.q_at_night,
-                    "source": p.source,
-                }
-                for (tech, level), p in sorted(default_parameters().items())
-            },
+            "capability_parameters": capability_table(default_parameters()),
             "versions": {"python": platform.python_version(), "shapely": shapely.__version__},
             "summary": {
                 "substations": n,
