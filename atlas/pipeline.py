@@ -20,68 +20,76 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-from atlas.analysis.stats import analyse, screening_settings
-from atlas.engine.capability import default_parameters, override_parameters
-from atlas.engine.compute import StudyInputs, compute
-from atlas.errors import AtlasInputError
-from atlas.geo.join import build_geodata
-from atlas.geo.stage import geodata_summary
-from atlas.inputs.study import Study, load_study
-from atlas.inputs.tables import read_capacity, read_load
-from atlas.inputs.timeaxis import hourly_axis
-from atlas.present import run_pages
-from atlas.runfolder import (
-    Run,
-    Staging,
-    conform_hourly,
-    fault_point,
-    new_manifest,
-    substations_table,
-    tables_from_geo,
-    write_hourly,
+import numpy as np
+import pandas as pd
+
+from atlas.analysis.stats import analyse, rank_screening, screening, screening_settings
+from atlas.batch import (
+    CHUNK_SIZE,
+    ChunkTask,
+    LoadSource,
+    StudyPlan,
+    join_csv_parts,
+    make_engine,
+    peak_rss_mb,
+    plan_study,
+    run_chunks,
 )
-from atlas.timeseries.stage import ev_power, ev_summary, technology_profiles, v2g_shares
+from atlas.engine.compute import FIGURE_COLUMNS, StudyInputs
+from atlas.errors import AtlasInputError
+from atlas.geo.stage import geodata_summary
+from atlas.inputs.study import Study
+from atlas.present import run_pages
+from atlas.runfolder import Run, Staging, fault_point, new_manifest, tables_from_geo, write_manifest
+from atlas.timeseries.stage import EvSource, InMemory, ev_table
+
+#: Columns of the hourly table, in order.
+HOURLY_COLUMNS = (
+    "scenario", "ps_id", "time", "p_mw", "q_mvar", *FIGURE_COLUMNS, "over_rating", "daylight",
+)  # fmt: skip
 
 
 def load_inputs(study: Study | str | Path) -> StudyInputs:
     """Read and check every input of a study: geodata, capacities, load, profiles, EV.
+
+    Every PS's hourly inputs are held in memory; a study of many PS is better run chunk by
+    chunk (:func:`run_study` does, through :func:`atlas.batch.plan_study`).
 
     Raises
     ------
     AtlasInputError
         On the first problem found, naming the file, row or key.
     """
-    if not isinstance(study, Study):
-        study = load_study(study)
+    plan = plan_study(study)
     t0 = time.perf_counter()
-    files = study.input_files()
-    axis = hourly_axis(study.year)
-    geo = build_geodata(study, files)
-    capacity = geo.capacity
-    ps_ids = [str(p) for p in geo.sites["ps_id"]]
-    if capacity is None:
-        capacity = read_capacity(files["inputs.capacity"], study.scenarios, ps_ids)
-    v2g_locations = frozenset(study.model.ev.v2g_locations)
-    return StudyInputs(
-        study=study,
-        axis=axis,
-        substations=substations_table(geo),
-        capacity=capacity,
-        load=read_load(files["inputs.load"], study.year, ps_ids, study.model.inputs.load_year),
-        profiles=technology_profiles(study, files, axis, geo),
-        ev_mw=ev_power(study, files, axis, ps_ids, geo),
-        parameters=override_parameters(
-            default_parameters(), study.capability_overrides(), study.path
+    inputs = plan.inputs()
+    inputs.timings_s["read"] += time.perf_counter() - t0
+    return inputs
+
+
+def plan_from_inputs(inputs: StudyInputs) -> StudyPlan:
+    """A plan whose chunks are cut from inputs already in memory."""
+    one_d = {t: p for t, p in inputs.profiles.items() if p.ndim == 1}
+    return StudyPlan(
+        study=inputs.study,
+        substations=inputs.substations,
+        capacity=inputs.capacity,
+        shared_profiles=one_d,
+        per_ps_profiles={t: InMemory(p) for t, p in inputs.profiles.items() if p.ndim == 2},
+        ev=EvSource(inputs.study.scenarios, len(inputs.ps_ids), arrays=inputs.ev_mw),
+        load=LoadSource(
+            inputs.study.path, inputs.study.year, None, inputs.ps_ids, array=inputs.load
         ),
-        v2g_locations=v2g_locations,
-        v2g_share=v2g_shares(study.scenarios, ps_ids, v2g_locations, geo.ev_points),
-        geo=geo,
-        timings_s={"read": time.perf_counter() - t0},
+        parameters=inputs.parameters,
+        v2g_locations=inputs.v2g_locations,
+        v2g_share=inputs.v2g_share,
+        geo=inputs.geo,
+        timings_s=dict(inputs.timings_s),
     )
 
 
 def run_study(
-    study: Study | str | Path | StudyInputs,
+    study: Study | str | Path | StudyInputs | StudyPlan,
     out: str | Path | None = None,
     *,
     formats: tuple[str, ...] = ("parquet",),
@@ -91,24 +99,34 @@ def run_study(
     figures_for: list[str] | None = None,
     webmap: str = "online",
     overrides: dict[str, float | None] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    engine: str = "processes",
+    scheduler: str | None = None,
 ) -> Run:
     """Run a study: every PS's hourly flexibility, envelopes, statistics and screening.
 
+    The substations go through profiles, engine, statistics, screening and figures in
+    chunks of ``chunk_size`` (:mod:`atlas.batch`), so memory is bounded by a chunk, not by
+    the number of PS; the results do not depend on the chunk size, the engine or the
+    number of workers.
+
     Parameters
     ----------
-    study : Study, path or StudyInputs
-        The study, or its inputs already read (:func:`load_inputs`).
+    study : Study, path, StudyInputs or StudyPlan
+        The study, or its inputs already read (:func:`load_inputs`,
+        :func:`atlas.batch.plan_study`).
     out : path, optional
-        The run folder. Results are written into a staging folder beside it as they are
-        computed (the hourly table is then read back lazily) and moved into place at the
-        end, replacing an earlier run whole (:class:`atlas.runfolder.Staging`). Without it,
-        the run stays in memory and no figure, report or map is made.
+        The run folder. Each chunk writes its parts into a staging folder beside it as it
+        is done, and the folder is moved into place at the end, replacing an earlier run
+        whole (:class:`atlas.runfolder.Staging`); the hourly table and the statistics are
+        then read back lazily. Without it, the run stays in memory and no figure, report
+        or map is made.
     formats : tuple of str
         Hourly table formats (parquet always, ``csv`` too if listed).
     progress : bool
-        A progress bar over substations.
+        A progress bar over substations, across every worker.
     workers : int or None
-        Processes for the engine and the figures (None: one per CPU).
+        Processes (or dask workers of a LocalCluster) running chunks (None: one per CPU).
     figures : {"none", "summary", "all"}
         PNG figures per PS (:data:`atlas.present.report.FIGURE_LEVELS`), for the PS in
         ``figures_for`` (default every PS).
@@ -117,15 +135,28 @@ def run_study(
     overrides : dict, optional
         ``[screening]`` values given on the command line (None: the study's), recorded in
         ``run.json`` under ``overrides``.
+    chunk_size : int
+        Substations per chunk.
+    engine : {"processes", "dask"}
+        Where the chunks run (:func:`atlas.batch.make_engine`).
+    scheduler : str, optional
+        A dask.distributed scheduler's address (implies ``engine="dask"``).
 
     Returns
     -------
     Run
     """
-    from atlas.present.report import start_run_figures
+    from atlas.files import safe_names
 
-    inputs = study if isinstance(study, StudyInputs) else load_inputs(study)
-    study, ps_ids = inputs.study, inputs.ps_ids
+    t_start = time.perf_counter()
+    if isinstance(study, StudyInputs):
+        plan = plan_from_inputs(study)
+    elif isinstance(study, StudyPlan):
+        plan = study
+    else:
+        plan = plan_study(study)
+    study, ps_ids = plan.study, plan.ps_ids
+    assert plan.geo is not None, "the main process's plan has the geodata stage"
     unknown = [p for p in figures_for or [] if p not in ps_ids]
     if unknown:
         shown = ", ".join(ps_ids[:20]) + (" ..." if len(ps_ids) > 20 else "")
@@ -135,53 +166,85 @@ def run_study(
     settings, given = screening_settings(study.model.screening.model_dump(), overrides)
     stage = Staging(out) if out is not None else None
     with stage or nullcontext():
-        result = compute(inputs, progress=progress, workers=workers)
-        fault_point("computed")
+        folder = stage.path if stage is not None else None
+        drawn = figures_for or ps_ids
+        task = ChunkTask(
+            folder=folder,
+            settings=settings,
+            formats=tuple(formats),
+            figures=figures if folder is not None else "none",
+            figure_folders={p: safe_names(ps_ids)[p] for p in drawn},
+        )
         t0 = time.perf_counter()
-        hourly = conform_hourly(result.hourly)
-        job = None
-        if stage is not None and figures != "none":  # drawn in workers while this one goes on
-            job = start_run_figures(
-                inputs, hourly, result.envelopes, settings, stage.path, figures,
-                figures_for or ps_ids, workers or os.cpu_count() or 1,
-            )  # fmt: skip
-        if stage is not None:  # the hourly table goes to disk now, and is read back lazily
-            write_hourly(hourly, stage.path, tuple(formats))
-        names = dict(zip(ps_ids, inputs.substations["name"], strict=True))
-        rated = dict(zip(ps_ids, inputs.substations["rated_mva"], strict=True))
+        results = run_chunks(
+            plan, task, make_engine(engine, workers, scheduler), chunk_size, progress
+        )
         t1 = time.perf_counter()
-        stats, table = analyse(hourly, settings, study.timezone, names, rated)
-        t2 = time.perf_counter()
-        manifest = new_manifest(study, study.input_files(), inputs.parameters)
+        fault_point("computed")
+        if folder is not None:
+            join_csv_parts(folder, list(HOURLY_COLUMNS))
+        manifest = new_manifest(study, study.input_files(), plan.parameters)
         manifest["settings"] |= {"screening": settings, "figures": figures, "map": webmap}
         manifest["settings"]["formats"] = sorted(set(formats))
         manifest["overrides"] = given
-        manifest["summary"] = geodata_summary(study, inputs.geo)
-        t3 = time.perf_counter()
-        pngs = job.wait() if job is not None else {}
-        manifest["figures"] = {
-            p: [Path(x).relative_to(stage.path).as_posix() for x in pngs[p]]  # type: ignore[union-attr]
-            for p in ps_ids
-            if pngs.get(p)
-        }
+        manifest["summary"] = geodata_summary(study, plan.geo)
+        pngs = {p: paths for r in results for p, paths in r.figures.items()}
+        manifest["figures"] = {p: pngs[p] for p in ps_ids if pngs.get(p)}
         manifest["figures_written"] = sum(len(v) for v in manifest["figures"].values())
-        timings = dict(result.timings_s, table_write=t1 - t0, statistics=t2 - t1)
-        timings["figures_wait"] = time.perf_counter() - t3
+        timings = dict(plan.timings_s)
+        timings["chunks"] = t1 - t0
+        for r in results:  # CPU time of every chunk, summed over the workers
+            for step, sec in r.seconds.items():
+                timings[f"chunks_{step}"] = timings.get(f"chunks_{step}", 0.0) + sec
         manifest["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
+        manifest["engine"] = {
+            "engine": "dask" if scheduler or engine == "dask" else engine,
+            "workers": workers or os.cpu_count() or 1,
+            "chunk_size": chunk_size,
+            "chunks": len(results),
+        }
+        energy = {
+            s: np.concatenate([r.ev_energy_mwh[i] for r in results])
+            for i, s in enumerate(study.scenarios)
+        }
+        scenarios = study.scenarios
         run = Run(
             manifest=manifest,
-            ev=ev_summary(study.scenarios, ps_ids, inputs.ev_mw, inputs.geo.ev_points),
-            envelopes=result.envelopes,
-            statistics=stats,
-            screening=table,
-            hourly_table=None if stage is not None else hourly,
-            **tables_from_geo(inputs.geo, inputs.capacity),
+            ev=ev_table(scenarios, ps_ids, energy, plan.geo.ev_points),
+            envelopes=pd.DataFrame(
+                [row for r in results for row in r.envelopes],
+                columns=["scenario", "ps_id", "kind", "geometry"],
+            ),
+            screening=rank_screening(
+                pd.concat([r.screening for r in results], ignore_index=True), scenarios, ps_ids
+            ),
+            hourly_table=None if folder is not None else _in_order(results, "hourly", scenarios),
+            statistics_table=None
+            if folder is not None
+            else _in_order(results, "statistics", scenarios),
+            folder=folder,
+            **tables_from_geo(plan.geo, plan.capacity),
         )
-        if stage is not None:
-            run.write_into(stage.path, views=run_pages(run))
+        if folder is not None:
+            run.write_into(folder, views=run_pages(run))
+            memory = {"main_peak_rss_mb": round(peak_rss_mb(), 1)}
+            memory["worker_peak_rss_mb"] = round(max(r.peak_rss_mb for r in results), 1)
+            run.manifest["memory"] = memory
+            run.manifest["timings_s"]["total"] = round(time.perf_counter() - t_start, 4)
+            write_manifest(run.manifest, folder)
     if out is not None:
         run.folder = Path(out)
     return run
+
+
+def _in_order(results, attr: str, scenarios: list[str]) -> pd.DataFrame:
+    """The chunks' tables in table order: scenario by scenario, chunk by chunk."""
+    parts = []
+    for s in scenarios:
+        for r in results:
+            table = getattr(r, attr)
+            parts.append(table[table["scenario"] == s])
+    return pd.concat(parts, ignore_index=True)
 
 
 def save_run(run: Run, folder: str | Path, redraw: bool = False) -> Path:
@@ -201,7 +264,11 @@ def screen_run(
     availability: float | None = None,
 ) -> Run:
     """Screen a run again: its ``[screening]`` settings unless given here (recorded as
-    overrides); returns a new :class:`Run` with every scenario, direction and PS screened."""
+    overrides); returns a new :class:`Run` with every scenario, direction and PS screened.
+
+    The hourly table is read chunk by chunk; the statistics that depend on the thresholds
+    are computed again when the run is saved (or on first use of ``run.statistics``).
+    """
     given = {"threshold_mw": threshold_mw, "threshold_mvar": threshold_mvar}
     settings, overrides = screening_settings(
         run.screening_settings, given | {"availability": availability}
@@ -209,5 +276,18 @@ def screen_run(
     manifest = copy.deepcopy(run.manifest)
     manifest["settings"]["screening"] = settings
     manifest["overrides"] = manifest.get("overrides", {}) | overrides
-    stats, table = analyse(run.hourly, settings, run.timezone, run.names, run.rated_mva)
-    return dataclasses.replace(run, manifest=manifest, statistics=stats, screening=table)
+    names, rated = run.names, run.rated_mva
+    t_mw, t_mvar, avail = (
+        settings["threshold_mw"],
+        settings["threshold_mvar"],
+        settings["availability"],
+    )
+    parts = [screening(hourly, names, t_mw, t_mvar, avail, rated) for hourly in run.hourly_chunks()]
+    table = rank_screening(pd.concat(parts, ignore_index=True), run.scenarios, run.ps_ids)
+    in_memory = run.hourly_table is not None
+    stats = (
+        analyse(run.hourly_table, settings, run.timezone, names, rated)[0] if in_memory else None
+    )
+    return dataclasses.replace(
+        run, manifest=manifest, statistics_table=stats, screening=table, restate=not in_memory
+    )

@@ -44,7 +44,7 @@ from atlas.inputs.checks import raise_first_bad
 Views = dict[str, "Callable[[Run, Path], Any]"]
 
 #: Version of the run-folder format written into ``run.json`` (``format_version``).
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 #: File names of a run folder.
 RUN_JSON = "run.json"
@@ -132,6 +132,10 @@ CSV_TABLES: dict[str, tuple[str, dict[str, str], bool]] = {
 }
 ENVELOPES_CSV = "envelopes.csv"
 STATISTICS_PARQUET = "statistics.parquet"
+#: The run's Parquet datasets: folders of part files (:mod:`atlas.dataset`).
+DATASETS = frozenset([HOURLY_PARQUET, STATISTICS_PARQUET])
+#: Columns of the statistics table (:func:`atlas.analysis.stats.statistics`).
+STATISTICS_COLUMNS = ["scenario", "ps_id", "figure", "statistic", "month", "hour", "value"]
 AREAS_GEOJSON = "service_areas.geojson"
 BOUNDARY_GEOJSON = "boundary.geojson"
 
@@ -322,7 +326,9 @@ class Run:
         scenario, ps_id, kind (``year``, ``cloud_convex``, ``cloud_concave``), geometry
         (shapely; x = P [MW], y = Q [Mvar], load convention).
     statistics : pandas.DataFrame
-        Long-form statistics (:func:`atlas.analysis.stats.statistics`).
+        Long-form statistics (:func:`atlas.analysis.stats.statistics`), read from the run
+        folder on first use (see :attr:`statistics`; :meth:`select_statistics` reads a part
+        chunk by chunk).
     screening : pandas.DataFrame
         Relief screening (:data:`atlas.analysis.stats.SCREENING_COLUMNS`).
     areas : geopandas.GeoDataFrame or None
@@ -339,6 +345,12 @@ class Run:
         it on first use, and the figures live in it.
     hourly_table : pandas.DataFrame or None
         The hourly table when it is in memory (see :attr:`hourly`).
+    statistics_table : pandas.DataFrame or None
+        The statistics when in memory (see :attr:`statistics`).
+    restate : bool
+        The statistics are to be computed again from the hourly table at the run's
+        ``[screening]`` settings (after :func:`atlas.pipeline.screen_run` on a run whose
+        hourly table is in its folder): chunk by chunk when saved.
     """
 
     manifest: dict[str, Any]
@@ -346,7 +358,6 @@ class Run:
     capacity: pd.DataFrame
     ev: pd.DataFrame
     envelopes: pd.DataFrame
-    statistics: pd.DataFrame
     screening: pd.DataFrame
     areas: Any = None
     boundary: Any = None
@@ -354,10 +365,13 @@ class Run:
     unassigned: pd.DataFrame | None = None
     folder: Path | None = None
     hourly_table: pd.DataFrame | None = field(default=None, repr=False)
+    statistics_table: pd.DataFrame | None = field(default=None, repr=False)
+    restate: bool = False
 
     def __post_init__(self) -> None:
         self.envelopes = conform_envelopes(self.envelopes)
-        self.statistics = conform_statistics(self.statistics)
+        if self.statistics_table is not None:
+            self.statistics_table = conform_statistics(self.statistics_table)
         for attr, (_, schema, _) in CSV_TABLES.items():
             table = getattr(self, attr)
             if table is not None:
@@ -420,6 +434,66 @@ class Run:
             self.hourly_table = read_hourly(self.folder / HOURLY_PARQUET)
         return self.hourly_table
 
+    @property
+    def statistics(self) -> pd.DataFrame:
+        """The statistics of every scenario and PS (read from the run folder on first use,
+        or computed from the hourly table after a new screening). A run of many PS is
+        better read in parts: :meth:`select_statistics`."""
+        if self.statistics_table is None:
+            self.statistics_table = self.select_statistics(None)
+            self.restate = False
+        return self.statistics_table
+
+    def statistics_chunks(self) -> Iterator[pd.DataFrame]:
+        """The statistics chunk of substations by chunk, in table order (memory bounded by a
+        chunk): from memory, from the folder's dataset, or computed from the hourly chunks
+        after a new screening."""
+        from atlas.dataset import iter_chunks
+
+        if self.statistics_table is not None:
+            yield self.statistics_table
+        elif self.restate or self.folder is None:
+            if self.hourly_table is not None:
+                yield self._statistics_of(self.hourly_table)
+            else:
+                if self.folder is None:
+                    raise ValueError("this run has no statistics and no folder to read them from")
+                for _, hourly in iter_chunks(self.folder / HOURLY_PARQUET):
+                    yield self._statistics_of(hourly)
+        else:
+            for _, stats in iter_chunks(self.folder / STATISTICS_PARQUET):
+                yield conform_statistics(stats)
+
+    def _statistics_of(self, hourly: pd.DataFrame) -> pd.DataFrame:
+        from atlas.analysis.stats import statistics
+
+        st = self.screening_settings
+        return statistics(hourly, self.timezone, st["threshold_mw"], st["threshold_mvar"])
+
+    def select_statistics(self, keep: Callable[[pd.DataFrame], Any] | None) -> pd.DataFrame:
+        """The rows of the statistics that ``keep(table)`` (a boolean mask) selects, read
+        chunk by chunk (:meth:`statistics_chunks`); every row with ``keep=None``."""
+        parts = [
+            t if keep is None else t[np.asarray(keep(t), dtype=bool)]
+            for t in self.statistics_chunks()
+        ]
+        if not parts:
+            return conform_statistics(pd.DataFrame(columns=STATISTICS_COLUMNS))
+        return conform_statistics(pd.concat(parts, ignore_index=True))
+
+    def hourly_chunks(self) -> Iterator[pd.DataFrame]:
+        """The hourly table chunk of substations by chunk (every scenario of the chunk's PS),
+        in table order: memory bounded by a chunk."""
+        from atlas.dataset import iter_chunks
+
+        if self.hourly_table is not None:
+            yield self.hourly_table
+            return
+        if self.folder is None:
+            raise ValueError("this run has no hourly table and no folder to read it from")
+        for _, hourly in iter_chunks(self.folder / HOURLY_PARQUET):
+            yield conform_hourly(hourly)
+
     def hourly_loaded(self) -> bool:
         """Whether the hourly table is in memory (a loaded run reads it on first use)."""
         return self.hourly_table is not None
@@ -432,7 +506,7 @@ class Run:
         out = []
         if self.manifest != other.manifest:
             out.append("manifest")
-        for name in ("substations", "capacity", "ev", "statistics", "screening", "hourly"):
+        for name in ("substations", "capacity", "ev", "screening", "statistics", "hourly"):
             if not _frames_equal(getattr(self, name), getattr(other, name)):
                 out.append(name)
         for name in ("register", "unassigned"):
@@ -487,11 +561,11 @@ class Run:
         t0 = time.perf_counter()
         source = link_from if link_from is not None else self.folder
         same = source is not None and source.resolve() == folder.resolve()
-        if source is not None and (source / HOURLY_PARQUET).is_file():
+        if source is not None and (source / HOURLY_PARQUET).exists():
             if not same:  # the hourly table of the folder it came from, unchanged
-                for name in (HOURLY_PARQUET, HOURLY_CSV):
-                    if (source / name).is_file():
-                        link_or_copy(source / name, folder / name)
+                link_dataset(source / HOURLY_PARQUET, folder / HOURLY_PARQUET)
+                if (source / HOURLY_CSV).is_file():
+                    link_or_copy(source / HOURLY_CSV, folder / HOURLY_CSV)
         elif self.hourly_table is not None:
             write_hourly(self.hourly_table, folder, tuple(self.manifest_formats()))
         if source is not None and not same:
@@ -503,17 +577,12 @@ class Run:
             name, schema, _ = CSV_TABLES[attr]
             written.append(write_table(conform(getattr(self, attr), schema), folder / name))
         written.append(write_envelopes(self.envelopes, folder))
-        written.append(
-            write_atomic(
-                folder / STATISTICS_PARQUET,
-                lambda p: self.statistics.to_parquet(p, index=False, compression="zstd"),
-            )
-        )
+        written.append(self._write_statistics(folder, source, same))
         timings = self.manifest.setdefault("timings_s", {})
         timings["write"] = round(time.perf_counter() - t0, 4)
         self.folder = folder  # the views link the figures in it
         names = [p.name for p in written]
-        names += [n for n in (HOURLY_PARQUET, HOURLY_CSV) if (folder / n).is_file()]
+        names += [n for n in (HOURLY_PARQUET, HOURLY_CSV) if (folder / n).exists()]
         for name, writer in (views or {}).items():
             t1 = time.perf_counter()
             writer(self, folder)
@@ -523,6 +592,24 @@ class Run:
         self.manifest["outputs"] = sorted(set(names))  # run.json and figures/ aside
         write_manifest(self.manifest, folder)
         return self.manifest["outputs"]
+
+    def _write_statistics(self, folder: Path, source: Path | None, same: bool) -> Path:
+        """Write (or link) ``statistics.parquet``: from memory, linked from the folder it was
+        read from, or computed chunk by chunk after a new screening."""
+        from atlas.dataset import write_part
+
+        path = folder / STATISTICS_PARQUET
+        if self.statistics_table is None and not self.restate and source is not None:
+            if not same:
+                link_dataset(source / STATISTICS_PARQUET, path)
+            return path
+        if same and path.exists():  # computed again into the folder it came from
+            raise ValueError("cannot rewrite the statistics of a run into its own folder")
+        scenarios = self.scenarios
+        for c, stats in enumerate(self.statistics_chunks()):
+            for s, scenario in enumerate(scenarios):
+                write_part(stats[stats["scenario"] == scenario], path, s, c)
+        return path
 
     def write_geodata(self, folder: Path) -> list[Path]:
         """Write the geodata stage's files: ``substations.csv``, ``capacity_by_ps.csv``,
@@ -596,7 +683,6 @@ class Run:
         return cls(
             manifest=manifest,
             envelopes=read_envelopes(folder / ENVELOPES_CSV),
-            statistics=read_statistics(folder / STATISTICS_PARQUET),
             areas=read_geojson(folder / AREAS_GEOJSON, AREAS_SCHEMA, optional=True),
             boundary=read_geojson(folder / BOUNDARY_GEOJSON, {"name": "text"}, optional=True),
             folder=folder,
@@ -654,14 +740,17 @@ def _geoms_equal(a, b) -> bool:
 
 
 def write_hourly(hourly: pd.DataFrame, folder: Path, formats: tuple[str, ...]) -> list[Path]:
-    """Write ``flexibility_hourly.parquet`` (zstd) and, with ``csv`` in ``formats``,
+    """Write an hourly table held in memory: ``flexibility_hourly.parquet`` (a dataset, one
+    part per scenario, :mod:`atlas.dataset`) and, with ``csv`` in ``formats``,
     ``flexibility_hourly.csv`` (times as ISO 8601 with ``Z``)."""
-    written = [
-        write_atomic(
-            folder / HOURLY_PARQUET,
-            lambda p: hourly.to_parquet(p, index=False, compression="zstd"),
+    from atlas.dataset import write_part
+
+    written = [folder / HOURLY_PARQUET]
+    scenarios = list(pd.unique(hourly["scenario"].astype(str)))
+    for s, scenario in enumerate(scenarios):
+        write_part(
+            hourly[hourly["scenario"].astype(str) == scenario], folder / HOURLY_PARQUET, s, 0
         )
-    ]
     if "csv" in formats:
         csv = hourly.assign(time=hourly["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
         written.append(
@@ -674,14 +763,22 @@ def write_hourly(hourly: pd.DataFrame, folder: Path, formats: tuple[str, ...]) -
 
 
 def read_hourly(path: Path) -> pd.DataFrame:
-    """Read ``flexibility_hourly.parquet`` with its ids as text."""
-    try:
-        table = pd.read_parquet(path)
-    except FileNotFoundError:
-        raise AtlasInputError(path, "", "not found, expected a file of the run folder") from None
-    except Exception as exc:  # pyarrow raises several types for a file that is not parquet
-        raise AtlasInputError(path, "", f"cannot be read as parquet ({exc})") from None
-    return conform_hourly(table)
+    """Read ``flexibility_hourly.parquet`` (a dataset folder, or a single file of format 1)
+    with its ids as text."""
+    from atlas.dataset import read_dataset
+
+    return conform_hourly(read_dataset(path))
+
+
+def link_dataset(source: Path, dest: Path) -> None:
+    """Hard-link a dataset's part files (or a single file) from ``source`` to ``dest``."""
+    from atlas.dataset import part_files
+
+    if source.is_file():
+        link_or_copy(source, dest)
+        return
+    for part in part_files(source):
+        link_or_copy(part, dest / part.name)
 
 
 def write_envelopes(envelopes: pd.DataFrame, folder: Path) -> Path:
@@ -711,12 +808,10 @@ def read_envelopes(path: Path) -> pd.DataFrame:
 
 
 def read_statistics(path: Path) -> pd.DataFrame:
-    try:
-        return conform_statistics(pd.read_parquet(path))
-    except FileNotFoundError:
-        raise AtlasInputError(path, "", "not found, expected a file of the run folder") from None
-    except Exception as exc:  # pyarrow raises several types for a file that is not parquet
-        raise AtlasInputError(path, "", f"cannot be read as parquet ({exc})") from None
+    """Read ``statistics.parquet`` (a dataset folder, or a single file of format 1)."""
+    from atlas.dataset import read_dataset
+
+    return conform_statistics(read_dataset(path))
 
 
 def _rfc7946(geoms: np.ndarray) -> np.ndarray:
@@ -1000,7 +1095,6 @@ def save_geodata(
         ),
         ev=empty,
         envelopes=pd.DataFrame(columns=[*ENVELOPE_SCHEMA, "geometry"]),
-        statistics=empty,
         screening=empty,
         **tables,
     )
@@ -1106,8 +1200,22 @@ def foreign_entries(folder: Path) -> list[str]:
             continue
         if name in RUN_FILES and entry.is_file() and not entry.is_symlink():
             continue
+        if name in DATASETS and entry.is_dir() and not entry.is_symlink():
+            out += [f"{name}/{rel}" for rel in _foreign_parts(entry)]
+            continue
         out.append(name)
     return sorted(out)
+
+
+def _foreign_parts(folder: Path) -> list[str]:
+    """What a dataset folder holds besides its part files."""
+    from atlas.dataset import is_part
+
+    return sorted(
+        e.name
+        for e in folder.iterdir()
+        if not (is_part(e.name) and e.is_file() and not e.is_symlink())
+    )
 
 
 def _foreign_figures(folder: Path) -> list[str]:

@@ -158,7 +158,7 @@ def test_a_newer_format_is_refused(saved, tmp_path):
     manifest = json.loads((folder / "run.json").read_text())
     manifest["format_version"] = 99
     (tmp_path / "run.json").write_text(json.dumps(manifest))
-    with pytest.raises(AtlasInputError, match="got 99, expected 1"):
+    with pytest.raises(AtlasInputError, match="got 99, expected 2"):
         Run.load(tmp_path)
 
 

@@ -252,11 +252,24 @@ def screening(
             "hours_over_rating": np.repeat(over, 4),
         }
     )
+    return rank_screening(table, a.scenarios, a.ps_ids)
+
+
+def rank_screening(table: pd.DataFrame, scenarios: list[str], ps_ids: list[str]) -> pd.DataFrame:
+    """Rank screening rows by scenario, direction and firm value (largest first), ties in
+    PS order: the same ranking for a whole run and for its chunks' rows put together."""
     order = {d: i for i, d in enumerate(DIRECTIONS)}
-    sc_order = {s: i for i, s in enumerate(a.scenarios)}
-    table = table.assign(_s=table["scenario"].map(sc_order), _d=table["direction"].map(order))
-    table = table.sort_values(["_s", "_d", "firm"], ascending=[True, True, False], kind="stable")
-    return table.drop(columns=["_s", "_d"]).reset_index(drop=True)[SCREENING_COLUMNS]
+    sc_order = {s: i for i, s in enumerate(scenarios)}
+    ps_order = {p: i for i, p in enumerate(ps_ids)}
+    table = table.assign(
+        _s=table["scenario"].map(sc_order),
+        _d=table["direction"].map(order),
+        _p=table["ps_id"].map(ps_order),
+    )
+    table = table.sort_values(
+        ["_s", "_d", "firm", "_p"], ascending=[True, True, False, True], kind="stable"
+    )
+    return table.drop(columns=["_s", "_d", "_p"]).reset_index(drop=True)[SCREENING_COLUMNS]
 
 
 def daily_maxima(
@@ -406,7 +419,8 @@ def statistics(
     -------
     pandas.DataFrame
         Columns scenario, ps_id, figure, statistic, month (1-12 or <NA>), hour (0-23 or
-        <NA>), value. Statistics:
+        <NA>), value; rows by scenario, then PS (in the table's order), then in the order
+        below. Statistics:
 
         - over the year (month and hour <NA>): ``mean``, ``std`` (the normal fit, ddof=0),
           ``min``, ``p10``, ``p50``, ``p90``, ``max`` (linear-interpolated percentiles);
@@ -458,7 +472,12 @@ def statistics(
                 )
             parts.append(_long(per_month, name, *args, month=months))
             parts.append(_long(_nanmean(daily), name, *args))
-    return pd.concat(parts, ignore_index=True)
+    table = pd.concat(parts, ignore_index=True)
+    # scenario by scenario, PS by PS (each block in the order above): the same rows whether
+    # the PS are analysed together or chunk by chunk
+    sc = pd.Categorical(table["scenario"], categories=a.scenarios).codes
+    ps = pd.Categorical(table["ps_id"], categories=a.ps_ids).codes
+    return table.iloc[np.lexsort((ps, sc))].reset_index(drop=True)
 
 
 def _nanmean(x: np.ndarray) -> np.ndarray:

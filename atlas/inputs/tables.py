@@ -168,8 +168,9 @@ def read_load(path: Path, year: int, ps_ids: list[str], load_year: int | None = 
     Parameters
     ----------
     path : pathlib.Path
-        CSV ``time, ps_id, p_mw, q_mvar``: UTC ISO 8601 stamps, PS load convention
-        (P > 0 from transmission into distribution, Q > 0 absorbed by distribution).
+        CSV or Parquet (``.parquet``) ``time, ps_id, p_mw, q_mvar``: UTC ISO 8601 stamps
+        (in Parquet also a timestamp column with a time zone), PS load convention (P > 0
+        from transmission into distribution, Q > 0 absorbed by distribution).
     year : int
         The study year.
     ps_ids : list of str
@@ -184,9 +185,109 @@ def read_load(path: Path, year: int, ps_ids: list[str], load_year: int | None = 
     numpy.ndarray
         (n_ps, 8760, 2): P [MW] and Q [Mvar] per PS in ``ps_ids`` order, load convention.
     """
+    if is_parquet(path):
+        check_load_parquet(path, ps_ids)
+        return read_load_parquet(path, year, ps_ids, load_year)
     df = read_csv_table(
         path, ["time", "ps_id", "p_mw", "q_mvar"], dtype={"time": str, "ps_id": str}
     )
+    return load_from_table(df, path, year, ps_ids, load_year)
+
+
+def is_parquet(path: Path) -> bool:
+    """Whether an input table is Parquet (by its suffix, ``.parquet`` or ``.pq``)."""
+    return Path(path).suffix.lower() in (".parquet", ".pq")
+
+
+#: Columns of a load table.
+LOAD_COLUMNS = ["time", "ps_id", "p_mw", "q_mvar"]
+
+
+def check_load_parquet(path: Path, ps_ids: list[str]) -> None:
+    """Check a Parquet load table's columns and that it names only known PS, reading only
+    its schema and its ``ps_id`` column (the hours are checked chunk by chunk as they are
+    read, :func:`read_load_parquet`).
+
+    Raises
+    ------
+    AtlasInputError
+        Not Parquet, a column missing, or an unknown ps_id (named).
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except FileNotFoundError:
+        raise AtlasInputError(path, "", "not found") from None
+    except Exception as exc:  # pyarrow raises several types for a file that is not parquet
+        raise AtlasInputError(path, "", f"cannot be read as parquet ({exc})") from None
+    missing = [c for c in LOAD_COLUMNS if c not in pf.schema_arrow.names]
+    if missing:
+        raise AtlasInputError(
+            path, "columns", f"missing {missing}, expected columns {', '.join(LOAD_COLUMNS)}"
+        )
+    known = set(ps_ids)
+    for g in range(pf.num_row_groups):
+        col = pf.read_row_group(g, columns=["ps_id"]).column(0)
+        if col.null_count:
+            raise AtlasInputError(
+                path, f"row group {g}, ps_id", "empty ps_id, expected a known ps_id"
+            )
+        for value in pc.unique(pc.cast(col, "string")).to_pylist():
+            if value not in known:
+                raise AtlasInputError(
+                    path,
+                    f"ps_id={value}",
+                    "is not in the substations file, expected a known ps_id",
+                )
+
+
+def read_load_parquet(
+    path: Path, year: int, ps_ids: list[str], load_year: int | None = None
+) -> np.ndarray:
+    """The load of some PS from a Parquet load table, reading only their rows.
+
+    Like :func:`read_load` for the PS in ``ps_ids`` (other PS in the file are skipped: call
+    :func:`check_load_parquet` once for the whole table). Rows are named by their ps_id and
+    stamp in errors (a filtered read has no global row number).
+    """
+    import pyarrow.dataset as ds
+
+    try:
+        dataset = ds.dataset(path, format="parquet")
+        table = dataset.to_table(columns=LOAD_COLUMNS, filter=ds.field("ps_id").isin(list(ps_ids)))
+    except Exception as exc:  # pyarrow raises several types for a file that is not parquet
+        raise AtlasInputError(path, "", f"cannot be read as parquet ({exc})") from None
+    df = table.to_pandas()
+    df["ps_id"] = df["ps_id"].astype(str)
+    time = df["time"]
+    if isinstance(time.dtype, pd.DatetimeTZDtype):  # each distinct stamp formatted once
+        codes, uniques = pd.factorize(time.dt.tz_convert("UTC"))
+        text = pd.DatetimeIndex(uniques).strftime("%Y-%m-%dT%H:%M:%SZ")
+        df["time"] = np.asarray(text, dtype=object)[codes]
+    elif pd.api.types.is_datetime64_any_dtype(time):
+        raise AtlasInputError(
+            path,
+            "time",
+            "timestamps without a time zone, expected UTC timestamps (or ISO 8601 text with Z)",
+        )
+    else:
+        df["time"] = time.astype(str)
+    return load_from_table(df, path, year, ps_ids, load_year, rows="ps_id")
+
+
+def load_from_table(
+    df: pd.DataFrame,
+    path: Path,
+    year: int,
+    ps_ids: list[str],
+    load_year: int | None = None,
+    rows: str = "csv",
+) -> np.ndarray:
+    """The (n_ps, 8760, 2) load array of a table ``time, ps_id, p_mw, q_mvar`` (text stamps),
+    checked as :func:`read_load` says. ``rows="ps_id"`` names a bad row by its PS and stamp
+    rather than its file line (a filtered read)."""
     ps = code_column(
         df, "ps_id", path, ps_ids, "is not in the substations file, expected a known ps_id"
     )
@@ -198,11 +299,12 @@ def read_load(path: Path, year: int, ps_ids: list[str], load_year: int | None = 
     pair = first_duplicate(key)
     if pair is not None:
         dup = pair[1]
+        where = f"row {dup + 1}, " if rows == "csv" else ""
         raise AtlasInputError(
             path,
-            f"row {dup + 1}, ps_id={ps_ids[ps[dup]]}",
+            f"{where}ps_id={ps_ids[ps[dup]]}",
             f"duplicate stamp {df['time'].iloc[dup]}, expected each hour once per PS",
-            line=csv_line(dup),
+            line=csv_line(dup) if rows == "csv" else None,
         )
     have = np.zeros((len(ps_ids), N_HOURS), dtype=bool)
     have[ps, pos] = True

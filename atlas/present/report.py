@@ -354,6 +354,7 @@ def start_figures(
     level: str = "summary",
     ps_ids: list[str] | None = None,
     workers: int = 1,
+    folder_names: dict[str, str] | None = None,
 ) -> FigureJob:
     """Start drawing the figures of every PS (or of ``ps_ids``) under ``out_dir/figures``.
 
@@ -367,6 +368,9 @@ def start_figures(
     workers : int, default 1
         Processes drawing PS in parallel, started now (``fork``); the caller can write
         other outputs meanwhile and collect the figures with :meth:`FigureJob.wait`.
+    folder_names : dict, optional
+        ``{ps_id: folder under figures/}`` (default :func:`atlas.files.safe_names` of the
+        PS in ``data``).
 
     Returns
     -------
@@ -377,9 +381,13 @@ def start_figures(
     if level not in FIGURE_LEVELS:
         raise ValueError(f"figures level {level!r}, expected one of {FIGURE_LEVELS}")
     all_ids = data.arrays.ps_ids
-    names = safe_names(all_ids)
+    names = folder_names or safe_names(all_ids)
     chosen = [] if level == "none" else [all_ids.index(p) for p in (ps_ids or all_ids)]
-    folders = {k: Path(out_dir) / "figures" / names[all_ids[k]] for k in range(len(all_ids))}
+    folders = {
+        k: Path(out_dir) / "figures" / names[all_ids[k]]
+        for k in range(len(all_ids))
+        if all_ids[k] in names
+    }
     return FigureJob(data, folders, level, chosen, max(1, min(workers, len(chosen))))
 
 
@@ -611,32 +619,36 @@ def redraw_threshold_figures(run: Run, folder: Path, workers: int = 1) -> list[P
     (a new file moved into place, never written through a hard link).
     """
     settings = run.screening_settings
-    hourly = run.hourly
-    arrays = hourly_arrays(hourly)
-    n_ps, n = len(arrays.ps_ids), len(arrays.time)
-    first = hourly[hourly["scenario"] == arrays.scenarios[0]]
-    data = RunFigureData(
-        arrays=arrays,
-        load=first[["p_mw", "q_mvar"]].to_numpy(dtype=float).reshape(n_ps, n, 2),
-        timezone=run.timezone,
-        envelopes={(r.scenario, r.ps_id, r.kind): r.geometry for r in run.envelopes.itertuples()},
-        thresholds=figure_thresholds(settings),
-        sample_day=settings["sample_day"],
-        names=run.names,
-        rated_mva=run.rated_mva,
-        only=THRESHOLD_FIGURES,
-    )
+    envelopes = {(r.scenario, r.ps_id, r.kind): r.geometry for r in run.envelopes.itertuples()}
     written: list[Path] = []
-    for level in ("summary", "all"):
-        ps = [
-            p
-            for p, rels in run.figures.items()
-            if any(Path(r).stem in THRESHOLD_FIGURES for r in rels)
-            and (level == "all") == any(Path(r).stem == "availability_heatmap" for r in rels)
-        ]
-        if ps:
-            job = start_figures(data, folder, level, ps, workers)
-            written += [x for paths in job.wait().values() for x in paths]
+    for hourly in run.hourly_chunks():  # memory bounded by a chunk of PS
+        arrays = hourly_arrays(hourly)
+        n_ps, n = len(arrays.ps_ids), len(arrays.time)
+        first = hourly[hourly["scenario"] == arrays.scenarios[0]]
+        data = RunFigureData(
+            arrays=arrays,
+            load=first[["p_mw", "q_mvar"]].to_numpy(dtype=float).reshape(n_ps, n, 2),
+            timezone=run.timezone,
+            envelopes=envelopes,
+            thresholds=figure_thresholds(settings),
+            sample_day=settings["sample_day"],
+            names=run.names,
+            rated_mva=run.rated_mva,
+            only=THRESHOLD_FIGURES,
+        )
+        in_chunk = set(arrays.ps_ids)
+        for level in ("summary", "all"):
+            ps = [
+                p
+                for p, rels in run.figures.items()
+                if p in in_chunk
+                and any(Path(r).stem in THRESHOLD_FIGURES for r in rels)
+                and (level == "all") == any(Path(r).stem == "availability_heatmap" for r in rels)
+            ]
+            if ps:
+                dirs = {p: Path(run.figures[p][0]).parent.name for p in ps}
+                job = start_figures(data, folder, level, ps, workers, dirs)
+                written += [x for paths in job.wait().values() for x in paths]
     return written
 
 
@@ -650,12 +662,12 @@ def write_report(run: Run, folder: Path) -> Path:
 
     folder = Path(folder)
     study = run.manifest["study"]
-    stats = run.statistics
+    year = run.select_statistics(lambda t: t["month"].isna())  # chunk by chunk
     page = report_html(
         str(study.get("name", "")),
         str(study.get("description", "") or ""),
         run.screening,
-        stats[stats["month"].isna()],
+        year,
         {ps: [folder / rel for rel in rels] for ps, rels in run.figures.items()},
         folder,
         run.scenarios[-1],

@@ -339,16 +339,20 @@ def map_data(run: Run, scenario: str | None = None) -> tuple[MapData, str]:
     if run.register is not None:  # the register's rows (DER points) joined to each PS
         counts = run.register[run.register["ps_id"] != ""].groupby("ps_id").size()
         sites["ders"] = counts.reindex(sites["ps_id"], fill_value=0).to_numpy(dtype=float)
-    stats = run.statistics
-    month = pd.to_numeric(stats["month"], errors="coerce").astype(float)
-    hour = pd.to_numeric(stats["hour"], errors="coerce").astype(float)
-    year = stats["statistic"].isin(list(YEAR_STATS)) & month.isna()
-    heat = (
-        (stats["statistic"] == "share_at_or_above") & (stats["scenario"] == chosen) & hour.notna()
-    )
-    keep = (year | heat).to_numpy()
-    statistics = stats.loc[keep, ["scenario", "ps_id", "figure", "statistic", "value"]].assign(
-        month=month[keep], hour=hour[keep]
+
+    def keep(stats: pd.DataFrame) -> np.ndarray:
+        year = stats["statistic"].isin(list(YEAR_STATS)) & stats["month"].isna()
+        heat = (
+            (stats["statistic"] == "share_at_or_above")
+            & (stats["scenario"] == chosen)
+            & stats["hour"].notna()
+        )
+        return (year | heat).to_numpy(dtype=bool)
+
+    stats = run.select_statistics(keep)  # chunk by chunk: only what the map shows
+    statistics = stats[["scenario", "ps_id", "figure", "statistic", "value"]].assign(
+        month=pd.to_numeric(stats["month"], errors="coerce").astype(float),
+        hour=pd.to_numeric(stats["hour"], errors="coerce").astype(float),
     )
     statistics["value"] = statistics["value"].astype(float)
     data = MapData(

@@ -6,7 +6,9 @@ notebook.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import geopandas as gpd
 import numpy as np
@@ -26,7 +28,7 @@ from atlas.inputs.study import (
     Study,
 )
 from atlas.inputs.tables import read_ev, read_profile
-from atlas.inputs.timeaxis import N_HOURS
+from atlas.inputs.timeaxis import N_HOURS, hourly_axis
 from atlas.timeseries.ev import allocate_energy, charging_power, local_day_types, read_ev_shapes
 from atlas.timeseries.pv import PvSystem, pv_clearsky, pv_pvgis, pv_tmy, read_tmy
 from atlas.timeseries.seasonal import biomass_profile, default_coefficients, polynomial_profile
@@ -43,22 +45,84 @@ def technology_profiles(
         ``{technology: (8760,)}`` shared by every PS, or ``(n_ps, 8760)`` one per PS (PV
         from pvlib, at each service area's centroid, :func:`pv_sites`). [-]
     """
+    shared, per_ps = technology_sources(study, files, axis, geo)
+    return shared | {tech: src.take(slice(None)) for tech, src in per_ps.items()}
+
+
+def technology_sources(
+    study: Study, files: dict[str, Path], axis: pd.DatetimeIndex, geo: GeoStage
+) -> tuple[dict[str, np.ndarray], dict[str, PerPs]]:
+    """The profiles shared by every PS, and those computed per PS on demand.
+
+    Returns
+    -------
+    shared : dict
+        ``{technology: (8760,)}``. [-]
+    per_ps : dict
+        ``{technology: source}`` whose ``take(index)`` gives ``(len(index), 8760)``: PV from
+        pvlib at each service area (computed for the PS asked, so a chunk of PS needs only
+        its own rows), or PVGIS's series (downloaded whole, kept in memory). [-]
+    """
     m = study.model
-    profiles = {}
+    shared: dict[str, np.ndarray] = {}
+    per_ps: dict[str, PerPs] = {}
     for tech in CAPACITY_TECHNOLOGIES:
         spec = getattr(m.profiles, tech)
         if isinstance(spec, FileProfile):
-            profiles[tech] = read_profile(files[f"profiles.{tech}.file"])
+            shared[tech] = read_profile(files[f"profiles.{tech}.file"])
         elif tech == "pv":
             pv_lat, pv_lon = pv_sites(geo)
-            profiles[tech] = pv_profiles(study, spec, files, axis, pv_lat, pv_lon)
+            source = PvSource(study, spec, files, pv_lat, pv_lon)
+            per_ps[tech] = InMemory(source.take(slice(None))) if source.online else source
         elif isinstance(spec, PolynomialProfile):
-            profiles[tech] = polynomial_profile(spec.coefficients)
+            shared[tech] = polynomial_profile(spec.coefficients)
         elif tech == "biomass":
-            profiles[tech] = biomass_profile(axis, study.timezone)
+            shared[tech] = biomass_profile(axis, study.timezone)
         else:
-            profiles[tech] = polynomial_profile(default_coefficients()[tech])
-    return profiles
+            shared[tech] = polynomial_profile(default_coefficients()[tech])
+    return shared, per_ps
+
+
+class PerPs(Protocol):
+    """Rows per PS, made or sliced on demand: ``take(index)`` -> ``(len(index), ...)``."""
+
+    def take(self, index) -> np.ndarray: ...
+
+
+@dataclass
+class InMemory:
+    """Rows per PS held in memory (first axis: PS in study order)."""
+
+    array: np.ndarray
+
+    def take(self, index) -> np.ndarray:
+        return self.array[index]
+
+
+@dataclass
+class PvSource:
+    """PV per unit of each PS's service area, computed with pvlib for the PS asked.
+
+    The computation is per site (no site depends on another), so a chunk of PS gets the same
+    values as the whole study.
+    """
+
+    study: Study
+    spec: PvDefaultProfile | PvTmyProfile | PvPvgisProfile
+    files: dict[str, Path]
+    lat: np.ndarray
+    lon: np.ndarray
+
+    @property
+    def online(self) -> bool:
+        """PVGIS's series: downloaded (or read from the cache) once for every PS."""
+        return isinstance(self.spec, PvPvgisProfile)
+
+    def take(self, index) -> np.ndarray:
+        axis = hourly_axis(self.study.year)
+        return pv_profiles(
+            self.study, self.spec, self.files, axis, self.lat[index], self.lon[index]
+        )
 
 
 def ev_power(
@@ -68,12 +132,51 @@ def ev_power(
 
     Returns ``{scenario: (n_ps, 4, 8760)}`` (zeros without EV charging). [MW]
     """
+    return ev_source(study, files, axis, ps_ids, geo).take(slice(None))
+
+
+def ev_source(
+    study: Study, files: dict[str, Path], axis: pd.DatetimeIndex, ps_ids: list[str], geo: GeoStage
+) -> EvSource:
+    """EV charging power per scenario, made for the PS asked (:class:`EvSource`)."""
     spec = study.model.profiles.ev
     if isinstance(spec, FileProfile):
-        return read_ev(files["profiles.ev.file"], study.scenarios, ps_ids, study.year)
+        arrays = read_ev(files["profiles.ev.file"], study.scenarios, ps_ids, study.year)
+        return EvSource(study.scenarios, len(ps_ids), arrays=arrays)
     if isinstance(spec, EvShapesProfile):
         return ev_from_shapes(study, files, axis, ps_ids, geo)
-    return {s: np.zeros((len(ps_ids), len(EV_LOCATIONS), N_HOURS)) for s in study.scenarios}
+    return EvSource(study.scenarios, len(ps_ids))
+
+
+@dataclass
+class EvSource:
+    """EV charging power per scenario: ``take(index)`` -> ``{scenario: (len(index), 4, 8760)}``.
+
+    From daily shapes (``energy``, the yearly energy per scenario, PS and location [MWh],
+    spread over the hours by ``shapes``), from a table read whole (``arrays``) [MW], or none
+    (zeros).
+    """
+
+    scenarios: list[str]
+    n_ps: int
+    energy: dict[str, np.ndarray] | None = None
+    hour: np.ndarray | None = None
+    working: np.ndarray | None = None
+    shapes: Any = None
+    arrays: dict[str, np.ndarray] | None = None
+
+    def take(self, index) -> dict[str, np.ndarray]:
+        out = {}
+        for s in self.scenarios:
+            if self.arrays is not None:
+                out[s] = self.arrays[s][index]
+            elif self.energy is not None and s in self.energy:
+                assert self.hour is not None and self.working is not None
+                out[s] = charging_power(self.energy[s][index], self.hour, self.working, self.shapes)
+            else:
+                n = len(np.arange(self.n_ps)[index])
+                out[s] = np.zeros((n, len(EV_LOCATIONS), N_HOURS))
+        return out
 
 
 def pv_profiles(
@@ -129,12 +232,13 @@ def pv_sites(geo: GeoStage) -> tuple[np.ndarray, np.ndarray]:
 
 def ev_from_shapes(
     study: Study, files: dict, axis: pd.DatetimeIndex, ps_ids: list[str], geo: GeoStage
-) -> dict[str, np.ndarray]:
+) -> EvSource:
     """EV charging power per scenario from the shipped (or given) daily shapes.
 
     Each scenario's city-wide energy (``profiles.ev.energy_mwh``) is split by location and
     allocated to the substations by their charging points in the register, or by a
-    ``ps_id,weight`` table; returns ``{scenario: (n_ps, 4, 8760)}``. [MW]
+    ``ps_id,weight`` table; returns the yearly energies and shapes, whose
+    :meth:`EvSource.take` gives ``{scenario: (n_ps, 4, 8760)}``. [MW]
     """
     spec = study.model.profiles.ev
     assert isinstance(spec, EvShapesProfile)  # ev_power calls this for shapes only
@@ -151,7 +255,7 @@ def ev_from_shapes(
             .reindex(ps_ids, fill_value=0.0)
             .to_numpy()
         )
-    out = {}
+    energies = {}
     for scenario in study.scenarios:
         if spec.allocate == "charging_points":
             assert geo.ev_points is not None  # the study checks 'charging_points' has ders
@@ -164,14 +268,12 @@ def ev_from_shapes(
             weights = np.repeat(w[:, None], len(EV_LOCATIONS), axis=1)
         total = spec.energy_mwh.get(scenario, 0.0)
         if total == 0:
-            out[scenario] = np.zeros((len(ps_ids), len(EV_LOCATIONS), N_HOURS))
-            continue
+            continue  # zeros
         try:
-            energy = allocate_energy(total, spec.location_shares, weights)
+            energies[scenario] = allocate_energy(total, spec.location_shares, weights)
         except ValueError as exc:
             raise AtlasInputError(study.path, "profiles.ev", f"{scenario}: {exc}") from None
-        out[scenario] = charging_power(energy, hour, working, shapes)
-    return out
+    return EvSource(study.scenarios, len(ps_ids), energies, hour, working, shapes)
 
 
 def v2g_shares(
@@ -217,12 +319,24 @@ def ev_summary(
         scenario, ps_id, charging_points, energy_mwh (the power summed over the hours of
         one hour each). [MWh]
     """
+    energy = {s: ev_mw[s].sum(axis=(1, 2)) for s in scenarios}
+    return ev_table(scenarios, ps_ids, energy, ev_points)
+
+
+def ev_table(
+    scenarios: list[str],
+    ps_ids: list[str],
+    energy_mwh: dict[str, np.ndarray],
+    ev_points: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """The table of :func:`ev_summary` from each scenario's yearly energy per PS,
+    ``{scenario: (n_ps,)}``. [MWh]"""
     points = pd.Series(dtype=float)
     if ev_points is not None and len(ev_points):
         points = ev_points.groupby(["scenario", "ps_id"])["points"].sum()
     rows = []
     for s in scenarios:
-        energy = ev_mw[s].sum(axis=(1, 2))
+        energy = energy_mwh[s]
         for k, ps_id in enumerate(ps_ids):
             rows.append((s, ps_id, int(points.get((s, ps_id), 0)), float(energy[k])))
     return pd.DataFrame(rows, columns=["scenario", "ps_id", "charging_points", "energy_mwh"])

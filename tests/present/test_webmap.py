@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -432,7 +433,10 @@ def test_bad_scenario_names_the_run_and_the_choices(demo):
 )
 def test_missing_file_is_named(tmp_path, demo, name):
     run = copy_run(demo, tmp_path / "run")
-    (run / name).unlink()
+    if (run / name).is_dir():  # a dataset of part files
+        shutil.rmtree(run / name)
+    else:
+        (run / name).unlink()
     with pytest.raises(AtlasInputError) as err:
         build(run)
     assert err.value.path == str(run / name)
@@ -503,7 +507,7 @@ def test_service_areas_without_ps_id(tmp_path, demo):
 def test_nothing_left_when_write_fails(tmp_path, demo):
     run = copy_run(demo, tmp_path / "run")
     (run / "map.html").write_text("old", encoding="utf-8")
-    (run / "statistics.parquet").unlink()
+    shutil.rmtree(run / "statistics.parquet")
     with pytest.raises(AtlasInputError):
         write_map(Run.load(run), run)
     assert (run / "map.html").read_text(encoding="utf-8") == "old"

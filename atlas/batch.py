@@ -1,0 +1,653 @@
+"""A study in chunks of substations: memory bounded by the chunk, chunks run in parallel.
+
+The study is read once into a :class:`StudyPlan`: everything whose size does not grow with
+hours x substations (the geodata stage, capacities, each PS's yearly EV energy and PV site),
+and how to make one chunk's hourly inputs (load, PV, EV power) on demand. Each chunk of
+``chunk_size`` substations then goes through profiles, engine, statistics, screening and
+figures on its own (:func:`run_chunk`), writes its part of the hourly and statistics
+datasets (:mod:`atlas.dataset`), and hands back only per-PS summaries
+(:class:`ChunkResult`). Chunks run in this process, in worker processes
+(:class:`ProcessEngine`) or as tasks on a dask.distributed cluster
+(:class:`DaskEngine`); the results do not depend on which, nor on the number of workers.
+
+>>> from atlas.batch import plan_study, run_chunk  # doctest: +SKIP
+>>> plan = plan_study("study.toml")
+>>> inputs = plan.inputs(slice(0, 16))  # the first 16 PS, as the engine sees them
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from atlas.engine.capability import CapabilityParams, default_parameters, override_parameters
+from atlas.engine.compute import FIGURE_COLUMNS, StudyInputs, compute_ps
+from atlas.geo.join import GeoStage, build_geodata
+from atlas.inputs.study import Study, load_study
+from atlas.inputs.tables import (
+    check_load_parquet,
+    is_parquet,
+    read_capacity,
+    read_load,
+    read_load_parquet,
+)
+from atlas.inputs.timeaxis import N_HOURS, hourly_axis
+from atlas.timeseries.stage import EvSource, PerPs, ev_source, technology_sources, v2g_shares
+
+#: Substations per chunk unless told otherwise: about 15 MB of hourly results per PS and
+#: scenario pair in memory at once, so a chunk takes a few hundred MB per worker.
+CHUNK_SIZE = 16
+
+
+@dataclass
+class LoadSource:
+    """The measured PS load: a CSV table read whole (``array``), or a Parquet table read
+    chunk by chunk (only the chunk's rows)."""
+
+    path: Path
+    year: int
+    load_year: int | None
+    ps_ids: list[str]
+    array: np.ndarray | None = None
+
+    def take(self, index) -> np.ndarray:
+        """(len(index), 8760, 2) P [MW] and Q [Mvar], load convention."""
+        if self.array is not None:
+            return self.array[index]
+        ids = list(np.asarray(self.ps_ids, dtype=object)[index])
+        return read_load_parquet(self.path, self.year, ids, self.load_year)
+
+
+def read_load_source(path: Path, year: int, ps_ids: list[str], load_year: int | None) -> LoadSource:
+    """A CSV load table is read (and checked) whole; a Parquet one is checked for its
+    columns and PS now, and its hours are read and checked per chunk."""
+    if is_parquet(path):
+        check_load_parquet(path, ps_ids)
+        return LoadSource(path, year, load_year, ps_ids)
+    return LoadSource(path, year, load_year, ps_ids, read_load(path, year, ps_ids, load_year))
+
+
+@dataclass
+class StudyPlan:
+    """A study read once, whose hourly inputs are made per chunk of substations.
+
+    Attributes
+    ----------
+    study : Study
+    substations : pandas.DataFrame
+        ps_id, name, lat, lon, rated_mva, in study order.
+    capacity : pandas.DataFrame
+        scenario, ps_id, technology, level, capacity_mw.
+    shared_profiles : dict
+        ``{technology: (8760,)}`` profiles shared by every PS. [-]
+    per_ps_profiles : dict
+        ``{technology: source}``: ``take(index)`` -> ``(len(index), 8760)``. [-]
+    ev : EvSource
+    load : LoadSource
+    parameters : dict
+        ``{(technology, level): CapabilityParams}``.
+    v2g_locations : frozenset of str
+    v2g_share : dict
+        ``{scenario: (n_ps, 4)}``. [-]
+    geo : GeoStage or None
+        The geodata stage (kept in the main process; a worker's plan has none).
+    timings_s : dict
+    """
+
+    study: Study
+    substations: pd.DataFrame
+    capacity: pd.DataFrame
+    shared_profiles: dict[str, np.ndarray]
+    per_ps_profiles: dict[str, PerPs]
+    ev: EvSource
+    load: LoadSource
+    parameters: dict[tuple[str, str], CapabilityParams]
+    v2g_locations: frozenset[str]
+    v2g_share: dict[str, np.ndarray]
+    geo: GeoStage | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ps_ids(self) -> list[str]:
+        return list(self.substations["ps_id"])
+
+    def for_workers(self) -> StudyPlan:
+        """The plan without the geodata stage (not needed per chunk, and large)."""
+        return replace(self, geo=None)
+
+    def chunks(self, chunk_size: int = CHUNK_SIZE) -> list[range]:
+        """Consecutive ranges of PS positions, ``chunk_size`` each (the last one shorter)."""
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size {chunk_size}, expected at least 1")
+        n = len(self.substations)
+        return [range(i, min(i + chunk_size, n)) for i in range(0, n, chunk_size)]
+
+    def inputs(self, index: slice | range | np.ndarray = slice(None)) -> StudyInputs:
+        """The engine's inputs for the PS at ``index`` (default every PS)."""
+        if isinstance(index, range):
+            index = slice(index.start, index.stop)
+        subs = self.substations.iloc[index].reset_index(drop=True)
+        whole = len(subs) == len(self.substations)
+        capacity = self.capacity
+        if not whole:
+            capacity = capacity[capacity["ps_id"].isin(set(subs["ps_id"]))].reset_index(drop=True)
+        profiles = dict(self.shared_profiles)
+        profiles.update({tech: src.take(index) for tech, src in self.per_ps_profiles.items()})
+        return StudyInputs(
+            study=self.study,
+            axis=hourly_axis(self.study.year),
+            substations=subs,
+            capacity=capacity,
+            load=self.load.take(index),
+            profiles=profiles,
+            ev_mw=self.ev.take(index),
+            parameters=self.parameters,
+            v2g_locations=self.v2g_locations,
+            v2g_share={s: a[index] for s, a in self.v2g_share.items()},
+            geo=self.geo if whole else None,
+            timings_s=dict(self.timings_s),
+        )
+
+
+def plan_study(study: Study | str | Path) -> StudyPlan:
+    """Read and check a study's inputs, keeping per-PS hourly series for later chunks.
+
+    Raises
+    ------
+    AtlasInputError
+        On the first problem found, naming the file, row or key.
+    """
+    from atlas.runfolder import substations_table
+
+    if not isinstance(study, Study):
+        study = load_study(study)
+    t0 = time.perf_counter()
+    files = study.input_files()
+    axis = hourly_axis(study.year)
+    geo = build_geodata(study, files)
+    capacity = geo.capacity
+    ps_ids = [str(p) for p in geo.sites["ps_id"]]
+    if capacity is None:
+        capacity = read_capacity(files["inputs.capacity"], study.scenarios, ps_ids)
+    v2g_locations = frozenset(study.model.ev.v2g_locations)
+    shared, per_ps = technology_sources(study, files, axis, geo)
+    return StudyPlan(
+        study=study,
+        substations=substations_table(geo),
+        capacity=capacity,
+        shared_profiles=shared,
+        per_ps_profiles=per_ps,
+        ev=ev_source(study, files, axis, ps_ids, geo),
+        load=read_load_source(
+            files["inputs.load"], study.year, ps_ids, study.model.inputs.load_year
+        ),
+        parameters=override_parameters(
+            default_parameters(), study.capability_overrides(), study.path
+        ),
+        v2g_locations=v2g_locations,
+        v2g_share=v2g_shares(study.scenarios, ps_ids, v2g_locations, geo.ev_points),
+        geo=geo,
+        timings_s={"read": time.perf_counter() - t0},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# One chunk
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ChunkTask:
+    """What every chunk of a run does besides computing (the same for every chunk).
+
+    Attributes
+    ----------
+    folder : pathlib.Path or None
+        The staging folder to write the chunk's parts into (None: keep them in memory).
+    settings : dict
+        ``[screening]``: threshold_mw, threshold_mvar, availability, sample_day.
+    formats : tuple of str
+        Hourly formats (``csv`` too: the chunk's rows go to a CSV part as well).
+    figures : {"none", "summary", "all"}
+    figure_folders : dict
+        ``{ps_id: folder name under figures/}`` of the PS to draw.
+    """
+
+    folder: Path | None
+    settings: dict
+    formats: tuple[str, ...] = ("parquet",)
+    figures: str = "none"
+    figure_folders: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ChunkResult:
+    """What a chunk hands back: small, per PS.
+
+    Attributes
+    ----------
+    index : int
+    ps_ids : list of str
+    envelopes : list of (scenario, ps_id, kind, geometry)
+    screening : pandas.DataFrame
+        The chunk's rows of :func:`atlas.analysis.stats.screening` (ranked again when merged).
+    ev_energy_mwh : numpy.ndarray
+        (n_scenarios, n_ps_chunk) yearly EV charging energy. [MWh]
+    figures : dict
+        ``{ps_id: [PNG paths relative to the run folder]}``.
+    seconds : dict
+        Time per step. [s]
+    peak_rss_mb : float
+        Peak resident memory of the process that ran it, so far. [MB]
+    hourly : pandas.DataFrame or None
+        The chunk's hourly rows, when the task has no folder.
+    statistics : pandas.DataFrame or None
+        The chunk's statistics, when the task has no folder.
+    """
+
+    index: int
+    ps_ids: list[str]
+    envelopes: list[tuple]
+    screening: pd.DataFrame
+    ev_energy_mwh: np.ndarray
+    figures: dict[str, list[str]]
+    seconds: dict[str, float]
+    peak_rss_mb: float
+    hourly: pd.DataFrame | None = None
+    statistics: pd.DataFrame | None = None
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far. [MB]"""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS
+
+
+def chunk_hourly(inputs: StudyInputs, values: np.ndarray, over: np.ndarray) -> pd.DataFrame:
+    """The hourly table of a chunk: one row per scenario, PS and hour.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        (n_scenarios, len(FIGURE_COLUMNS), n_ps, 8760). [MW, Mvar]
+    over : numpy.ndarray
+        (n_scenarios, n_ps, 8760) bool.
+    """
+    from atlas.timeseries.pv import sun_above_horizon
+
+    scenarios, ps_ids = inputs.study.scenarios, inputs.ps_ids
+    n_ps, n_sc = len(ps_ids), len(scenarios)
+    daylight = sun_above_horizon(  # (n_ps, 8760), at the PS site
+        inputs.axis, inputs.substations["lat"].to_numpy(), inputs.substations["lon"].to_numpy()
+    )
+    return pd.DataFrame(
+        {
+            "scenario": pd.array(
+                np.repeat(np.array(scenarios, dtype=object), n_ps * N_HOURS), dtype="str"
+            ),
+            "ps_id": pd.array(
+                np.tile(np.repeat(np.array(ps_ids, dtype=object), N_HOURS), n_sc), dtype="str"
+            ),
+            "time": pd.DatetimeIndex(
+                np.tile(inputs.axis.tz_convert(None).to_numpy(), n_sc * n_ps)
+            ).tz_localize("UTC"),
+            "p_mw": np.tile(inputs.load[..., 0].ravel(), n_sc),
+            "q_mvar": np.tile(inputs.load[..., 1].ravel(), n_sc),
+            **{c: values[:, j].ravel() for j, c in enumerate(FIGURE_COLUMNS)},
+            "over_rating": over.ravel(),
+            "daylight": np.tile(daylight.ravel(), n_sc),
+        }
+    )
+
+
+def compute_chunk(inputs: StudyInputs) -> tuple[np.ndarray, list[tuple], np.ndarray]:
+    """Figures, envelopes and headroom of every PS of ``inputs`` (one linear-algebra thread:
+    the matrices are tiny, a second thread only spins).
+
+    Returns
+    -------
+    values : numpy.ndarray
+        (n_scenarios, len(FIGURE_COLUMNS), n_ps, 8760). [MW, Mvar]
+    envelopes : list of (scenario, ps_id, kind, geometry)
+    over : numpy.ndarray
+        (n_scenarios, n_ps, 8760) bool.
+    """
+    from threadpoolctl import threadpool_limits
+
+    n_ps, n_sc = len(inputs.ps_ids), len(inputs.study.scenarios)
+    values = np.empty((n_sc, len(FIGURE_COLUMNS), n_ps, N_HOURS))
+    over = np.zeros((n_sc, n_ps, N_HOURS), dtype=bool)
+    envelopes: list[tuple] = []
+    with threadpool_limits(limits=1):
+        for k in range(n_ps):
+            ps_values, ps_envelopes, ps_over = compute_ps(inputs, k)
+            values[:, :, k, :] = ps_values
+            over[:, k, :] = ps_over
+            envelopes += ps_envelopes
+    return values, envelopes, over
+
+
+def run_chunk(plan: StudyPlan, index: int, chunk: range, task: ChunkTask) -> ChunkResult:
+    """Run one chunk of substations through every stage and write its parts.
+
+    Profiles, engine, statistics, screening and figures of the PS in ``chunk``; the hourly
+    rows and the statistics go to the parts ``index`` of the datasets in ``task.folder``
+    (:mod:`atlas.dataset`), so the caller gets only per-PS summaries.
+    """
+    from atlas.analysis.stats import hourly_arrays, screening, statistics
+    from atlas.dataset import write_part
+    from atlas.runfolder import HOURLY_PARQUET, STATISTICS_PARQUET
+
+    t = [time.perf_counter()]
+    seconds: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        t.append(time.perf_counter())
+        seconds[name] = t[-1] - t[-2]
+
+    inputs = plan.inputs(chunk)
+    lap("profiles")
+    values, envelopes, over = compute_chunk(inputs)
+    lap("compute")
+    hourly = chunk_hourly(inputs, values, over)
+    del values, over
+    lap("table")
+    arrays = hourly_arrays(hourly)
+    st = task.settings
+    subs = inputs.substations
+    names = dict(zip(subs["ps_id"], subs["name"], strict=True))
+    rated = dict(zip(subs["ps_id"], subs["rated_mva"], strict=True))
+    stats = statistics(arrays, plan.study.timezone, st["threshold_mw"], st["threshold_mvar"])
+    table = screening(
+        arrays, names, st["threshold_mw"], st["threshold_mvar"], st["availability"], rated
+    )
+    lap("statistics")
+    pngs: dict[str, list[str]] = {}
+    if task.folder is not None:
+        scenarios = plan.study.scenarios
+        for s, scenario in enumerate(scenarios):
+            write_part(
+                hourly[hourly["scenario"] == scenario], task.folder / HOURLY_PARQUET, s, index
+            )
+            write_part(
+                stats[stats["scenario"] == scenario], task.folder / STATISTICS_PARQUET, s, index
+            )
+            if "csv" in task.formats:
+                write_csv_part(hourly[hourly["scenario"] == scenario], task.folder, s, index)
+        lap("write")
+        if task.figures != "none":
+            pngs = _draw_chunk(inputs, arrays, envelopes, task)
+            lap("figures")
+    energy = np.stack(
+        [inputs.ev_mw[s].sum(axis=(1, 2)) for s in plan.study.scenarios]
+    )  # (n_sc, n_ps)
+    return ChunkResult(
+        index=index,
+        ps_ids=inputs.ps_ids,
+        envelopes=envelopes,
+        screening=table,
+        ev_energy_mwh=energy,
+        figures=pngs,
+        seconds=seconds,
+        peak_rss_mb=peak_rss_mb(),
+        hourly=hourly if task.folder is None else None,
+        statistics=stats if task.folder is None else None,
+    )
+
+
+#: Hidden folder of a staging folder holding the hourly CSV parts until they are joined.
+CSV_PARTS = ".hourly-csv-parts"
+
+
+def write_csv_part(hourly: pd.DataFrame, folder: Path, s: int, c: int) -> Path:
+    """One scenario and chunk of the hourly table as CSV rows without header (joined in
+    order by :func:`join_csv_parts`)."""
+    from atlas.files import write_atomic
+
+    csv = hourly.assign(time=hourly["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    parts = folder / CSV_PARTS
+    parts.mkdir(exist_ok=True)
+    return write_atomic(
+        parts / f"part-s{s:03d}-c{c:05d}.csv",
+        lambda p: csv.to_csv(
+            p, index=False, header=False, float_format="%.9g", lineterminator="\n"
+        ),
+    )
+
+
+def join_csv_parts(folder: Path, columns: list[str]) -> Path | None:
+    """Join the CSV parts of a staging folder into ``flexibility_hourly.csv`` (header first,
+    parts in name order), then remove them."""
+    import shutil
+
+    from atlas.files import write_atomic
+    from atlas.runfolder import HOURLY_CSV
+
+    parts_dir = folder / CSV_PARTS
+    if not parts_dir.is_dir():
+        return None
+    parts = sorted(parts_dir.iterdir())
+
+    def write(p: Path) -> None:
+        with open(p, "wb") as out:
+            out.write((",".join(columns) + "\n").encode())
+            for part in parts:
+                with open(part, "rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+
+    path = write_atomic(folder / HOURLY_CSV, write)
+    shutil.rmtree(parts_dir)
+    return path
+
+
+def _draw_chunk(inputs: StudyInputs, arrays, envelopes: list[tuple], task: ChunkTask):
+    """Draw the figures of the chunk's chosen PS in this process."""
+    from threadpoolctl import threadpool_limits
+
+    from atlas.present.report import RunFigureData, figure_thresholds, ps_figures, technology_views
+
+    assert task.folder is not None
+    subs = inputs.substations
+    data = RunFigureData(
+        arrays=arrays,
+        load=inputs.load,
+        timezone=inputs.study.timezone,
+        envelopes={(s, p, kind): g for s, p, kind, g in envelopes},
+        thresholds=figure_thresholds(task.settings),
+        sample_day=task.settings["sample_day"],
+        names=dict(zip(subs["ps_id"], subs["name"], strict=True)),
+        rated_mva=dict(zip(subs["ps_id"], subs["rated_mva"], strict=True)),
+    )
+    chosen = [k for k, p in enumerate(inputs.ps_ids) if p in task.figure_folders]
+    if task.figures == "all":
+        data.tech_views = {
+            inputs.ps_ids[k]: technology_views(inputs, inputs.ps_ids[k]) for k in chosen
+        }
+    out = {}
+    with threadpool_limits(limits=1):
+        for k in chosen:
+            p = inputs.ps_ids[k]
+            folder = task.folder / "figures" / task.figure_folders[p]
+            paths = ps_figures(data, k, folder, task.figures)
+            out[p] = [Path(x).relative_to(task.folder).as_posix() for x in paths]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Engines: where the chunks run
+# ---------------------------------------------------------------------------------------------
+
+
+class LocalEngine:
+    """Every chunk in this process, one after the other."""
+
+    workers = 1
+
+    def map(self, plan: StudyPlan, chunks: list[range], task: ChunkTask):
+        for c, chunk in enumerate(chunks):
+            yield run_chunk(plan, c, chunk, task)
+
+    def close(self) -> None:
+        pass
+
+
+_WORKER_PLAN: StudyPlan | None = None
+
+
+def _init_worker(plan: StudyPlan) -> None:
+    global _WORKER_PLAN
+    _WORKER_PLAN = plan
+
+
+def _chunk_in_worker(c: int, chunk: range, task: ChunkTask) -> ChunkResult:
+    assert _WORKER_PLAN is not None, "set by _init_worker"
+    return run_chunk(_WORKER_PLAN, c, chunk, task)
+
+
+class ProcessEngine:
+    """Chunks in worker processes of this machine.
+
+    Workers start from a fresh server process (``forkserver``, with atlas imported once), not
+    from a copy of this one, so they hold only the plan and their chunk; they exit with this
+    process (the pool is shut down on any error or interrupt, and the server exits when its
+    parent does).
+    """
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.pool: Any = None
+
+    def map(self, plan: StudyPlan, chunks: list[range], task: ChunkTask):
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        methods = multiprocessing.get_all_start_methods()
+        method = "forkserver" if "forkserver" in methods else "spawn"
+        ctx = multiprocessing.get_context(method)
+        if method == "forkserver":
+            ctx.set_forkserver_preload(["atlas.batch"])
+        self.pool = ProcessPoolExecutor(
+            self.workers, ctx, initializer=_init_worker, initargs=(plan.for_workers(),)
+        )
+        pending: dict[Any, int] = {}
+        todo = list(enumerate(chunks))
+        # at most two chunks queued per worker: results are small, but waiting ones are not
+        while todo or pending:
+            while todo and len(pending) < 2 * self.workers:
+                c, chunk = todo.pop(0)
+                pending[self.pool.submit(_chunk_in_worker, c, chunk, task)] = c
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                pending.pop(f)
+                yield f.result()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+
+class DaskEngine:
+    """Chunks as tasks on a dask.distributed cluster.
+
+    With ``address`` the cluster's scheduler (``tcp://host:8786``); without, a
+    LocalCluster of ``workers`` single-threaded worker processes is started and closed
+    with the run. The plan is scattered to the workers once; each task writes its parts into
+    the staging folder, which must be on storage that every worker can write (the same
+    path), and hands back its per-PS summary.
+    """
+
+    def __init__(self, address: str | None = None, workers: int = 1):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise RuntimeError(
+                "the dask engine needs dask.distributed: pip install 'flexibility-atlas[dask]'"
+            ) from None
+        self.cluster = None
+        if address is None:
+            self.cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
+            self.client = Client(self.cluster)
+        else:
+            self.client = Client(address)
+        self.workers = len(self.client.scheduler_info()["workers"]) or workers
+
+    def map(self, plan: StudyPlan, chunks: list[range], task: ChunkTask):
+        from distributed import as_completed
+
+        remote = self.client.scatter(plan.for_workers(), broadcast=True)
+        futures = [
+            self.client.submit(run_chunk, remote, c, chunk, task, key=f"atlas-chunk-{c}-{id(task)}")
+            for c, chunk in enumerate(chunks)
+        ]
+        try:
+            for f in as_completed(futures):
+                yield f.result()
+        finally:
+            self.client.cancel(futures)
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def make_engine(
+    engine: str = "processes", workers: int | None = None, scheduler: str | None = None
+):
+    """The engine to run chunks with.
+
+    Parameters
+    ----------
+    engine : {"processes", "dask"}
+        ``processes``: this machine (in this process for one worker); ``dask``: a
+        dask.distributed cluster (a LocalCluster unless ``scheduler`` is given).
+    workers : int or None
+        Worker processes (None: one per CPU).
+    scheduler : str, optional
+        A dask scheduler's address; implies ``engine="dask"``.
+    """
+    n = workers or os.cpu_count() or 1
+    if scheduler is not None or engine == "dask":
+        return DaskEngine(scheduler, n)
+    if engine != "processes":
+        raise ValueError(f"engine {engine!r}, expected 'processes' or 'dask'")
+    return LocalEngine() if n == 1 else ProcessEngine(n)
+
+
+def run_chunks(
+    plan: StudyPlan, task: ChunkTask, engine, chunk_size: int = CHUNK_SIZE, progress: bool = False
+):
+    """Run every chunk with ``engine``; returns the results in chunk order.
+
+    One progress bar counts substations across every worker.
+    """
+    from tqdm.auto import tqdm
+
+    chunks = plan.chunks(chunk_size)
+    results: dict[int, ChunkResult] = {}
+    bar = tqdm(
+        total=len(plan.substations), desc="substations", unit="PS", disable=not progress, delay=1.0
+    )
+    try:
+        for r in engine.map(plan, chunks, task):
+            results[r.index] = r
+            bar.update(len(r.ps_ids))
+    finally:
+        bar.close()
+        engine.close()
+    return [results[c] for c in range(len(chunks))]

@@ -1,0 +1,159 @@
+"""Parquet datasets of a run folder: a table written in parts, by scenario and chunk of PS.
+
+The hourly figures (``flexibility_hourly.parquet``) and the statistics
+(``statistics.parquet``) of a run grow with the number of substations, so the run writes them
+one chunk of substations at a time, as a folder of part files::
+
+    flexibility_hourly.parquet/
+        part-s000-c00000.parquet   scenario 0, substations 0 .. chunk_size-1
+        part-s000-c00001.parquet
+        ...
+        part-s001-c00000.parquet   scenario 1, ...
+
+Part names hold only indexes (a scenario or PS id is never a file name). Read in name order,
+the parts give the rows ordered by scenario (study order), then PS (study order), then
+whatever order each part holds (time for the hourly table): the same table whatever the
+chunk size. ``pandas.read_parquet(folder)`` and ``pyarrow.dataset.dataset(folder)`` read it
+whole or filtered; :func:`read_dataset` also returns the ids as text.
+
+>>> from atlas.dataset import read_dataset
+>>> hourly = read_dataset(
+...     "outputs/flexibility_hourly.parquet",  # doctest: +SKIP
+...     filters=[("ps_id", "==", "SUD")],
+... )
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from atlas.errors import AtlasInputError
+from atlas.files import write_atomic
+
+#: Columns of a run's datasets that hold text (ids, names): always read back as ``str``.
+TEXT_COLUMNS = ("scenario", "ps_id", "figure", "statistic", "kind")
+
+_PART = re.compile(r"^part-s(\d{3,})-c(\d{5,})\.parquet$")
+
+
+def is_part(name: str) -> bool:
+    """Whether a file name is a part file's."""
+    return _PART.match(name) is not None
+
+
+def part_name(scenario_index: int, chunk_index: int) -> str:
+    """``part-s{scenario:03d}-c{chunk:05d}.parquet``."""
+    return f"part-s{scenario_index:03d}-c{chunk_index:05d}.parquet"
+
+
+def write_part(table: pd.DataFrame, dataset: Path, scenario_index: int, chunk_index: int) -> Path:
+    """Write one part of a dataset (zstd, no index), atomically (a whole file or none).
+
+    Text columns are written as Arrow strings, so a PS id ``007`` or a scenario ``2030``
+    stays text. Returns the part's path.
+    """
+    dataset = Path(dataset)
+    dataset.mkdir(parents=True, exist_ok=True)
+    out = table.copy(deep=False)
+    for col in TEXT_COLUMNS:
+        if col in out.columns:
+            out[col] = out[col].astype("str")
+    path = dataset / part_name(scenario_index, chunk_index)
+    return write_atomic(path, lambda p: out.to_parquet(p, index=False, compression="zstd"))
+
+
+def part_files(path: Path) -> list[Path]:
+    """The part files of a dataset in reading order (a single Parquet file: itself).
+
+    Raises
+    ------
+    AtlasInputError
+        No such file or folder, or a folder holding something other than parts.
+    """
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise AtlasInputError(path, "", "not found, expected a Parquet file or dataset folder")
+    parts, other = [], []
+    for entry in path.iterdir():
+        m = _PART.match(entry.name)
+        if m and entry.is_file():
+            parts.append((int(m.group(1)), int(m.group(2)), entry))
+        else:
+            other.append(entry.name)
+    if other:
+        raise AtlasInputError(
+            path / sorted(other)[0],
+            "",
+            "is not a part of the dataset, expected only part-sNNN-cNNNNN.parquet files",
+        )
+    return [p for _, _, p in sorted(parts)]
+
+
+def chunk_indexes(path: Path) -> list[int]:
+    """The chunk indexes a dataset holds, in order (``[0]`` for a single file)."""
+    path = Path(path)
+    if path.is_file():
+        return [0]
+    return sorted({int(_PART.match(p.name).group(2)) for p in part_files(path)})  # type: ignore[union-attr]
+
+
+def _text_ids(table: pd.DataFrame) -> pd.DataFrame:
+    for col in TEXT_COLUMNS:
+        if col in table.columns:
+            table[col] = table[col].astype("str")
+    return table
+
+
+def read_parts(files: list[Path], columns: list[str] | None = None, filters=None) -> pd.DataFrame:
+    """Read part files in the order given into one table, ids as text.
+
+    Parameters
+    ----------
+    files : list of pathlib.Path
+    columns : list of str, optional
+    filters : optional
+        A pyarrow filter expression or DNF list, e.g. ``[("ps_id", "==", "SUD")]``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = []
+    for f in files:
+        try:
+            tables.append(pq.read_table(f, columns=columns, filters=filters))
+        except Exception as exc:  # pyarrow raises several types for a file that is not parquet
+            raise AtlasInputError(f, "", f"cannot be read as parquet ({exc})") from None
+    if not tables:
+        raise AtlasInputError(files[0] if files else Path("."), "", "holds no part files")
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    return _text_ids(table.to_pandas()).reset_index(drop=True)
+
+
+def read_dataset(path: Path, columns: list[str] | None = None, filters=None) -> pd.DataFrame:
+    """Read a whole dataset (or a single Parquet file), optionally some columns or rows.
+
+    Ids come back as text; rows in the dataset's order (scenario, PS, then the part's own).
+    """
+    return read_parts(part_files(path), columns, filters)
+
+
+def read_chunk(path: Path, chunk_index: int) -> pd.DataFrame:
+    """Every scenario's part of one chunk of substations, scenario after scenario."""
+    path = Path(path)
+    if path.is_file():
+        return read_parts([path])
+    files = [p for p in part_files(path) if _PART.match(p.name).group(2) == f"{chunk_index:05d}"]  # type: ignore[union-attr]
+    return read_parts(files)
+
+
+def iter_chunks(path: Path) -> Iterator[tuple[int, pd.DataFrame]]:
+    """``(chunk index, its rows of every scenario)`` for each chunk of a dataset, in order:
+    memory bounded by one chunk."""
+    for c in chunk_indexes(path):
+        yield c, read_chunk(path, c)
