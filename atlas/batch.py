@@ -30,6 +30,7 @@ import pandas as pd
 
 from atlas.engine.capability import CapabilityParams, default_parameters, override_parameters
 from atlas.engine.compute import FIGURE_COLUMNS, StudyInputs, compute_ps
+from atlas.errors import AtlasInputError
 from atlas.geo.join import GeoStage, build_geodata
 from atlas.inputs.study import Study, load_study
 from atlas.inputs.tables import (
@@ -569,8 +570,11 @@ class DaskEngine:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            raise RuntimeError(
-                "the dask engine needs dask.distributed: pip install 'flexibility-atlas[dask]'"
+            raise AtlasInputError(
+                None,
+                "--engine dask",
+                "needs dask.distributed, expected it installed: "
+                "pip install 'flexibility-atlas[dask]'",
             ) from None
         self.cluster = None
         if address is None:
@@ -579,11 +583,19 @@ class DaskEngine:
                 threads_per_worker=1,
                 processes=True,
                 host="127.0.0.1",
-                dashboard_address=None,
+                dashboard_address=":0",  # any free port: never a clash with a running cluster
             )
             self.client = Client(self.cluster)
         else:
-            self.client = Client(address)
+            try:
+                self.client = Client(address, timeout="10s")
+            except (OSError, TimeoutError) as exc:
+                raise AtlasInputError(
+                    None,
+                    "--scheduler",
+                    f"cannot reach {address!r} ({exc}), expected the address of a running "
+                    "dask scheduler such as tcp://127.0.0.1:8786",
+                ) from None
         self.workers = len(self.client.scheduler_info()["workers"]) or workers
 
     def map(self, plan: StudyPlan, chunks: list[range], task: ChunkTask):

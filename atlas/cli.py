@@ -114,7 +114,31 @@ def validate(study_file: Path) -> None:
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Processes to use; 0 for one per CPU.",
+    help="Processes (or dask workers of a local cluster) running chunks of substations; "
+    "0 for one per CPU. Outputs do not depend on it.",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Substations per chunk: memory grows with it, not with the number of PS "
+    "(docs/scale.md). Outputs do not depend on it.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["processes", "dask"]),
+    default="processes",
+    show_default=True,
+    help="Where chunks run: processes of this machine, or a dask.distributed cluster (a "
+    "LocalCluster unless --scheduler is given; needs pip install 'flexibility-atlas[dask]').",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="A dask.distributed scheduler (tcp://host:8786) to run the chunks on; its workers "
+    "must reach the study's files and --out at the same paths (implies --engine dask).",
 )
 @click.option(
     "--figures",
@@ -147,6 +171,9 @@ def run(
     formats: tuple[str, ...],
     progress: bool,
     workers: int,
+    chunk_size: int,
+    engine: str,
+    scheduler: str | None,
     figures: str,
     webmap: str,
     figures_for: tuple[str, ...],
@@ -172,6 +199,9 @@ def run(
         figures=figures,
         figures_for=list(figures_for) or None,
         webmap=webmap,
+        chunk_size=chunk_size,
+        engine=engine,
+        scheduler=scheduler,
     )
     files = [*result.manifest["outputs"], "run.json"]
     click.echo(f"wrote {len(files)} files to {out_dir} in {time.perf_counter() - t0:.1f} s:")
@@ -415,6 +445,76 @@ def init_command(folder: Path, force: bool) -> None:
     click.echo("next (then edit study.toml and replace the inputs with your own data):")
     click.echo(f"  atlas validate {study}")
     click.echo(f"  atlas run --config {study} --out results")
+
+
+@main.command("synth")
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--n-ps", type=click.IntRange(min=1), required=True, help="Number of primary substations."
+)
+@click.option(
+    "--ders-per-ps",
+    type=click.IntRange(min=1),
+    default=680,
+    show_default=True,
+    help="DER points per PS on average (the register has N x this many).",
+)
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=2030, show_default=True, help="Random seed."
+)
+@click.option("--year", type=int, default=2030, show_default=True, help="Year of the hourly axis.")
+@click.option(
+    "--register-format",
+    type=click.Choice(["csv", "geoparquet"]),
+    default="csv",
+    show_default=True,
+    help="ders.csv (lat/lon) or ders.parquet (GeoParquet points, EPSG:4326).",
+)
+@click.option(
+    "--load-format",
+    type=click.Choice(["parquet", "csv"]),
+    default="parquet",
+    show_default=True,
+    help="load.parquet (streamed, one row group per 16 PS) or load.csv.",
+)
+@click.option("--force", is_flag=True, help="Overwrite the study's files if OUT_DIR has them.")
+@_user_errors
+def synth_command(
+    out_dir: Path,
+    n_ps: int,
+    ders_per_ps: int,
+    seed: int,
+    year: int,
+    register_format: str,
+    load_format: str,
+    force: bool,
+) -> None:
+    """Write a SYNTHETIC national-scale study of Italy into OUT_DIR (docs/scale.md).
+
+    N invented primary substations in an approximate outline of Italy (Voronoi service
+    areas), a DER register with the Milan demo's mix, N x 8760 hours of invented load. The
+    same arguments give the same bytes; nothing in it is real data.
+    """
+    import shlex
+
+    from atlas.synth import write_synthetic_study
+
+    t0 = time.perf_counter()
+    study = write_synthetic_study(
+        out_dir,
+        n_ps,
+        ders_per_ps=ders_per_ps,
+        seed=seed,
+        year=year,
+        register_format=register_format,
+        load_format=load_format,
+        force=force,
+    )
+    click.echo(
+        f"wrote a SYNTHETIC study to {out_dir}: {n_ps} PS, {n_ps * ders_per_ps} DER points, "
+        f"{n_ps * 8760} load rows ({time.perf_counter() - t0:.1f} s)"
+    )
+    click.echo(f"next: atlas validate {shlex.quote(str(study))}")
 
 
 if __name__ == "__main__":  # pragma: no cover

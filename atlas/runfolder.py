@@ -445,8 +445,8 @@ class Run:
         return self.statistics_table
 
     def statistics_chunks(self) -> Iterator[pd.DataFrame]:
-        """The statistics chunk of substations by chunk, in table order (memory bounded by a
-        chunk): from memory, from the folder's dataset, or computed from the hourly chunks
+        """The statistics chunk of substations by chunk, every scenario of a chunk together
+        (memory bounded by a chunk): from memory, from the folder's dataset, or computed from the hourly chunks
         after a new screening."""
         from atlas.dataset import iter_chunks
 
@@ -479,11 +479,14 @@ class Run:
         ]
         if not parts:
             return conform_statistics(pd.DataFrame(columns=STATISTICS_COLUMNS))
-        return conform_statistics(pd.concat(parts, ignore_index=True))
+        table = pd.concat(parts, ignore_index=True)
+        # chunk after chunk -> the table's order: scenario by scenario, then as the chunks came
+        sc = pd.Categorical(table["scenario"], categories=self.scenarios).codes
+        return conform_statistics(table.iloc[np.argsort(sc, kind="stable")])
 
     def hourly_chunks(self) -> Iterator[pd.DataFrame]:
-        """The hourly table chunk of substations by chunk (every scenario of the chunk's PS),
-        in table order: memory bounded by a chunk."""
+        """The hourly table chunk of substations by chunk, every scenario of the chunk's PS
+        together: memory bounded by a chunk."""
         from atlas.dataset import iter_chunks
 
         if self.hourly_table is not None:

@@ -1,0 +1,188 @@
+"""A study in chunks (atlas.batch, atlas.dataset): the same outputs whatever the chunk size, the
+number of workers or the engine (processes, a dask cluster on the loopback address), a Parquet
+load read chunk by chunk, datasets whose ids stay text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.dataset as pads
+import pytest
+from test_runfolder import BOUNDARY, REGISTER
+
+from atlas.batch import plan_study
+from atlas.dataset import part_files, read_dataset
+from atlas.errors import AtlasInputError
+from atlas.pipeline import load_inputs, run_study
+from atlas.runfolder import HOURLY_PARQUET, STATISTICS_PARQUET, Run
+
+
+@pytest.fixture(scope="module")
+def chunk_study(tmp_path_factory, tiny) -> Path:
+    """The tiny study (PS ``001``, ``N``, ``S``) with Voronoi areas from a DER register."""
+    folder = tmp_path_factory.mktemp("chunk_study")
+    return tiny.write(
+        folder,
+        toml=lambda t: t.replace(
+            'capacity = "capacity.csv"', 'ders = "ders.csv"\nboundary = "boundary.geojson"'
+        ),
+        capacity=False,
+        extra={"ders.csv": REGISTER, "boundary.geojson": json.dumps(BOUNDARY)},
+    )
+
+
+def _data_files(folder: Path) -> dict[str, bytes]:
+    """Every file of a run folder but run.json (times, engine), by relative path."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "run.json"
+    }
+
+
+def test_chunk_size_does_not_change_the_run(chunk_study):
+    whole = run_study(chunk_study, chunk_size=100)
+    for size in (1, 2):
+        part = run_study(chunk_study, chunk_size=size)
+        assert part.manifest["engine"]["chunks"] == -(-3 // size)
+        assert whole.differences(part) == ["manifest"]
+
+
+def test_one_chunk_equals_the_whole_inputs(chunk_study):
+    plan = plan_study(chunk_study)
+    whole = load_inputs(chunk_study)
+    part = plan.inputs(range(1, 3))
+    assert part.ps_ids == ["N", "S"]
+    np.testing.assert_array_equal(part.load, whole.load[1:3])
+    for tech, p in whole.profiles.items():
+        np.testing.assert_array_equal(part.profiles[tech], p[1:3] if p.ndim == 2 else p)
+    for s in whole.study.scenarios:
+        np.testing.assert_array_equal(part.ev_mw[s], whole.ev_mw[s][1:3])
+    assert set(part.capacity["ps_id"]) <= {"N", "S"}
+
+
+@pytest.fixture(scope="module")
+def one_worker(chunk_study, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("w1") / "run"
+    run_study(
+        chunk_study, out, workers=1, chunk_size=1, formats=("parquet", "csv"), figures="summary"
+    )
+    return out
+
+
+def test_two_workers_write_the_same_bytes(chunk_study, one_worker, tmp_path):
+    out = tmp_path / "run"
+    run = run_study(
+        chunk_study, out, workers=2, chunk_size=1, formats=("parquet", "csv"), figures="summary"
+    )
+    assert run.manifest["engine"] == {
+        "engine": "processes",
+        "workers": 2,
+        "chunk_size": 1,
+        "chunks": 3,
+    }
+    a, b = _data_files(one_worker), _data_files(out)
+    assert sorted(a) == sorted(b)
+    assert [k for k in a if a[k] != b[k]] == []
+    assert "flexibility_hourly.parquet/part-s001-c00002.parquet" in a
+    assert sum(k.endswith(".png") for k in a) == 6
+
+
+def test_the_dask_engine_writes_the_same_bytes(chunk_study, one_worker, tmp_path):
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=":0",  # any free port: never a clash with a running cluster
+    ) as cluster:
+        out = tmp_path / "run"
+        run = run_study(
+            chunk_study,
+            out,
+            chunk_size=1,
+            formats=("parquet", "csv"),
+            figures="summary",
+            scheduler=cluster.scheduler_address,
+        )
+    assert run.manifest["engine"]["engine"] == "dask"
+    a, b = _data_files(one_worker), _data_files(out)
+    assert sorted(a) == sorted(b)
+    assert [k for k in a if a[k] != b[k]] == []
+
+
+def test_an_unreachable_scheduler_is_one_clear_error(chunk_study, tmp_path):
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    with pytest.raises(AtlasInputError, match="cannot reach 'tcp://127.0.0.1:1'"):
+        run_study(chunk_study, tmp_path / "run", scheduler="tcp://127.0.0.1:1")
+    assert not (tmp_path / "run").exists()
+
+
+def test_datasets_read_back_whole_or_filtered_with_text_ids(one_worker):
+    hourly = one_worker / HOURLY_PARQUET
+    assert [p.name for p in part_files(hourly)][:2] == [
+        "part-s000-c00000.parquet",
+        "part-s000-c00001.parquet",
+    ]
+    table = read_dataset(hourly)
+    assert list(pd.unique(table["ps_id"])) == ["001", "N", "S"]
+    assert list(pd.unique(table["scenario"])) == ["as-is", "2030"]
+    # pandas and pyarrow read the folder as one table, ids as text
+    by_pandas = pd.read_parquet(hourly)
+    assert by_pandas["ps_id"].iloc[0] == "001" and len(by_pandas) == len(table)
+    one = pads.dataset(hourly).to_table(filter=pads.field("ps_id") == "001").to_pandas()
+    assert len(one) == 2 * 8760 and set(one["ps_id"]) == {"001"}
+    # the statistics: scenario by scenario, PS by PS, and the same as one whole table
+    stats = read_dataset(one_worker / STATISTICS_PARQUET)
+    blocks = stats[["scenario", "ps_id"]].drop_duplicates().to_numpy().tolist()
+    assert blocks == [[s, p] for s in ("as-is", "2030") for p in ("001", "N", "S")]
+    pd.testing.assert_frame_equal(Run.load(one_worker).statistics, stats)
+
+
+def test_a_parquet_load_gives_the_same_run(chunk_study, tiny, tmp_path):
+    folder = chunk_study.parent
+    frame = tiny.load_frame()
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    study = tmp_path / "study"
+    study.mkdir()
+    for f in folder.iterdir():
+        (study / f.name).write_bytes(f.read_bytes())
+    frame.to_parquet(study / "load.parquet", row_group_size=8760)
+    toml = study / "study.toml"
+    toml.write_text(toml.read_text().replace('"load.csv"', '"load.parquet"'))
+    a = run_study(chunk_study, chunk_size=2)
+    b = run_study(toml, chunk_size=2)
+    np.testing.assert_array_equal(a.hourly["p_mw"], b.hourly["p_mw"])
+    assert a.differences(b) == ["manifest"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda f: f.assign(ps_id=f["ps_id"].replace("N", "X")), "ps_id=X: is not in the"),
+        (lambda f: f.drop(index=5), "ps_id=001: missing stamp 2030-01-01T05:00:00Z"),
+        (lambda f: f.drop(columns="q_mvar"), "missing ['q_mvar']"),
+        (
+            lambda f: f.assign(time=f["time"].dt.tz_localize(None)),
+            "timestamps without a time zone",
+        ),
+    ],
+)
+def test_a_bad_parquet_load_is_named(chunk_study, tiny, tmp_path, edit, message):
+    frame = tiny.load_frame()
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    study = tmp_path / "study"
+    study.mkdir()
+    for f in chunk_study.parent.iterdir():
+        (study / f.name).write_bytes(f.read_bytes())
+    edit(frame).to_parquet(study / "load.parquet")
+    toml = study / "study.toml"
+    toml.write_text(toml.read_text().replace('"load.csv"', '"load.parquet"'))
+    with pytest.raises(AtlasInputError) as err:
+        run_study(toml, chunk_size=1)
+    assert err.value.path == str(study / "load.parquet")
+    assert message in err.value.one_line()
