@@ -671,7 +671,10 @@ def load_shapes(year: int) -> LoadShapes:
     doy = np.asarray(local.day_of_year, dtype=float)
     dates = local.tz_localize(None).normalize()
     calendar = holidays.country_holidays("IT", years=sorted(set(dates.year)))
-    holiday = np.isin(dates.date, list(calendar.keys())) | (np.asarray(dates.day_of_week) == 6)
+    days = np.array(list(calendar.keys()), dtype="datetime64[D]")
+    holiday = np.isin(dates.to_numpy().astype("datetime64[D]"), days) | (
+        np.asarray(dates.day_of_week) == 6
+    )
     saturday = (np.asarray(dates.day_of_week) == 5) & ~holiday
     working = ~holiday & ~saturday
     morning = np.where(working, _bump(hour, 8.0, 1.5), _bump(hour, 10.0, 1.5))
