@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pyogrio
 import pytest
 import shapely
 from click.testing import CliRunner
@@ -240,12 +239,6 @@ def test_geoparquet_register_is_the_csv_register(tmp_path, register):
     np.testing.assert_array_equal(layer.geometry.y, register["lat"].astype(float))
 
 
-@pytest.mark.xfail(
-    "Parquet" not in pyogrio.list_drivers(),
-    raises=AtlasInputError,
-    reason="atlas.geo.layers.read_layer reads GeoParquet through pyogrio, whose GDAL here has "
-    "no Parquet driver; geopandas.read_parquet would read it",
-)
 def test_geoparquet_register_validates(tmp_path):
     path = _write(tmp_path / "gpq", register_format="geoparquet")
     atlas.load_inputs(path)

@@ -58,8 +58,12 @@ def read_layer(
         gdf = _read_lat_lon_csv(path, what)
     else:
         try:
-            gdf = gpd.read_file(path)
-        except Exception as exc:  # pyogrio raises several types for unreadable files
+            if path.suffix.lower() in (".parquet", ".geoparquet"):
+                # GeoParquet through pyarrow (a GDAL build may lack its Parquet driver)
+                gdf = gpd.read_parquet(path)
+            else:
+                gdf = gpd.read_file(path)
+        except Exception as exc:  # pyogrio and pyarrow raise several types for unreadable files
             raise AtlasInputError(path, "", f"cannot be read as a {what} layer ({exc})") from None
         if gdf.crs is None:
             raise AtlasInputError(
