@@ -343,7 +343,7 @@ def run_chunk(plan: StudyPlan, index: int, chunk: range, task: ChunkTask) -> Chu
     rows and the statistics go to the parts ``index`` of the datasets in ``task.folder``
     (:mod:`atlas.dataset`), so the caller gets only per-PS summaries.
     """
-    from atlas.analysis.stats import hourly_arrays, screening, statistics
+    from atlas.analysis.stats import DIRECTIONS, HourlyArrays, screening, statistics
     from atlas.dataset import write_part
     from atlas.runfolder import HOURLY_PARQUET, STATISTICS_PARQUET
 
@@ -359,9 +359,20 @@ def run_chunk(plan: StudyPlan, index: int, chunk: range, task: ChunkTask) -> Chu
     values, envelopes, over = compute_chunk(inputs)
     lap("compute")
     hourly = chunk_hourly(inputs, values, over)
-    del values, over
     lap("table")
-    arrays = hourly_arrays(hourly)
+    arrays = HourlyArrays(  # the table's grid, straight from the engine's arrays
+        scenarios=list(plan.study.scenarios),
+        ps_ids=inputs.ps_ids,
+        time=inputs.axis,
+        values=np.stack(
+            [values[:, FIGURE_COLUMNS.index(col)] for col, _ in DIRECTIONS.values()], axis=2
+        ),
+        over_rating=over,
+        daylight=hourly["daylight"]
+        .to_numpy()[: len(inputs.ps_ids) * N_HOURS]
+        .reshape(len(inputs.ps_ids), N_HOURS),
+    )
+    del values, over
     st = task.settings
     subs = inputs.substations
     names = dict(zip(subs["ps_id"], subs["name"], strict=True))

@@ -474,10 +474,15 @@ def statistics(
             parts.append(_long(_nanmean(daily), name, *args))
     table = pd.concat(parts, ignore_index=True)
     # scenario by scenario, PS by PS (each block in the order above): the same rows whether
-    # the PS are analysed together or chunk by chunk
-    sc = pd.Categorical(table["scenario"], categories=a.scenarios).codes
-    ps = pd.Categorical(table["ps_id"], categories=a.ps_ids).codes
-    return table.iloc[np.lexsort((ps, sc))].reset_index(drop=True)
+    # the PS are analysed together or chunk by chunk. Each part is (scenario, PS, ...)-major.
+    n_sc, n_ps = len(a.scenarios), len(a.ps_ids)
+    sc_key, ps_key = [], []
+    for part in parts:
+        per_ps = len(part) // (n_sc * n_ps)
+        sc_key.append(np.repeat(np.arange(n_sc), n_ps * per_ps))
+        ps_key.append(np.tile(np.repeat(np.arange(n_ps), per_ps), n_sc))
+    order = np.lexsort((np.concatenate(ps_key), np.concatenate(sc_key)))
+    return table.iloc[order].reset_index(drop=True)
 
 
 def _nanmean(x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,163 @@
+"""A whole country in one batch: wall time and peak memory of `atlas run` on SYNTHETIC studies.
+
+Writes (once, cached) seeded synthetic national studies with `atlas synth`, runs `atlas run`
+on them in a fresh process, and samples the resident memory of the whole process tree (the
+command, its worker processes and their server) every 0.1 s. Prints the figures; asserts
+nothing.
+
+    python benchmarks/bench_scale.py --n-ps 200 2200              # the memory bound
+    python benchmarks/bench_scale.py --n-ps 200 --speedup         # 1 vs 2 workers
+    python benchmarks/bench_scale.py --n-ps 200 --speedup --dask  # and the dask engine
+
+Every study here is SYNTHETIC (atlas.synth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+CACHE = Path(os.environ.get("ATLAS_BENCH_CACHE", "/tmp/atlas-bench"))
+
+
+def synth(n_ps: int) -> Path:
+    """The synthetic study of n_ps PS (680 DER points per PS), written once."""
+    folder = CACHE / f"synth{n_ps}"
+    if not (folder / "study.toml").is_file():
+        subprocess.run(
+            [sys.executable, "-m", "atlas.cli", "synth", str(folder), "--n-ps", str(n_ps)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return folder / "study.toml"
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    """Resident memory of a process and all its descendants. [bytes]"""
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def measure(args: list[str]) -> tuple[float, float, int]:
+    """Run a command; return its wall time [s], peak tree RSS [GB] and exit code."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ps = psutil.Process(proc.pid)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            try:
+                peak = max(peak, tree_rss(ps))
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    _, err = proc.communicate()
+    done.set()
+    thread.join()
+    if proc.returncode:
+        print(err.decode()[-2000:], file=sys.stderr)
+    return time.perf_counter() - t0, peak / 1e9, proc.returncode
+
+
+def atlas_run(study: Path, out: Path, *extra: str) -> tuple[float, float, dict]:
+    wall, peak, rc = measure(
+        [sys.executable, "-m", "atlas.cli", "run", "--config", str(study), "--out", str(out),
+         "--no-progress", *extra]
+    )  # fmt: skip
+    if rc:
+        raise SystemExit(f"atlas run failed ({rc})")
+    return wall, peak, json.loads((out / "run.json").read_text())
+
+
+def stages(manifest: dict) -> str:
+    t = manifest["timings_s"]
+    keys = ["read", "chunks", "write", "report", "map", "total"]
+    return ", ".join(f"{k} {t[k]:.1f}" for k in keys if k in t)
+
+
+def same_data(a: Path, b: Path) -> list[str]:
+    """Files of two run folders whose bytes differ (run.json aside)."""
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file() and p.name != "run.json")
+    other = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file() and p.name != "run.json")
+    if files != other:
+        return ["(different file lists)"]
+    return [str(f) for f in files if not filecmp.cmp(a / f, b / f, shallow=False)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-ps", type=int, nargs="+", default=[200, 2200])
+    parser.add_argument("--map", default="offline", choices=["online", "offline", "none"])
+    parser.add_argument("--chunk-size", type=int, default=16)
+    parser.add_argument("--speedup", action="store_true", help="1 vs 2 workers, no figures/map")
+    parser.add_argument("--dask", action="store_true", help="also the dask engine (LocalCluster)")
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}"
+    )
+    out = CACHE / "runs"
+    peaks = {}
+    for n in args.n_ps:
+        study = synth(n)
+        if args.speedup:
+            walls = {}
+            for w in (1, 2):
+                walls[w], peak, m = atlas_run(
+                    study, out / f"{n}-w{w}", "--figures", "none", "--map", "none",
+                    "--workers", str(w), "--chunk-size", str(args.chunk_size),
+                )  # fmt: skip
+                print(f"{n} PS, --workers {w}: {walls[w]:6.1f} s, peak tree RSS {peak:.2f} GB "
+                      f"({stages(m)})")  # fmt: skip
+            print(f"{n} PS: 2 workers {walls[1] / walls[2]:.2f}x faster than 1 (goal >= 1.7)")
+            diff = same_data(out / f"{n}-w1", out / f"{n}-w2")
+            print(f"outputs of 1 and 2 workers: {'identical' if not diff else diff[:5]}")
+            if args.dask:
+                wall, peak, m = atlas_run(
+                    study, out / f"{n}-dask", "--figures", "none", "--map", "none",
+                    "--engine", "dask", "--workers", "2", "--chunk-size", str(args.chunk_size),
+                )  # fmt: skip
+                diff = same_data(out / f"{n}-w1", out / f"{n}-dask")
+                print(f"{n} PS, --engine dask (LocalCluster, 2 workers): {wall:.1f} s, peak "
+                      f"{peak:.2f} GB; outputs {'identical' if not diff else diff[:5]}")  # fmt: skip
+            continue
+        wall, peak, m = atlas_run(
+            study, out / f"{n}", "--figures", "none", "--map", args.map,
+            "--chunk-size", str(args.chunk_size),
+        )  # fmt: skip
+        peaks[n] = peak
+        print(f"{n} PS, {m['summary'].get('ders', '?')} DERs, --figures none --map {args.map}: "
+              f"{wall:.1f} s (goal <= 180 s at 2200), peak tree RSS {peak:.2f} GB (goal <= 8) "
+              f"[{stages(m)}; {m.get('memory')}]")  # fmt: skip
+        for cmd in (["screen", str(out / f"{n}"), "--threshold-mw", "5"],
+                    ["map", str(out / f"{n}")]):  # fmt: skip
+            wall, peak, rc = measure([sys.executable, "-m", "atlas.cli", *cmd])
+            print(f"  atlas {cmd[0]}: {wall:.1f} s, peak tree RSS {peak:.2f} GB (exit {rc})")
+    if len(peaks) > 1:
+        lo, hi = min(peaks), max(peaks)
+        print(f"peak at {hi} PS / peak at {lo} PS = {peaks[hi] / peaks[lo]:.2f} (goal <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()
