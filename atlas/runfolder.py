@@ -612,6 +612,7 @@ class Run:
         for c, stats in enumerate(self.statistics_chunks()):
             for s, scenario in enumerate(scenarios):
                 write_part(stats[stats["scenario"] == scenario], path, s, c)
+        self.restate = False  # computed once: the views read them from the new folder
         return path
 
     def write_geodata(self, folder: Path) -> list[Path]:
