@@ -91,7 +91,9 @@ def normalise_register(
         if col not in cols:
             return pd.Series(np.full(n, default, dtype=object), index=raw.index)
         codes, uniques = pd.factorize(raw[col], use_na_sentinel=True)
-        clean = np.array([str(u).strip() or default for u in uniques] + [default], dtype=object)
+        stripped = pd.Series(np.asarray(uniques, dtype=object), dtype="str").str.strip()
+        stripped = stripped.where(stripped != "", default)  # vectorised: ids are all distinct
+        clean = np.append(stripped.to_numpy(dtype=object), default)
         return pd.Series(clean[codes], index=raw.index)
 
     tech = text("technology").str.lower()
