@@ -149,6 +149,7 @@ def run_study(
     from atlas.files import safe_names
 
     t_start = time.perf_counter()
+    made_here = not isinstance(study, StudyPlan)
     if isinstance(study, StudyInputs):
         plan = plan_from_inputs(study)
     elif isinstance(study, StudyPlan):
@@ -157,6 +158,13 @@ def run_study(
         plan = plan_study(study)
     study, ps_ids = plan.study, plan.ps_ids
     assert plan.geo is not None, "the main process's plan has the geodata stage"
+    # the geodata stage's tables in their run form (the register without its shapely
+    # points): the geodata stage itself is not needed any more
+    geo_tables = tables_from_geo(plan.geo, plan.capacity)
+    summary = geodata_summary(study, plan.geo)
+    ev_points = plan.geo.ev_points
+    if made_here:  # let the geodata stage go before the chunks run
+        plan.geo = None
     unknown = [p for p in figures_for or [] if p not in ps_ids]
     if unknown:
         shown = ", ".join(ps_ids[:20]) + (" ..." if len(ps_ids) > 20 else "")
@@ -187,7 +195,7 @@ def run_study(
         manifest["settings"] |= {"screening": settings, "figures": figures, "map": webmap}
         manifest["settings"]["formats"] = sorted(set(formats))
         manifest["overrides"] = given
-        manifest["summary"] = geodata_summary(study, plan.geo)
+        manifest["summary"] = summary
         pngs = {p: paths for r in results for p, paths in r.figures.items()}
         manifest["figures"] = {p: pngs[p] for p in ps_ids if pngs.get(p)}
         manifest["figures_written"] = sum(len(v) for v in manifest["figures"].values())
@@ -210,7 +218,7 @@ def run_study(
         scenarios = study.scenarios
         run = Run(
             manifest=manifest,
-            ev=ev_table(scenarios, ps_ids, energy, plan.geo.ev_points),
+            ev=ev_table(scenarios, ps_ids, energy, ev_points),
             envelopes=pd.DataFrame(
                 [row for r in results for row in r.envelopes],
                 columns=["scenario", "ps_id", "kind", "geometry"],
@@ -223,7 +231,7 @@ def run_study(
             if folder is not None
             else _in_order(results, "statistics", scenarios),
             folder=folder,
-            **tables_from_geo(plan.geo, plan.capacity),
+            **geo_tables,
         )
         if folder is not None:
             run.write_into(folder, views=run_pages(run))
