@@ -16,12 +16,23 @@ and prints the times, their ratios and the agreement. Not part of the test run.
 
 With ``--loop-every K`` the loop runs on every K-th hour and its time is scaled by K (the
 loop's cost is the same for every hour); the output says so.
+
+With ``--engine`` it times instead the per-PS engine, :func:`atlas.engine.compute.compute_ps`
+for every PS, on one linear-algebra thread, for the embedded Milan demo and the synthetic
+study (CPU seconds per PS, the best of ``--repeat`` passes). ``--save FILE`` keeps the
+outputs (figures, envelopes, over-rating hours) and ``--compare FILE`` reports how far the
+current outputs are from kept ones: run it with ``--save`` before a change to the engine and
+with ``--compare`` after.
+
+    python benchmarks/bench_envelope.py --engine --n-ps 50 --save /tmp/before.pkl
+    python benchmarks/bench_envelope.py --engine --n-ps 50 --compare /tmp/before.pkl
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import platform
 import subprocess
 import sys
@@ -35,7 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic_study import write_synthetic_study
 
-from atlas.engine.compute import der_groups
+from atlas.demo import demo_study_path
+from atlas.engine.compute import compute_ps, der_groups
 from atlas.engine.envelope import ps_flexibility, shoelace_area
 from atlas.inputs.timeaxis import N_HOURS
 from atlas.pipeline import load_inputs
@@ -48,7 +60,14 @@ def main() -> None:
     parser.add_argument(
         "--loop-every", type=int, default=1, help="run the loop on every K-th hour and scale"
     )
+    parser.add_argument("--engine", action="store_true", help="time compute_ps per PS instead")
+    parser.add_argument("--repeat", type=int, default=3, help="passes of --engine (best kept)")
+    parser.add_argument("--save", type=Path, help="with --engine: keep the outputs here")
+    parser.add_argument("--compare", type=Path, help="with --engine: compare with kept outputs")
     args = parser.parse_args()
+    if args.engine:
+        engine_main(args)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -131,6 +150,79 @@ def main() -> None:
     print(
         f"agreement on {len(cases) * len(hours)} polygons: max |figure diff| = {worst_fig:.2e} MW/Mvar, max area rel. diff = {worst_area:.2e} -> {'AGREE' if agree else 'DISAGREE'}"
     )
+
+
+def time_compute_ps(study: Path, repeat: int) -> tuple[float, list]:
+    """CPU seconds per PS of ``compute_ps`` over every PS (best of ``repeat`` passes) [s],
+    and the outputs of the last pass."""
+    from threadpoolctl import threadpool_limits
+
+    inputs = load_inputs(study)
+    n_ps = len(inputs.ps_ids)
+    best = float("inf")
+    outputs: list = []
+    with threadpool_limits(limits=1):
+        compute_ps(inputs, 0)  # warm-up: imports, caches
+        for _ in range(repeat):
+            t0 = time.process_time()
+            outputs = [compute_ps(inputs, k) for k in range(n_ps)]
+            best = min(best, (time.process_time() - t0) / n_ps)
+    return best, outputs
+
+
+def compare_outputs(kept: list, now: list) -> str:
+    """How far two lists of ``compute_ps`` outputs are apart, as one line."""
+    import shapely
+
+    max_diff = 0.0
+    values_unequal = over_unequal = geoms_inexact = 0
+    worst_hausdorff = 0.0
+    for (v0, env0, over0), (v1, env1, over1) in zip(kept, now, strict=True):
+        max_diff = max(max_diff, float(np.nanmax(np.abs(v0 - v1))))
+        values_unequal += not np.array_equal(v0, v1, equal_nan=True)
+        over_unequal += int(np.sum(over0 != over1))
+        for row0, row1 in zip(env0, env1, strict=True):
+            if row0[:3] != row1[:3]:
+                raise ValueError(f"envelope rows differ: {row0[:3]} != {row1[:3]}")
+            if not shapely.equals_exact(row0[3], row1[3], tolerance=0.0):
+                geoms_inexact += 1
+                worst_hausdorff = max(worst_hausdorff, shapely.hausdorff_distance(row0[3], row1[3]))
+    n_geoms = sum(len(env) for _, env, _ in kept)
+    return (
+        f"max |figure diff| {max_diff:.3g} MW/Mvar ({values_unequal} of {len(kept)} PS not bit "
+        f"for bit), {over_unequal} over-rating hours differ, {geoms_inexact} of {n_geoms} "
+        f"envelopes not vertex for vertex equal (largest Hausdorff distance "
+        f"{worst_hausdorff:.3g} MW/Mvar)"
+    )
+
+
+def engine_main(args: argparse.Namespace) -> None:
+    """Time compute_ps per PS on the demo and a synthetic study; save or compare outputs."""
+    kept = pickle.loads(args.compare.read_bytes()) if args.compare else None
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        studies = {
+            "milan demo": demo_study_path(),
+            f"synthetic {args.n_ps} PS": write_synthetic_study(Path(tmp) / "study", args.n_ps),
+        }
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}; one linear-algebra thread"
+        )
+        for name, study in studies.items():
+            per_ps, outputs = time_compute_ps(study, args.repeat)
+            results[name] = outputs
+            line = f"{name:>18}: compute_ps {1000 * per_ps:7.1f} ms CPU per PS ({len(outputs)} PS, best of {args.repeat})"
+            print(line)
+            if kept is not None and name not in kept:
+                print(f"{'':>18}  {args.compare.name} holds no outputs of this study")
+            elif kept is not None:
+                print(
+                    f"{'':>18}  against {args.compare.name}: {compare_outputs(kept[name], outputs)}"
+                )
+    if args.save:
+        args.save.write_bytes(pickle.dumps(results))
+        print(f"outputs kept in {args.save}")
 
 
 if __name__ == "__main__":

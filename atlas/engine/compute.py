@@ -80,7 +80,7 @@ class StudyInputs:
     parameters: dict[tuple[str, str], CapabilityParams]
     v2g_locations: frozenset[str]
     v2g_share: dict[str, np.ndarray]
-    geo: GeoStage
+    geo: GeoStage | None
     timings_s: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -218,6 +218,9 @@ def compute_ps(
         (n_scenarios, 8760) bool: a point of the hour's PS envelope beyond the PS's
         ``rated_mva`` (:func:`atlas.engine.envelope.hours_over_rating`; False where no rating).
     """
+    # imported here: this change may touch only this function's body (move it to the top)
+    from atlas.engine.envelope import SupportBound
+
     ps_id = inputs.ps_ids[k]
     point = inputs.load[k]
     rated = float(inputs.substations["rated_mva"].iloc[k])
@@ -235,8 +238,11 @@ def compute_ps(
         merged = figures | by_tech
         for c, name in enumerate(FIGURE_COLUMNS):
             values[s, c] = merged[name]
-        envelopes.append((scenario, ps_id, "year", yearly_envelope_pruned(point, specs, sets)))
-        over[s] = hours_over_rating(point, specs, sets, rated)
+        # one support bound screens the hours for both the yearly hull and the rating check
+        bound = SupportBound(point, specs, sets) if specs else None
+        year = yearly_envelope_pruned(point, specs, sets, bound=bound)
+        envelopes.append((scenario, ps_id, "year", year))
+        over[s] = hours_over_rating(point, specs, sets, rated, bound=bound)
     for kind, geom in cloud_hulls(point, inputs.study.model.envelope.concave_ratio).items():
         envelopes.append((scenarios[0], ps_id, kind, geom))
     return values, envelopes, over
