@@ -470,9 +470,26 @@ class Run:
         st = self.screening_settings
         return statistics(hourly, self.timezone, st["threshold_mw"], st["threshold_mvar"])
 
-    def select_statistics(self, keep: Callable[[pd.DataFrame], Any] | None) -> pd.DataFrame:
+    def select_statistics(
+        self, keep: Callable[[pd.DataFrame], Any] | None, arrow_filter: Any = None
+    ) -> pd.DataFrame:
         """The rows of the statistics that ``keep(table)`` (a boolean mask) selects, read
-        chunk by chunk (:meth:`statistics_chunks`); every row with ``keep=None``."""
+        chunk by chunk (:meth:`statistics_chunks`); every row with ``keep=None``.
+
+        ``arrow_filter``, a pyarrow expression selecting the same rows (or more), lets the
+        rows be picked while the folder's dataset is read (much faster for many PS)."""
+        if (
+            arrow_filter is not None
+            and self.statistics_table is None
+            and not self.restate
+            and self.folder is not None
+        ):
+            from atlas.dataset import read_dataset
+
+            table = read_dataset(self.folder / STATISTICS_PARQUET, filters=arrow_filter)
+            if keep is not None:
+                table = table[np.asarray(keep(table), dtype=bool)]
+            return conform_statistics(table.reset_index(drop=True))
         parts = [
             t if keep is None else t[np.asarray(keep(t), dtype=bool)]
             for t in self.statistics_chunks()

@@ -478,14 +478,22 @@ def report_html(
         .sort_values(["met", "best"], ascending=[False, False], kind="stable")
     )
     anchors = {p: f"ps-{i}" for i, p in enumerate(ranking.index)}
+    # each PS's rows found once (filtering the tables per PS grows with the square of the PS)
+    by_key = {(x.ps_id, x.direction): x for x in scr.itertuples(index=False)}
+    first_row = {x.ps_id: x for x in reversed(list(scr.itertuples(index=False)))}
+    ps_rows = {p: g for p, g in screening.groupby("ps_id", sort=False)}
+    year_by_ps = {
+        p: dict(zip(zip(g["scenario"], g["figure"], g["statistic"]), g["value"], strict=True))
+        for p, g in year_stats.groupby("ps_id", sort=False)
+    }
     rows = []
     for rank, (ps_id, r) in enumerate(ranking.iterrows(), start=1):
         firm = []
         for d in DIRECTIONS:
-            x = scr[(scr["ps_id"] == ps_id) & (scr["direction"] == d)].iloc[0]
-            mark = "yes" if x["meets"] else "no"
-            firm.append({"mark": mark, "value": _fmt(x["firm"]), "unit": str(x["unit"])})
-        over = scr[scr["ps_id"] == ps_id]["hours_over_rating"].iloc[0]
+            x = by_key[(ps_id, d)]
+            mark = "yes" if x.meets else "no"
+            firm.append({"mark": mark, "value": _fmt(x.firm), "unit": str(x.unit)})
+        over = first_row[ps_id].hours_over_rating
         rows.append(
             {
                 "rank": rank,
@@ -499,10 +507,8 @@ def report_html(
         )
     sections = []
     for ps_id in ranking.index:
-        ps_scr = screening[screening["ps_id"] == ps_id]
-        ps_year = year_stats[year_stats["ps_id"] == ps_id].set_index(
-            ["scenario", "figure", "statistic"]
-        )["value"]
+        ps_scr = ps_rows.get(ps_id, screening.iloc[:0])
+        ps_year = year_by_ps.get(ps_id, {})
         table = []
         for x in ps_scr.itertuples(index=False):
             stats = [
@@ -662,7 +668,9 @@ def write_report(run: Run, folder: Path) -> Path:
 
     folder = Path(folder)
     study = run.manifest["study"]
-    year = run.select_statistics(lambda t: t["month"].isna())  # chunk by chunk
+    import pyarrow.dataset as pads
+
+    year = run.select_statistics(lambda t: t["month"].isna(), pads.field("month").is_null())
     page = report_html(
         str(study.get("name", "")),
         str(study.get("description", "") or ""),

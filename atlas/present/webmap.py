@@ -340,6 +340,8 @@ def map_data(run: Run, scenario: str | None = None) -> tuple[MapData, str]:
         counts = run.register[run.register["ps_id"] != ""].groupby("ps_id").size()
         sites["ders"] = counts.reindex(sites["ps_id"], fill_value=0).to_numpy(dtype=float)
 
+    import pyarrow.dataset as pads
+
     def keep(stats: pd.DataFrame) -> np.ndarray:
         year = stats["statistic"].isin(list(YEAR_STATS)) & stats["month"].isna()
         heat = (
@@ -349,7 +351,16 @@ def map_data(run: Run, scenario: str | None = None) -> tuple[MapData, str]:
         )
         return (year | heat).to_numpy(dtype=bool)
 
-    stats = run.select_statistics(keep)  # chunk by chunk: only what the map shows
+    f = pads.field
+    stats = run.select_statistics(  # only what the map shows
+        keep,
+        (f("statistic").isin(list(YEAR_STATS)) & f("month").is_null())
+        | (
+            (f("statistic") == "share_at_or_above")
+            & (f("scenario") == chosen)
+            & f("hour").is_valid()
+        ),
+    )
     statistics = stats[["scenario", "ps_id", "figure", "statistic", "value"]].assign(
         month=pd.to_numeric(stats["month"], errors="coerce").astype(float),
         hour=pd.to_numeric(stats["hour"], errors="coerce").astype(float),
