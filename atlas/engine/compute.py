@@ -99,11 +99,18 @@ class StudyInputs:
             raise KeyError(f"unknown ps_id {ps_id!r}") from None
 
     @cached_property
-    def capacity_groups(self) -> dict[tuple[str, str], pd.DataFrame]:
-        """``{(scenario, ps_id): its rows of capacity with capacity_mw > 0}``, found once
-        (looking them up per PS in the whole table grows with the square of the PS count)."""
+    def capacity_groups(self) -> dict[tuple[str, str], list[tuple[str, str, float]]]:
+        """``{(scenario, ps_id): [(technology, level, capacity_mw), ...]}``, the rows with
+        capacity_mw > 0 in table order, found once (looking them up per PS in the whole
+        table grows with the square of the PS count). [MW]"""
         cap = self.capacity[self.capacity["capacity_mw"] > 0]
-        return {key: rows for key, rows in cap.groupby(["scenario", "ps_id"], sort=False)}
+        out: dict[tuple[str, str], list[tuple[str, str, float]]] = {}
+        for s, p, tech, level, mw in zip(
+            cap["scenario"], cap["ps_id"], cap["technology"], cap["level"],
+            cap["capacity_mw"], strict=True,
+        ):  # fmt: skip
+            out.setdefault((s, p), []).append((tech, level, float(mw)))
+        return out
 
 
 def der_specs(inputs: StudyInputs, scenario: str, ps_id: str) -> list[DerSpec]:
@@ -116,12 +123,11 @@ def der_specs(inputs: StudyInputs, scenario: str, ps_id: str) -> list[DerSpec]:
     no capacity or no charging are left out.
     """
     k = inputs.ps_index(ps_id)
-    rows = inputs.capacity_groups.get((scenario, ps_id), inputs.capacity.iloc[:0])
+    rows = inputs.capacity_groups.get((scenario, ps_id), [])
     specs: list[DerSpec] = []
     for tech in CAPACITY_TECHNOLOGIES:
-        tech_rows = rows[rows["technology"] == tech]
         merged: dict[tuple, tuple[CapabilityParams, float]] = {}
-        for level, sn in zip(tech_rows["level"], tech_rows["capacity_mw"], strict=True):
+        for level, sn in ((lv, mw) for t, lv, mw in rows if t == tech):
             params = inputs.parameters[(tech, level)]
             first, total = merged.get(params.shape_key(), (params, 0.0))
             merged[params.shape_key()] = (first, total + float(sn))

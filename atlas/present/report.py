@@ -483,7 +483,13 @@ def report_html(
     first_row = {x.ps_id: x for x in reversed(list(scr.itertuples(index=False)))}
     ps_rows = {p: g for p, g in screening.groupby("ps_id", sort=False)}
     year_by_ps = {
-        p: dict(zip(zip(g["scenario"], g["figure"], g["statistic"]), g["value"], strict=True))
+        p: dict(
+            zip(
+                zip(g["scenario"], g["figure"], g["statistic"], strict=True),
+                g["value"],
+                strict=True,
+            )
+        )
         for p, g in year_stats.groupby("ps_id", sort=False)
     }
     rows = []

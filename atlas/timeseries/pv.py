@@ -22,6 +22,7 @@ Values are per unit of the AC rating, generator convention, one per hour of the 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,26 @@ class PvSystem:
     albedo: float = 0.2
 
 
+@functools.lru_cache(maxsize=8)
+def _geocentric_sun(stamps_ns: bytes) -> tuple[np.ndarray, ...]:
+    """The Sun's apparent sidereal time, right ascension, declination and distance at the
+    stamps (UTC nanoseconds, as bytes to be hashable), computed once per process for each
+    axis: a study's chunks ask for the same axis again and again. Read-only arrays."""
+    from pvlib import spa
+
+    ns = np.frombuffer(stamps_ns, dtype=np.int64)
+    unixtime = ns.astype(float) / 1e9
+    times = pd.DatetimeIndex(ns).tz_localize("UTC")
+    delta_t = spa.calculate_deltat(times.year.to_numpy(), times.month.to_numpy())
+    args = (0.0, 0.0, 0.0, 101325.0 / 100.0, 12.0, delta_t, 0.5667, 1)
+    v, alpha, delta = spa.solar_position_numpy(unixtime, *args, sst=True)
+    (radius,) = spa.solar_position_numpy(unixtime, *args, esd=True)
+    out = (v, alpha, delta, radius)
+    for a in out:
+        a.flags.writeable = False
+    return out
+
+
 def solar_position_sites(times: pd.DatetimeIndex, latitudes, longitudes) -> dict[str, np.ndarray]:
     """NREL SPA solar position for many sites at once, shape (n_sites, n_times).
 
@@ -80,11 +101,9 @@ def solar_position_sites(times: pd.DatetimeIndex, latitudes, longitudes) -> dict
     """
     from pvlib import spa
 
-    unixtime = np.asarray(times.tz_convert("UTC").as_unit("ns").asi8, dtype=float) / 1e9
-    delta_t = spa.calculate_deltat(times.year.to_numpy(), times.month.to_numpy())
-    args = (0.0, 0.0, 0.0, 101325.0 / 100.0, 12.0, delta_t, 0.5667, 1)
-    v, alpha, delta = spa.solar_position_numpy(unixtime, *args, sst=True)
-    (radius,) = spa.solar_position_numpy(unixtime, *args, esd=True)
+    v, alpha, delta, radius = _geocentric_sun(
+        np.asarray(times.tz_convert("UTC").as_unit("ns").asi8, dtype=np.int64).tobytes()
+    )
     lat = np.asarray(latitudes, dtype=float)[:, None]  # (n_sites, 1)
     lon = np.asarray(longitudes, dtype=float)[:, None]
     hour_angle = spa.local_hour_angle(v[None, :], lon, alpha[None, :])
