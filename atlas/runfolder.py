@@ -498,7 +498,8 @@ class Run:
             return conform_statistics(pd.DataFrame(columns=STATISTICS_COLUMNS))
         table = pd.concat(parts, ignore_index=True)
         # chunk after chunk -> the table's order: scenario by scenario, then as the chunks came
-        sc = pd.Categorical(table["scenario"], categories=self.scenarios).codes
+        index = {s: i for i, s in enumerate(self.scenarios)}
+        sc = np.array([index.get(s, len(index)) for s in table["scenario"]])
         return conform_statistics(table.iloc[np.argsort(sc, kind="stable")])
 
     def hourly_chunks(self) -> Iterator[pd.DataFrame]:
