@@ -43,9 +43,10 @@ from atlas.inputs.tables import (
 from atlas.inputs.timeaxis import N_HOURS, hourly_axis
 from atlas.timeseries.stage import EvSource, PerPs, ev_source, technology_sources, v2g_shares
 
-#: Substations per chunk unless told otherwise: about 15 MB of hourly results per PS and
-#: scenario pair in memory at once, so a chunk takes a few hundred MB per worker.
-CHUNK_SIZE = 16
+#: Substations per chunk unless told otherwise: about 15 MB of hourly results per PS (two
+#: scenarios) in memory at once, so a chunk takes about 100-200 MB of a worker; enough
+#: chunks that two workers finish together (docs/scale.md).
+CHUNK_SIZE = 8
 
 
 @dataclass

@@ -120,7 +120,7 @@ def validate(study_file: Path) -> None:
 @click.option(
     "--chunk-size",
     type=click.IntRange(min=1),
-    default=16,
+    default=8,
     show_default=True,
     help="Substations per chunk: memory grows with it, not with the number of PS "
     "(docs/scale.md). Outputs do not depend on it.",

@@ -109,7 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-ps", type=int, nargs="+", default=[200, 2200])
     parser.add_argument("--map", default="offline", choices=["online", "offline", "none"])
-    parser.add_argument("--chunk-size", type=int, default=16)
+    parser.add_argument("--chunk-size", type=int, default=8)
     parser.add_argument("--speedup", action="store_true", help="1 vs 2 workers, no figures/map")
     parser.add_argument("--dask", action="store_true", help="also the dask engine (LocalCluster)")
     args = parser.parse_args()
