@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -36,6 +37,9 @@ from atlas.geo.register import (
 from atlas.inputs.checks import raise_first_bad
 from atlas.inputs.study import Study
 from atlas.inputs.tables import read_substations
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 
 @dataclass
@@ -220,7 +224,9 @@ def _given_areas(
     return resolve_overlaps(areas, tolerance_m2, path)
 
 
-def build_geodata(study: Study, files: dict[str, Path]) -> GeoStage:
+def build_geodata(
+    study: Study, files: dict[str, Path], client: Client | str | None = None
+) -> GeoStage:
     """Run the geodata stage of a study (see the module docstring).
 
     Parameters
@@ -228,6 +234,9 @@ def build_geodata(study: Study, files: dict[str, Path]) -> GeoStage:
     study : Study
     files : dict
         ``study.input_files()``.
+    client : distributed.Client or str, optional
+        The dask cluster (or its scheduler's address) of ``[areas] join = "dask"``; by
+        default as :func:`atlas.geo.dask_join.assign_register` chooses.
 
     Returns
     -------
@@ -259,18 +268,33 @@ def build_geodata(study: Study, files: dict[str, Path]) -> GeoStage:
         empty = shapely.is_empty(stage.areas.geometry.to_numpy())
         stage.report.empty_areas = sorted(str(p) for p in stage.areas["ps_id"].to_numpy()[empty])
     if "inputs.ders" in files:
-        _join_register(stage, study, files)
+        _join_register(stage, study, files, client)
     return stage
 
 
-def _join_register(stage: GeoStage, study: Study, files: dict[str, Path]) -> None:
+def _join_register(
+    stage: GeoStage, study: Study, files: dict[str, Path], client: Client | str | None = None
+) -> None:
     path = files["inputs.ders"]
     is_csv = path.name.lower().endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip"))
-    raw = read_layer(path, "DER register", ("Point",))
-    register = normalise_register(raw, path, study.scenarios, is_csv=is_csv).to_crs(stage.crs)
     assert stage.areas is not None  # a study with ders has service_areas or a boundary
     ids = stage.areas["ps_id"].to_numpy(dtype=object)
-    inside, nearest, distance = stage.assign(register.geometry.to_numpy())
+    if study.model.areas.join == "dask":  # a GeoParquet register, joined on the workers
+        from atlas.geo.dask_join import assign_register
+
+        raw, inside, nearest, distance = assign_register(
+            path,
+            stage.areas,
+            client,
+            sites=stage.sites if stage.voronoi else None,
+            boundary=stage.boundary if stage.voronoi else None,
+        )
+        register = normalise_register(raw, path, study.scenarios, is_csv=False)
+    else:
+        raw = read_layer(path, "DER register", ("Point",))
+        register = normalise_register(raw, path, study.scenarios, is_csv=is_csv)
+        register = register.to_crs(stage.crs)
+        inside, nearest, distance = stage.assign(register.geometry.to_numpy())
     index = np.where(
         (inside < 0) & (distance <= study.model.areas.snap_distance_m), nearest, inside
     )

@@ -82,6 +82,9 @@ class AreasSection(_Strict):
     substation_id: str = "ps_id"
     overlap_tolerance_m2: float = Field(default=1.0, ge=0.0)
     snap_distance_m: float = Field(default=0.0, ge=0.0)
+    # where DERs are joined: "local" (in memory) or "dask" (a GeoParquet register on a dask
+    # cluster, atlas.geo.dask_join; the same assignment)
+    join: Literal["local", "dask"] = "local"
 
     @field_validator("crs")
     @classmethod
