@@ -159,8 +159,11 @@ class StudyPlan:
         )
 
 
-def plan_study(study: Study | str | Path) -> StudyPlan:
+def plan_study(study: Study | str | Path, client: Any = None) -> StudyPlan:
     """Read and check a study's inputs, keeping per-PS hourly series for later chunks.
+
+    ``client``, a dask.distributed Client, joins a register on its cluster when the study
+    asks for it (``[areas] join = "dask"``, :mod:`atlas.geo.dask_join`).
 
     Raises
     ------
@@ -174,7 +177,7 @@ def plan_study(study: Study | str | Path) -> StudyPlan:
     t0 = time.perf_counter()
     files = study.input_files()
     axis = hourly_axis(study.year)
-    geo = build_geodata(study, files)
+    geo = build_geodata(study, files, client)
     capacity = geo.capacity
     ps_ids = [str(p) for p in geo.sites["ps_id"]]
     if capacity is None:
@@ -588,7 +591,8 @@ class DaskEngine:
                 "needs dask.distributed, expected it installed: "
                 "pip install 'flexibility-atlas[dask]'",
             ) from None
-        self.cluster = None
+        self.cluster: Any = None
+        self.client: Any = None
         if address is None:
             self.cluster = LocalCluster(
                 n_workers=workers,
@@ -625,9 +629,13 @@ class DaskEngine:
             self.client.cancel(futures)
 
     def close(self) -> None:
-        self.client.close()
+        """Close the client and the LocalCluster started for the run (again: nothing)."""
+        if self.client is not None:
+            self.client.close()
+            self.client = None
         if self.cluster is not None:
             self.cluster.close()
+            self.cluster = None
 
 
 def make_engine(

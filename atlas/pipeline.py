@@ -146,18 +146,49 @@ def run_study(
     -------
     Run
     """
-    from atlas.files import safe_names
-
     t_start = time.perf_counter()
     made_here = not isinstance(study, StudyPlan)
-    if isinstance(study, StudyInputs):
-        plan = plan_from_inputs(study)
-    elif isinstance(study, StudyPlan):
-        plan = study
-    else:
-        plan = plan_study(study)
+    runner = make_engine(engine, workers, scheduler)
+    try:  # the engine's processes or cluster end with the run, however it ends
+        if isinstance(study, StudyInputs):
+            plan = plan_from_inputs(study)
+        elif isinstance(study, StudyPlan):
+            plan = study
+        else:  # a dask register join ([areas] join = "dask") uses the engine's cluster
+            plan = plan_study(study, getattr(runner, "client", None))
+        return _run_plan(
+            plan, out, made_here, runner, t_start, formats=formats, progress=progress,
+            workers=workers, figures=figures, figures_for=figures_for, webmap=webmap,
+            overrides=overrides, chunk_size=chunk_size, engine=engine, scheduler=scheduler,
+        )  # fmt: skip
+    finally:
+        runner.close()
+
+
+def _run_plan(
+    plan: StudyPlan,
+    out: str | Path | None,
+    made_here: bool,
+    runner,
+    t_start: float,
+    *,
+    formats: tuple[str, ...],
+    progress: bool,
+    workers: int | None,
+    figures: str,
+    figures_for: list[str] | None,
+    webmap: str,
+    overrides: dict[str, float | None] | None,
+    chunk_size: int,
+    engine: str,
+    scheduler: str | None,
+) -> Run:
+    """:func:`run_study` once the study is planned (the caller closes ``runner``)."""
+    from atlas.files import safe_names
+
     study, ps_ids = plan.study, plan.ps_ids
-    assert plan.geo is not None, "the main process's plan has the geodata stage"
+    if plan.geo is None:
+        raise ValueError("the plan has no geodata stage (a worker's plan cannot be run)")
     # the geodata stage's tables in their run form (the register without its shapely
     # points): the geodata stage itself is not needed any more
     geo_tables = tables_from_geo(plan.geo, plan.capacity)
@@ -184,9 +215,7 @@ def run_study(
             figure_folders={p: safe_names(ps_ids)[p] for p in drawn},
         )
         t0 = time.perf_counter()
-        results = run_chunks(
-            plan, task, make_engine(engine, workers, scheduler), chunk_size, progress
-        )
+        results = run_chunks(plan, task, runner, chunk_size, progress)
         t1 = time.perf_counter()
         fault_point("computed")
         if folder is not None:

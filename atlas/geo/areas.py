@@ -283,9 +283,12 @@ def assign_points_voronoi(
         tie = dist[:, 1] == dist[:, 0]
         if tie.any():  # equidistant from two or more sites: the first ps_id among all of them
             for i in np.flatnonzero(tie):
-                cands = tree.query_ball_point(xy[i], dist[i, 0] * (1 + 1e-12))
-                cands = [c for c in cands if np.hypot(*(site_xy[c] - xy[i])) == dist[i, 0]]
-                best[i] = min(cands, key=lambda c: rank[c])
+                # the tree's distances and np.hypot may differ in the last bit: the
+                # candidates' distances are all taken with np.hypot, the smallest kept
+                cands = np.asarray(tree.query_ball_point(xy[i], dist[i, 0] * (1 + 1e-12)))
+                d = np.hypot(site_xy[cands, 0] - xy[i, 0], site_xy[cands, 1] - xy[i, 1])
+                closest = cands[d == d.min()]
+                best[i] = closest[np.argmin(rank[closest])]
     shapely.prepare(boundary)
     covered = shapely.intersects_xy(boundary, xy[:, 0], xy[:, 1])
     inside = np.where(covered, best, -1)

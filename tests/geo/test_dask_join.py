@@ -187,18 +187,19 @@ def test_same_assignment_as_the_local_join(client, tmp_path, kind, crs, parts):
         assert set(ids[nearest[west]]) == {"PS0"} and set(distance_m[west]) == {STEP}
 
 
-@pytest.mark.xfail(
-    raises=ValueError,
-    strict=True,
-    reason="atlas.geo.areas.assign_points_voronoi: the k-d tree sees a tie that np.hypot "
-    "does not (1 ulp apart), no candidate is left and min() of nothing fails",
-)
 def test_local_voronoi_tie_on_an_inexact_distance():
     """(X0 + 1000, Y0 - 957) is equally far from the sites at X0 and X0 + 2000 (on their
-    bisector): 1384.1419724869265 m for the k-d tree, ...268 m for np.hypot. The local
-    join fails on it, and so does the dask join, which runs the same function."""
+    bisector): 1384.1419724869265 m for the k-d tree, ...268 m for np.hypot. The join takes
+    every candidate's distance with np.hypot: it goes to the nearest by np.hypot, the
+    first ps_id among equals (brute force over every site)."""
     stage = _voronoi_stage()
-    stage.assign(shapely.points([(X0 + STEP / 2, Y0 - 957.0)]))
+    xy = np.array([X0 + STEP / 2, Y0 - 957.0])
+    _, nearest, _ = stage.assign(shapely.points([tuple(xy)]))
+    site_xy = shapely.get_coordinates(stage.sites.geometry.to_numpy())
+    d = np.hypot(site_xy[:, 0] - xy[0], site_xy[:, 1] - xy[1])
+    ids = stage.sites["ps_id"].to_numpy(dtype=str)
+    expected = min(np.flatnonzero(d == d.min()), key=lambda k: ids[k])
+    assert nearest[0] == expected
 
 
 def test_partitions_stay_on_the_workers(client, tmp_path):
