@@ -329,7 +329,7 @@ def synthetic_run(n: int, ders_per_area: int, seed: int = SEED):
         capacity=capacity,
         ev=pd.concat(ev_rows, ignore_index=True),
         envelopes=envelopes,
-        statistics=stats,
+        statistics_table=stats,
         screening=screening,
         areas=areas,
         boundary=boundary,
