@@ -67,6 +67,14 @@ class LoadSource:
         ids = list(np.asarray(self.ps_ids, dtype=object)[index])
         return read_load_parquet(self.path, self.year, ids, self.load_year)
 
+    def subset(self, index) -> LoadSource:
+        """The load of the PS at ``index`` only (a chunk's share, to send to a worker)."""
+        return replace(
+            self,
+            ps_ids=list(np.asarray(self.ps_ids, dtype=object)[index]),
+            array=None if self.array is None else self.array[index],
+        )
+
 
 def read_load_source(path: Path, year: int, ps_ids: list[str], load_year: int | None) -> LoadSource:
     """A CSV load table is read (and checked) whole; a Parquet one is checked for its
@@ -124,6 +132,23 @@ class StudyPlan:
     def for_workers(self) -> StudyPlan:
         """The plan without the geodata stage (not needed per chunk, and large)."""
         return replace(self, geo=None)
+
+    def subset(self, chunk: range) -> StudyPlan:
+        """The plan of the PS in ``chunk`` only, without the geodata stage: what a worker
+        needs for that chunk (its size grows with the chunk, not with the study)."""
+        index = slice(chunk.start, chunk.stop)
+        subs = self.substations.iloc[index].reset_index(drop=True)
+        keep = self.capacity["ps_id"].isin(set(subs["ps_id"]))
+        return replace(
+            self,
+            substations=subs,
+            capacity=self.capacity[keep].reset_index(drop=True),
+            per_ps_profiles={t: src.subset(index) for t, src in self.per_ps_profiles.items()},
+            ev=self.ev.subset(index),
+            load=self.load.subset(index),
+            v2g_share={s: a[index] for s, a in self.v2g_share.items()},
+            geo=None,
+        )
 
     def chunks(self, chunk_size: int = CHUNK_SIZE) -> list[range]:
         """Consecutive ranges of PS positions, ``chunk_size`` each (the last one shorter)."""
@@ -515,51 +540,50 @@ class LocalEngine:
         pass
 
 
-_WORKER_PLAN: StudyPlan | None = None
+def _run_subset(plan: StudyPlan, index: int, task: ChunkTask) -> ChunkResult:
+    """Run a chunk whose plan holds only its own PS (:meth:`StudyPlan.subset`)."""
+    return run_chunk(plan, index, range(len(plan.substations)), task)
 
 
-def _init_worker(plan: StudyPlan) -> None:
-    global _WORKER_PLAN
-    _WORKER_PLAN = plan
-
-
-def _chunk_in_worker(c: int, chunk: range, task: ChunkTask) -> ChunkResult:
-    assert _WORKER_PLAN is not None, "set by _init_worker"
-    return run_chunk(_WORKER_PLAN, c, chunk, task)
+def _warm_up() -> int:
+    """A no-op task: starting every worker while the main process reads the study."""
+    return os.getpid()
 
 
 class ProcessEngine:
     """Chunks in worker processes of this machine.
 
     Workers start from a fresh server process (``forkserver``, with atlas imported once), not
-    from a copy of this one, so they hold only the plan and their chunk; they exit with this
-    process (the pool is shut down on any error or interrupt, and the server exits when its
-    parent does).
+    from a copy of this one, so they hold only their chunk; they are started as the engine
+    is made, so their start-up overlaps with the reading of the study. Each task carries
+    its chunk's share of the plan (:meth:`StudyPlan.subset`). The workers exit with the run
+    (the pool is shut down on any error or interrupt, and the server exits when its parent
+    does).
     """
 
     def __init__(self, workers: int):
-        self.workers = workers
-        self.pool: Any = None
-
-    def map(self, plan: StudyPlan, chunks: list[range], task: ChunkTask):
         import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures import ProcessPoolExecutor
 
+        self.workers = workers
         methods = multiprocessing.get_all_start_methods()
         method = "forkserver" if "forkserver" in methods else "spawn"
         ctx = multiprocessing.get_context(method)
         if method == "forkserver":
             ctx.set_forkserver_preload(["atlas.batch"])
-        self.pool = ProcessPoolExecutor(
-            self.workers, ctx, initializer=_init_worker, initargs=(plan.for_workers(),)
-        )
+        self.pool: Any = ProcessPoolExecutor(workers, ctx)
+        self.warm = [self.pool.submit(_warm_up) for _ in range(workers)]
+
+    def map(self, plan: StudyPlan, chunks: list[range], task: ChunkTask):
+        from concurrent.futures import FIRST_COMPLETED, wait
+
         pending: dict[Any, int] = {}
         todo = list(enumerate(chunks))
         # at most two chunks queued per worker: results are small, but waiting ones are not
         while todo or pending:
             while todo and len(pending) < 2 * self.workers:
                 c, chunk = todo.pop(0)
-                pending[self.pool.submit(_chunk_in_worker, c, chunk, task)] = c
+                pending[self.pool.submit(_run_subset, plan.subset(chunk), c, task)] = c
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:
                 pending.pop(f)
@@ -576,9 +600,9 @@ class DaskEngine:
 
     With ``address`` the cluster's scheduler (``tcp://host:8786``); without, a
     LocalCluster of ``workers`` single-threaded worker processes is started and closed
-    with the run. The plan is scattered to the workers once; each task writes its parts into
-    the staging folder, which must be on storage that every worker can write (the same
-    path), and hands back its per-PS summary.
+    with the run. Each task carries its chunk's share of the plan (:meth:`StudyPlan.subset`,
+    a few kB), writes its parts into the staging folder, which must be on storage that
+    every worker can write (the same path), and hands back its per-PS summary.
     """
 
     def __init__(self, address: str | None = None, workers: int = 1):
@@ -617,9 +641,8 @@ class DaskEngine:
     def map(self, plan: StudyPlan, chunks: list[range], task: ChunkTask):
         from distributed import as_completed
 
-        remote = self.client.scatter(plan.for_workers(), broadcast=True)
         futures = [
-            self.client.submit(run_chunk, remote, c, chunk, task, key=f"atlas-chunk-{c}-{id(task)}")
+            self.client.submit(_run_subset, plan.subset(chunk), c, task, pure=False)
             for c, chunk in enumerate(chunks)
         ]
         try:

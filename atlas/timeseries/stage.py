@@ -6,7 +6,7 @@ notebook.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -88,6 +88,8 @@ class PerPs(Protocol):
 
     def take(self, index) -> np.ndarray: ...
 
+    def subset(self, index) -> PerPs: ...
+
 
 @dataclass
 class InMemory:
@@ -97,6 +99,10 @@ class InMemory:
 
     def take(self, index) -> np.ndarray:
         return self.array[index]
+
+    def subset(self, index) -> InMemory:
+        """The rows of the PS at ``index`` only (a chunk's share, to send to a worker)."""
+        return InMemory(self.array[index])
 
 
 @dataclass
@@ -117,6 +123,10 @@ class PvSource:
     def online(self) -> bool:
         """PVGIS's series: downloaded (or read from the cache) once for every PS."""
         return isinstance(self.spec, PvPvgisProfile)
+
+    def subset(self, index) -> PvSource:
+        """The source of the PS at ``index`` only (a chunk's share, to send to a worker)."""
+        return replace(self, lat=self.lat[index], lon=self.lon[index])
 
     def take(self, index) -> np.ndarray:
         axis = hourly_axis(self.study.year)
@@ -164,6 +174,15 @@ class EvSource:
     working: np.ndarray | None = None
     shapes: Any = None
     arrays: dict[str, np.ndarray] | None = None
+
+    def subset(self, index) -> EvSource:
+        """The source of the PS at ``index`` only (a chunk's share, to send to a worker)."""
+        return replace(
+            self,
+            n_ps=len(np.arange(self.n_ps)[index]),
+            energy=None if self.energy is None else {s: e[index] for s, e in self.energy.items()},
+            arrays=None if self.arrays is None else {s: a[index] for s, a in self.arrays.items()},
+        )
 
     def take(self, index) -> dict[str, np.ndarray]:
         out = {}
