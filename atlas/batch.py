@@ -295,6 +295,29 @@ class ChunkResult:
     statistics: pd.DataFrame | None = None
 
 
+def release_memory() -> None:
+    """Give memory freed by this process back to the system: the geodata stage of a national
+    study leaves about 1 GB of freed heap that the C library keeps (glibc's
+    ``malloc_trim``; Arrow's pool ``release_unused``). Nothing where they do not exist."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except (ImportError, AttributeError):
+        pass
+    name = ctypes.util.find_library("c")
+    if sys.platform.startswith("linux") and name:
+        try:
+            ctypes.CDLL(name).malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident set size so far. [MB]"""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -545,38 +568,36 @@ def _run_subset(plan: StudyPlan, index: int, task: ChunkTask) -> ChunkResult:
     return run_chunk(plan, index, range(len(plan.substations)), task)
 
 
-def _warm_up() -> int:
-    """A no-op task: starting every worker while the main process reads the study."""
-    return os.getpid()
-
-
 class ProcessEngine:
     """Chunks in worker processes of this machine.
 
     Workers start from a fresh server process (``forkserver``, with atlas imported once), not
-    from a copy of this one, so they hold only their chunk; they are started as the engine
-    is made, so their start-up overlaps with the reading of the study. Each task carries
-    its chunk's share of the plan (:meth:`StudyPlan.subset`). The workers exit with the run
-    (the pool is shut down on any error or interrupt, and the server exits when its parent
-    does).
+    from a copy of this one, so they hold only their chunk. They start once the study is
+    read (so the reading's peak memory and theirs do not add up), and each task carries its
+    chunk's share of the plan (:meth:`StudyPlan.subset`). The workers exit with the run (the
+    pool is shut down on any error or interrupt, and the server exits when its parent does).
     """
 
     def __init__(self, workers: int):
+        self.workers = workers
+        self.pool: Any = None
+
+    def _start(self) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        self.workers = workers
         methods = multiprocessing.get_all_start_methods()
         method = "forkserver" if "forkserver" in methods else "spawn"
         ctx = multiprocessing.get_context(method)
         if method == "forkserver":
             ctx.set_forkserver_preload(["atlas.batch"])
-        self.pool: Any = ProcessPoolExecutor(workers, ctx)
-        self.warm = [self.pool.submit(_warm_up) for _ in range(workers)]
+        self.pool = ProcessPoolExecutor(self.workers, ctx)
 
     def map(self, plan: StudyPlan, chunks: list[range], task: ChunkTask):
         from concurrent.futures import FIRST_COMPLETED, wait
 
+        if self.pool is None:
+            self._start()
         pending: dict[Any, int] = {}
         todo = list(enumerate(chunks))
         # at most two chunks queued per worker: results are small, but waiting ones are not

@@ -33,6 +33,7 @@ from atlas.batch import (
     make_engine,
     peak_rss_mb,
     plan_study,
+    release_memory,
     run_chunks,
 )
 from atlas.engine.compute import FIGURE_COLUMNS, StudyInputs
@@ -196,6 +197,7 @@ def _run_plan(
     ev_points = plan.geo.ev_points
     if made_here:  # let the geodata stage go before the chunks run
         plan.geo = None
+        release_memory()
     unknown = [p for p in figures_for or [] if p not in ps_ids]
     if unknown:
         shown = ", ".join(ps_ids[:20]) + (" ..." if len(ps_ids) > 20 else "")
