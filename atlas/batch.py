@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from atlas.engine.capability import CapabilityParams, default_parameters, override_parameters
-from atlas.engine.compute import FIGURE_COLUMNS, StudyInputs, compute_ps
+from atlas.engine.compute import FIGURE_COLUMNS, StudyInputs, chunk_hourly, compute_chunk
 from atlas.errors import AtlasInputError
 from atlas.geo.join import GeoStage, build_geodata
 from atlas.inputs.study import Study, load_study
@@ -322,70 +322,6 @@ def peak_rss_mb() -> float:
     """This process's peak resident set size so far. [MB]"""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS
-
-
-def chunk_hourly(inputs: StudyInputs, values: np.ndarray, over: np.ndarray) -> pd.DataFrame:
-    """The hourly table of a chunk: one row per scenario, PS and hour.
-
-    Parameters
-    ----------
-    values : numpy.ndarray
-        (n_scenarios, len(FIGURE_COLUMNS), n_ps, 8760). [MW, Mvar]
-    over : numpy.ndarray
-        (n_scenarios, n_ps, 8760) bool.
-    """
-    from atlas.timeseries.pv import sun_above_horizon
-
-    scenarios, ps_ids = inputs.study.scenarios, inputs.ps_ids
-    n_ps, n_sc = len(ps_ids), len(scenarios)
-    daylight = sun_above_horizon(  # (n_ps, 8760), at the PS site
-        inputs.axis, inputs.substations["lat"].to_numpy(), inputs.substations["lon"].to_numpy()
-    )
-    return pd.DataFrame(
-        {
-            "scenario": pd.array(
-                np.repeat(np.array(scenarios, dtype=object), n_ps * N_HOURS), dtype="str"
-            ),
-            "ps_id": pd.array(
-                np.tile(np.repeat(np.array(ps_ids, dtype=object), N_HOURS), n_sc), dtype="str"
-            ),
-            "time": pd.DatetimeIndex(
-                np.tile(inputs.axis.tz_convert(None).to_numpy(), n_sc * n_ps)
-            ).tz_localize("UTC"),
-            "p_mw": np.tile(inputs.load[..., 0].ravel(), n_sc),
-            "q_mvar": np.tile(inputs.load[..., 1].ravel(), n_sc),
-            **{c: values[:, j].ravel() for j, c in enumerate(FIGURE_COLUMNS)},
-            "over_rating": over.ravel(),
-            "daylight": np.tile(daylight.ravel(), n_sc),
-        }
-    )
-
-
-def compute_chunk(inputs: StudyInputs) -> tuple[np.ndarray, list[tuple], np.ndarray]:
-    """Figures, envelopes and headroom of every PS of ``inputs`` (one linear-algebra thread:
-    the matrices are tiny, a second thread only spins).
-
-    Returns
-    -------
-    values : numpy.ndarray
-        (n_scenarios, len(FIGURE_COLUMNS), n_ps, 8760). [MW, Mvar]
-    envelopes : list of (scenario, ps_id, kind, geometry)
-    over : numpy.ndarray
-        (n_scenarios, n_ps, 8760) bool.
-    """
-    from threadpoolctl import threadpool_limits
-
-    n_ps, n_sc = len(inputs.ps_ids), len(inputs.study.scenarios)
-    values = np.empty((n_sc, len(FIGURE_COLUMNS), n_ps, N_HOURS))
-    over = np.zeros((n_sc, n_ps, N_HOURS), dtype=bool)
-    envelopes: list[tuple] = []
-    with threadpool_limits(limits=1):
-        for k in range(n_ps):
-            ps_values, ps_envelopes, ps_over = compute_ps(inputs, k)
-            values[:, :, k, :] = ps_values
-            over[:, k, :] = ps_over
-            envelopes += ps_envelopes
-    return values, envelopes, over
 
 
 def run_chunk(plan: StudyPlan, index: int, chunk: range, task: ChunkTask) -> ChunkResult:

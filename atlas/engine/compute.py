@@ -11,9 +11,7 @@ the envelopes and the transformer headroom, over every scenario.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -254,107 +252,29 @@ def compute_ps(
     return values, envelopes, over
 
 
-#: Fewest substations per worker process when the number of workers is automatic.
-MIN_PS_PER_WORKER = 4
-
-_WORKER_INPUTS: StudyInputs | None = None
-
-
-_WORKER_LIMITS = None
-
-
-def _init_worker(inputs: StudyInputs) -> None:
-    """Give a worker process the inputs and one BLAS thread (the processes share the cores)."""
-    from threadpoolctl import threadpool_limits
-
-    global _WORKER_INPUTS, _WORKER_LIMITS
-    _WORKER_INPUTS = inputs
-    _WORKER_LIMITS = threadpool_limits(limits=1)
-
-
-def _compute_in_worker(k: int):
-    assert _WORKER_INPUTS is not None, "set by _init_worker"
-    return k, *compute_ps(_WORKER_INPUTS, k)
-
-
-def compute(inputs: StudyInputs, progress: bool = False, workers: int | None = 1) -> EngineResult:
-    """Compute the hourly flexibility and the envelopes of every PS and scenario.
+def chunk_hourly(inputs: StudyInputs, values: np.ndarray, over: np.ndarray) -> pd.DataFrame:
+    """The hourly table of a chunk: one row per scenario, PS and hour.
 
     Parameters
     ----------
-    inputs : StudyInputs
-    progress : bool, default False
-        Show a progress bar over substations (after the first second).
-    workers : int or None, default 1
-        Processes to spread the substations over; None for one per CPU (in-process for
-        fewer than ``2 * MIN_PS_PER_WORKER`` substations). Results do not depend on it.
-
-    Returns
-    -------
-    EngineResult
+    values : numpy.ndarray
+        (n_scenarios, len(FIGURE_COLUMNS), n_ps, 8760). [MW, Mvar]
+    over : numpy.ndarray
+        (n_scenarios, n_ps, 8760) bool.
     """
-    from tqdm.auto import tqdm
 
-    t0 = time.perf_counter()
-    scenarios = inputs.study.scenarios
-    ps_ids = inputs.ps_ids
+    scenarios, ps_ids = inputs.study.scenarios, inputs.ps_ids
     n_ps, n_sc = len(ps_ids), len(scenarios)
-    values = np.empty((n_sc, len(FIGURE_COLUMNS), n_ps, N_HOURS))
-    over = np.zeros((n_sc, n_ps, N_HOURS), dtype=bool)
-    per_ps: dict[int, list] = {}
-    if workers is None:  # one per CPU, unless the study is too small to repay the start-up
-        workers = (
-            1
-            if n_ps < MIN_PS_PER_WORKER * 2
-            else min(os.cpu_count() or 1, n_ps // MIN_PS_PER_WORKER)
-        )
-    workers = max(1, min(workers, n_ps))
-    bar = tqdm(total=n_ps, desc="substations", unit="PS", disable=not progress, delay=1.0)
-    results: Iterator[tuple[int, np.ndarray, list, np.ndarray]]
-    limits = None
-    if workers == 1:
-        from threadpoolctl import threadpool_limits
-
-        # small matrices: a second linear-algebra thread only costs (restored at the end)
-        limits = threadpool_limits(limits=1)
-        results = ((k, *compute_ps(inputs, k)) for k in range(n_ps))
-        pool = None
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        pool = ProcessPoolExecutor(
-            workers,
-            multiprocessing.get_context(method),
-            initializer=_init_worker,
-            initargs=(inputs,),
-        )
-        results = pool.map(_compute_in_worker, range(n_ps), chunksize=max(1, n_ps // (4 * workers)))
-    try:
-        for k, ps_values, ps_envelopes, ps_over in results:
-            values[:, :, k, :] = ps_values
-            over[:, k, :] = ps_over
-            per_ps[k] = ps_envelopes
-            bar.update()
-    finally:
-        bar.close()
-        if pool is not None:
-            pool.shutdown()
-        if limits is not None:
-            limits.restore_original_limits()
-    t1 = time.perf_counter()
-    envelopes = [row for k in range(n_ps) for row in per_ps[k]]
     daylight = sun_above_horizon(  # (n_ps, 8760), at the PS site
         inputs.axis, inputs.substations["lat"].to_numpy(), inputs.substations["lon"].to_numpy()
     )
-    hourly = pd.DataFrame(
+    return pd.DataFrame(
         {
             "scenario": pd.array(
-                np.repeat(np.array(scenarios, dtype=object), n_ps * N_HOURS), dtype="string"
+                np.repeat(np.array(scenarios, dtype=object), n_ps * N_HOURS), dtype="str"
             ),
             "ps_id": pd.array(
-                np.tile(np.repeat(np.array(ps_ids, dtype=object), N_HOURS), n_sc), dtype="string"
+                np.tile(np.repeat(np.array(ps_ids, dtype=object), N_HOURS), n_sc), dtype="str"
             ),
             "time": pd.DatetimeIndex(
                 np.tile(inputs.axis.tz_convert(None).to_numpy(), n_sc * n_ps)
@@ -366,6 +286,48 @@ def compute(inputs: StudyInputs, progress: bool = False, workers: int | None = 1
             "daylight": np.tile(daylight.ravel(), n_sc),
         }
     )
+
+
+def compute_chunk(inputs: StudyInputs) -> tuple[np.ndarray, list[tuple], np.ndarray]:
+    """Figures, envelopes and headroom of every PS of ``inputs`` (one linear-algebra thread:
+    the matrices are tiny, a second thread only spins).
+
+    Returns
+    -------
+    values : numpy.ndarray
+        (n_scenarios, len(FIGURE_COLUMNS), n_ps, 8760). [MW, Mvar]
+    envelopes : list of (scenario, ps_id, kind, geometry)
+    over : numpy.ndarray
+        (n_scenarios, n_ps, 8760) bool.
+    """
+    from threadpoolctl import threadpool_limits
+
+    n_ps, n_sc = len(inputs.ps_ids), len(inputs.study.scenarios)
+    values = np.empty((n_sc, len(FIGURE_COLUMNS), n_ps, N_HOURS))
+    over = np.zeros((n_sc, n_ps, N_HOURS), dtype=bool)
+    envelopes: list[tuple] = []
+    with threadpool_limits(limits=1):
+        for k in range(n_ps):
+            ps_values, ps_envelopes, ps_over = compute_ps(inputs, k)
+            values[:, :, k, :] = ps_values
+            over[:, k, :] = ps_over
+            envelopes += ps_envelopes
+    return values, envelopes, over
+
+
+def compute(inputs: StudyInputs) -> EngineResult:
+    """Compute the hourly flexibility and the envelopes of every PS of ``inputs``, in this
+    process (a notebook's small study; :func:`atlas.pipeline.run_study` runs a study in
+    chunks, on worker processes or a cluster, with the same results).
+
+    Returns
+    -------
+    EngineResult
+    """
+    t0 = time.perf_counter()
+    values, envelopes, over = compute_chunk(inputs)
+    t1 = time.perf_counter()
+    hourly = chunk_hourly(inputs, values, over)
     env = pd.DataFrame(envelopes, columns=["scenario", "ps_id", "kind", "geometry"])
     timings = dict(inputs.timings_s, compute=t1 - t0, table=time.perf_counter() - t1)
     return EngineResult(hourly=hourly, envelopes=env, timings_s=timings)

@@ -334,12 +334,13 @@ def test_ev_location_order_is_the_conventions(tiny_inputs):
     assert_array_equal(tiny_inputs.v2g_share["2030"][0], [0, 1, 0, 1])
 
 
-def test_results_do_not_depend_on_the_number_of_workers(tiny_inputs, tiny_result):
-    from atlas.engine.compute import compute as run
+def test_a_chunked_run_equals_the_whole_computation(tiny_inputs, tiny_result):
+    from atlas.pipeline import run_study
 
-    two = run(tiny_inputs, workers=2)
-    pd.testing.assert_frame_equal(two.hourly, tiny_result.hourly)
-    for a, b in zip(two.envelopes.itertuples(), tiny_result.envelopes.itertuples(), strict=True):
+    run = run_study(tiny_inputs, chunk_size=1)  # one PS per chunk
+    assert run.manifest["engine"]["chunks"] == 3
+    pd.testing.assert_frame_equal(run.hourly, tiny_result.hourly.astype(run.hourly.dtypes))
+    for a, b in zip(run.envelopes.itertuples(), tiny_result.envelopes.itertuples(), strict=True):
         assert (a.scenario, a.ps_id, a.kind) == (b.scenario, b.ps_id, b.kind)
         assert a.geometry.equals_exact(b.geometry, tolerance=0)
 
