@@ -293,7 +293,13 @@ def _join_register(
     else:
         raw = read_layer(path, "DER register", ("Point",))
         register = normalise_register(raw, path, study.scenarios, is_csv=is_csv)
-        register = register.to_crs(stage.crs)
+        del raw  # a national register is large: one copy at a time
+        # reproject the points only (GeoDataFrame.to_crs deep-copies every column)
+        metric = register.geometry.to_crs(stage.crs)
+        register = gpd.GeoDataFrame(
+            register.drop(columns=register.geometry.name), geometry=metric.to_numpy(), crs=stage.crs
+        )
+        del metric
         inside, nearest, distance = stage.assign(register.geometry.to_numpy())
     index = np.where(
         (inside < 0) & (distance <= study.model.areas.snap_distance_m), nearest, inside
@@ -303,7 +309,11 @@ def _join_register(
     register["nearest_ps_id"] = np.where(nearest >= 0, ids[np.maximum(nearest, 0)], "")
     register["snapped"] = (index >= 0) & (distance > 0)
     stage.register = register
-    joined = register[register["ps_id"] != ""]
+    # the columns the tables below read, not a copy of the whole register
+    joined = register.loc[
+        register["ps_id"] != "",
+        ["scenario", "ps_id", "technology", "level", "location", "v2g", "capacity_mw"],
+    ]
     capacity = capacity_from_register(joined, study.scenarios)
     capacity = _add_growth(capacity, stage, study, files)
     stage.capacity = capacity
