@@ -129,10 +129,6 @@ class StudyPlan:
     def ps_ids(self) -> list[str]:
         return list(self.substations["ps_id"])
 
-    def for_workers(self) -> StudyPlan:
-        """The plan without the geodata stage (not needed per chunk, and large)."""
-        return replace(self, geo=None)
-
     def subset(self, chunk: range) -> StudyPlan:
         """The plan of the PS in ``chunk`` only, without the geodata stage: what a worker
         needs for that chunk (its size grows with the chunk, not with the study)."""
@@ -489,8 +485,6 @@ def _draw_chunk(inputs: StudyInputs, arrays, envelopes: list[tuple], task: Chunk
 class LocalEngine:
     """Every chunk in this process, one after the other."""
 
-    workers = 1
-
     def map(self, plan: StudyPlan, chunks: list[range], task: ChunkTask):
         for c, chunk in enumerate(chunks):
             yield run_chunk(plan, c, chunk, task)
@@ -593,7 +587,6 @@ class DaskEngine:
                     f"cannot reach {address!r} ({exc}), expected the address of a running "
                     "dask scheduler such as tcp://127.0.0.1:8786",
                 ) from None
-        self.workers = len(self.client.scheduler_info()["workers"]) or workers
 
     def map(self, plan: StudyPlan, chunks: list[range], task: ChunkTask):
         from distributed import as_completed

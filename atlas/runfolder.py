@@ -829,13 +829,6 @@ def read_envelopes(path: Path) -> pd.DataFrame:
     return conform_envelopes(table.drop(columns=["wkt", "wkb"]).assign(geometry=geoms))
 
 
-def read_statistics(path: Path) -> pd.DataFrame:
-    """Read ``statistics.parquet`` (a dataset folder, or a single file of format 1)."""
-    from atlas.dataset import read_dataset
-
-    return conform_statistics(read_dataset(path))
-
-
 def _rfc7946(geoms: np.ndarray) -> np.ndarray:
     """Polygons with counter-clockwise exterior rings (RFC 7946's right-hand rule)."""
     import shapely

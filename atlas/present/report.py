@@ -576,48 +576,6 @@ def figure_thresholds(screening: dict) -> dict[str, tuple[float, str]]:
     }
 
 
-def start_run_figures(
-    inputs: StudyInputs,
-    hourly: pd.DataFrame,
-    envelopes: pd.DataFrame,
-    screening: dict,
-    folder: Path,
-    level: str,
-    ps_ids: list[str],
-    workers: int,
-) -> FigureJob:
-    """Start drawing a run's figures into ``folder/figures`` in worker processes.
-
-    Parameters
-    ----------
-    inputs : StudyInputs
-        The study's inputs (the PS point, names, ratings; the capability sets for ``all``).
-    hourly, envelopes : pandas.DataFrame
-        The engine's hourly table and envelopes.
-    screening : dict
-        The ``[screening]`` settings (thresholds, sample_day).
-    level : {"summary", "all"}
-    ps_ids : list of str
-        The PS to draw.
-    workers : int
-        Processes.
-    """
-    subs = inputs.substations
-    data = RunFigureData(
-        arrays=hourly_arrays(hourly),
-        load=inputs.load,
-        timezone=inputs.study.timezone,
-        envelopes={(r.scenario, r.ps_id, r.kind): r.geometry for r in envelopes.itertuples()},
-        thresholds=figure_thresholds(screening),
-        sample_day=screening["sample_day"],
-        names=dict(zip(subs["ps_id"], subs["name"], strict=True)),
-        rated_mva=dict(zip(subs["ps_id"], subs["rated_mva"], strict=True)),
-    )
-    if level == "all":
-        data.tech_views = {p: technology_views(inputs, p) for p in ps_ids}
-    return start_figures(data, folder, level, ps_ids, workers)
-
-
 #: Figures that show the relief thresholds (redrawn when a run is screened again).
 THRESHOLD_FIGURES = frozenset({"fig11_monthly_boxes", "availability_heatmap"})
 

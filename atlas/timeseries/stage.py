@@ -317,39 +317,27 @@ def v2g_shares(
     return out
 
 
-def ev_summary(
-    scenarios: list[str],
-    ps_ids: list[str],
-    ev_mw: dict[str, np.ndarray],
-    ev_points: pd.DataFrame | None,
-) -> pd.DataFrame:
-    """Charging points and yearly EV charging energy per scenario and PS.
-
-    Parameters
-    ----------
-    ev_mw : dict
-        ``{scenario: (n_ps, 4, 8760)}`` charging power. [MW]
-    ev_points : pandas.DataFrame or None
-        The register's charging points (scenario, ps_id, points), if any.
-
-    Returns
-    -------
-    pandas.DataFrame
-        scenario, ps_id, charging_points, energy_mwh (the power summed over the hours of
-        one hour each). [MWh]
-    """
-    energy = {s: ev_mw[s].sum(axis=(1, 2)) for s in scenarios}
-    return ev_table(scenarios, ps_ids, energy, ev_points)
-
-
 def ev_table(
     scenarios: list[str],
     ps_ids: list[str],
     energy_mwh: dict[str, np.ndarray],
     ev_points: pd.DataFrame | None,
 ) -> pd.DataFrame:
-    """The table of :func:`ev_summary` from each scenario's yearly energy per PS,
-    ``{scenario: (n_ps,)}``. [MWh]"""
+    """Charging points and yearly EV charging energy per scenario and PS.
+
+    Parameters
+    ----------
+    energy_mwh : dict
+        ``{scenario: (n_ps,)}`` yearly charging energy of each PS (the chunks' charging power
+        summed over the hours of one hour each). [MWh]
+    ev_points : pandas.DataFrame or None
+        The register's charging points (scenario, ps_id, points), if any.
+
+    Returns
+    -------
+    pandas.DataFrame
+        scenario, ps_id, charging_points, energy_mwh. [MWh]
+    """
     points = pd.Series(dtype=float)
     if ev_points is not None and len(ev_points):
         points = ev_points.groupby(["scenario", "ps_id"])["points"].sum()
