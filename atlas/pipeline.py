@@ -209,12 +209,13 @@ def _run_plan(
     with stage or nullcontext():
         folder = stage.path if stage is not None else None
         drawn = figures_for or ps_ids
+        folder_names = safe_names(ps_ids)
         task = ChunkTask(
             folder=folder,
             settings=settings,
             formats=tuple(formats),
             figures=figures if folder is not None else "none",
-            figure_folders={p: safe_names(ps_ids)[p] for p in drawn},
+            figure_folders={p: folder_names[p] for p in drawn},
         )
         t0 = time.perf_counter()
         results = run_chunks(plan, task, runner, chunk_size, progress)

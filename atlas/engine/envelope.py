@@ -277,10 +277,14 @@ def cloud_hulls(ps_point: np.ndarray, concave_ratio: float = 0.2) -> dict[str, B
         ``{"cloud_convex": geometry, "cloud_concave": geometry}``.
     """
     pts = unique_points(np.asarray(ps_point, dtype=float).reshape(-1, 2))
-    multipoint = shapely.multipoints(pts)
+    # GEOS's hulls read only the distinct coordinates of their input (the concave hull
+    # triangulates them, DelaunayTriangulationBuilder::setSites), so a line through the
+    # points gives the same hulls as the multipoint, and it is one coordinate sequence
+    # (0.1 ms for 8760 points) instead of 8760 point geometries (6 ms)
+    cloud = shapely.linestrings(pts) if len(pts) >= 2 else shapely.multipoints(pts)
     return {
-        "cloud_convex": shapely.convex_hull(multipoint),
-        "cloud_concave": shapely.concave_hull(multipoint, ratio=concave_ratio, allow_holes=False),
+        "cloud_convex": shapely.convex_hull(cloud),
+        "cloud_concave": shapely.concave_hull(cloud, ratio=concave_ratio, allow_holes=False),
     }
 
 

@@ -481,7 +481,9 @@ def report_html(
     # each PS's rows found once (filtering the tables per PS grows with the square of the PS)
     by_key = {(x.ps_id, x.direction): x for x in scr.itertuples(index=False)}
     first_row = {x.ps_id: x for x in reversed(list(scr.itertuples(index=False)))}
-    ps_rows = {p: g for p, g in screening.groupby("ps_id", sort=False)}
+    ps_rows: dict[str, list] = {}
+    for x in screening.itertuples(index=False):  # one pass: per-PS frames cost ms each
+        ps_rows.setdefault(x.ps_id, []).append(x)
     year_by_ps = {
         p: dict(
             zip(
@@ -513,10 +515,10 @@ def report_html(
         )
     sections = []
     for ps_id in ranking.index:
-        ps_scr = ps_rows.get(ps_id, screening.iloc[:0])
         ps_year = year_by_ps.get(ps_id, {})
+        ps_scr = ps_rows.get(ps_id, [])
         table = []
-        for x in ps_scr.itertuples(index=False):
+        for x in ps_scr:
             stats = [
                 _fmt(ps_year.get((x.scenario, x.direction, name), np.nan))
                 for name in ("std", "p10", "p50", "p90", "max")
@@ -542,7 +544,7 @@ def report_html(
             {
                 "anchor": anchors[ps_id],
                 "ps_id": str(ps_id),
-                "name": str(ps_scr["name"].iloc[0] if len(ps_scr) else ""),
+                "name": str(ps_scr[0].name if ps_scr else ""),
                 "rows": table,
                 "figures": links,
             }

@@ -30,7 +30,7 @@ from atlas.inputs.study import (
 from atlas.inputs.tables import read_ev, read_profile
 from atlas.inputs.timeaxis import N_HOURS, hourly_axis
 from atlas.timeseries.ev import allocate_energy, charging_power, local_day_types, read_ev_shapes
-from atlas.timeseries.pv import PvSystem, pv_clearsky, pv_pvgis, pv_tmy, read_tmy
+from atlas.timeseries.pv import PvSystem, Tmy, pv_clearsky, pv_pvgis, pv_tmy, read_tmy
 from atlas.timeseries.seasonal import biomass_profile, default_coefficients, polynomial_profile
 
 
@@ -118,6 +118,12 @@ class PvSource:
     files: dict[str, Path]
     lat: np.ndarray
     lon: np.ndarray
+    #: The TMY of a ``tmy`` or ``default`` source, read once for every chunk.
+    tmy: Tmy | None = None
+
+    def __post_init__(self) -> None:
+        if self.tmy is None and isinstance(self.spec, PvTmyProfile | PvDefaultProfile):
+            self.tmy = read_tmy(self.files.get("profiles.pv.file"))
 
     @property
     def online(self) -> bool:
@@ -131,7 +137,7 @@ class PvSource:
     def take(self, index) -> np.ndarray:
         axis = hourly_axis(self.study.year)
         return pv_profiles(
-            self.study, self.spec, self.files, axis, self.lat[index], self.lon[index]
+            self.study, self.spec, self.files, axis, self.lat[index], self.lon[index], self.tmy
         )
 
 
@@ -205,13 +211,14 @@ def pv_profiles(
     axis: pd.DatetimeIndex,
     pv_lat: np.ndarray,
     pv_lon: np.ndarray,
+    tmy: Tmy | None = None,
 ) -> np.ndarray:
     """PV per unit of AC rating from a pvlib source, summed over its mix of planes.
 
+    ``tmy`` is the weather of a ``tmy`` or ``default`` source, read here if not given.
     Returns (n_ps, 8760), one per service area. [-]
     """
-    tmy = None
-    if isinstance(spec, PvTmyProfile | PvDefaultProfile):
+    if tmy is None and isinstance(spec, PvTmyProfile | PvDefaultProfile):
         tmy = read_tmy(files.get("profiles.pv.file"))
     total: float | np.ndarray = 0.0
     for share, tilt, azimuth in spec.planes():
