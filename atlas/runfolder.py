@@ -169,6 +169,8 @@ def conform(table: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
         if kind == "text":
             if s is None:
                 out[col] = pd.Series([""] * n, dtype="str")
+            elif s.dtype == "str":  # already text (Arrow): only the missing cells change
+                out[col] = (s.fillna("") if s.hasnans else s).reset_index(drop=True)
             else:
                 cells = s.astype(object)
                 out[col] = cells.where(cells.notna(), "").astype("str").reset_index(drop=True)

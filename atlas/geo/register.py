@@ -86,15 +86,17 @@ def normalise_register(
     n = len(raw)
 
     def text(col: str, default: str = "") -> pd.Series:
-        """The column as stripped text, empty cells as ``default``; each distinct value is
-        cleaned once (registers are long and repetitive)."""
+        """The column as stripped text (Arrow strings: no Python object per cell, registers
+        are long), empty and missing cells as ``default``."""
         if col not in cols:
-            return pd.Series(np.full(n, default, dtype=object), index=raw.index)
-        codes, uniques = pd.factorize(raw[col], use_na_sentinel=True)
-        stripped = pd.Series(np.asarray(uniques, dtype=object), dtype="str").str.strip()
-        stripped = stripped.where(stripped != "", default)  # vectorised: ids are all distinct
-        clean = np.append(stripped.to_numpy(dtype=object), default)
-        return pd.Series(clean[codes], index=raw.index)
+            return pd.Series(default, index=raw.index, dtype="str")
+        values = raw[col]
+        if values.dtype != "str":  # numbers or mixed cells (GeoJSON): each distinct one once
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+            as_text = np.append(pd.Series(np.asarray(uniques, dtype=object), dtype="str"), None)
+            values = pd.Series(as_text[codes], index=raw.index, dtype="str")
+        stripped = values.str.strip()
+        return stripped.where(stripped.notna() & (stripped != ""), default)
 
     tech = text("technology").str.lower()
     raise_first_bad(
@@ -158,24 +160,19 @@ def normalise_register(
     )
     der_id = text("der_id")
     _check_unique_der_ids(
-        der_id.to_numpy(dtype=object),
-        scenario.to_numpy(dtype=object),
-        scenarios,
-        path,
-        is_csv=is_csv,
-        per_scenario="scenario" in cols,
+        der_id, scenario, scenarios, path, is_csv=is_csv, per_scenario="scenario" in cols
     )
     der_id = der_id.where(der_id != "", pd.Series(np.arange(1, n + 1).astype(str), index=raw.index))
     return gpd.GeoDataFrame(
         {
-            "der_id": der_id.to_numpy(dtype=object),
-            "name": text("name").to_numpy(dtype=object),
-            "technology": tech.to_numpy(dtype=object),
-            "level": level.to_numpy(dtype=object),
+            "der_id": der_id.array,
+            "name": text("name").array,
+            "technology": tech.array,
+            "level": level.array,
             "capacity_mw": capacity_mw,
-            "location": location.to_numpy(dtype=object),
+            "location": location.array,
             "v2g": v2g,
-            "scenario": scenario.to_numpy(dtype=object),
+            "scenario": scenario.array,
         },
         geometry=raw.geometry.to_numpy(),
         crs=raw.crs,
@@ -183,8 +180,8 @@ def normalise_register(
 
 
 def _check_unique_der_ids(
-    der_id: np.ndarray,
-    scenario: np.ndarray,
+    der_id: pd.Series,
+    scenario: pd.Series,
     scenarios: list[str],
     path: Path,
     is_csv: bool,
@@ -196,38 +193,45 @@ def _check_unique_der_ids(
     repowered in 2030, say); an empty scenario means every scenario, so it clashes with any
     other row of that ``der_id``. Empty ids (numbered by row later) are not compared.
 
+    Parameters
+    ----------
+    der_id, scenario : pandas.Series
+        Each row's stripped id and scenario ("" for none and for every scenario); every
+        scenario given is one of ``scenarios``.
+
     Raises
     ------
     AtlasInputError
         Naming both records of the first clash, e.g. ``rows 3 and 7, der_id: duplicate
         'PV12', expected each der_id once``.
     """
-    given = np.flatnonzero(der_id != "")
+    given = np.flatnonzero((der_id != "").to_numpy(dtype=bool))
     if len(given) < 2:
         return
-    # one (row, der_id, scenario) for each scenario a row belongs to, in row order
-    members = [given[(scenario[given] == "") | (scenario[given] == s)] for s in scenarios]
+    # ids and scenarios as integer codes: a million rows compared without a Python object
+    id_code = pd.factorize(der_id)[0].astype(np.int64)
+    sc_code = pd.Index(scenarios).get_indexer(scenario).astype(np.int64)  # "": -1
+    # one (row, scenario) for each scenario a row belongs to, in row order
+    members = [given[(sc_code[given] == -1) | (sc_code[given] == k)] for k in range(len(scenarios))]
     row = np.concatenate(members)
-    named = np.concatenate(
-        [np.full(len(m), s, dtype=object) for m, s in zip(members, scenarios, strict=True)]
-    )
+    named = np.concatenate([np.full(len(m), k) for k, m in enumerate(members)])
     order = np.argsort(row, kind="stable")
     row, named = row[order], named[order]
-    key = pd.DataFrame({"der_id": der_id[row], "scenario": named})
-    pair = first_duplicate(key)
+    pair = first_duplicate(id_code[row] * len(scenarios) + named)
     if pair is None:
         return
     a, b = int(row[pair[0]]), int(row[pair[1]])
     label, line = record_label([a, b], is_csv)
-    value = der_id[b]
+    value = der_id.iloc[b]
+    sc_a, sc_b = scenario.iloc[a], scenario.iloc[b]
     if not per_scenario:
         problem = f"duplicate {value!r}, expected each der_id once"
-    elif scenario[a] == scenario[b] == "":
+    elif sc_a == sc_b == "":
         problem = f"duplicate {value!r} in every scenario, expected each der_id once per scenario"
     else:
-        shared = named[pair[1]]
+        shared = scenarios[int(named[pair[1]])]
         problem = f"duplicate {value!r} in scenario {shared!r}"
-        if "" in (scenario[a], scenario[b]):
+        if "" in (sc_a, sc_b):
             problem += " (an empty scenario means every scenario)"
         problem += ", expected each der_id once per scenario"
     raise AtlasInputError(path, f"{label}, der_id", problem, line=line)
