@@ -252,6 +252,7 @@ def read_load_parquet(
     :func:`check_load_parquet` once for the whole table). Rows are named by their ps_id and
     stamp in errors (a filtered read has no global row number).
     """
+    import pyarrow as pa
     import pyarrow.dataset as ds
 
     try:
@@ -259,22 +260,62 @@ def read_load_parquet(
         table = dataset.to_table(columns=LOAD_COLUMNS, filter=ds.field("ps_id").isin(list(ps_ids)))
     except Exception as exc:  # pyarrow raises several types for a file that is not parquet
         raise AtlasInputError(path, "", f"cannot be read as parquet ({exc})") from None
-    df = table.to_pandas()
-    df["ps_id"] = df["ps_id"].astype(str)
-    time = df["time"]
-    if isinstance(time.dtype, pd.DatetimeTZDtype):  # each distinct stamp formatted once
-        codes, uniques = pd.factorize(time.dt.tz_convert("UTC"))
-        text = pd.DatetimeIndex(uniques).strftime("%Y-%m-%dT%H:%M:%SZ")
-        df["time"] = np.asarray(text, dtype=object)[codes]
-    elif pd.api.types.is_datetime64_any_dtype(time):
+    time_type = table.schema.field("time").type
+    if pa.types.is_timestamp(time_type) and time_type.tz is None:
         raise AtlasInputError(
             path,
             "time",
             "timestamps without a time zone, expected UTC timestamps (or ISO 8601 text with Z)",
         )
-    else:
-        df["time"] = time.astype(str)
+    df = table.to_pandas()
+    # timestamps stay as they are (placed on the axis as instants) and so do the ids (the
+    # filter kept only ps_ids' rows); text, or anything else, is parsed as written
+    if not isinstance(df["time"].dtype, pd.DatetimeTZDtype):
+        df["ps_id"] = df["ps_id"].astype(str)
+        df["time"] = df["time"].astype(str)
     return load_from_table(df, path, year, ps_ids, load_year, rows="ps_id")
+
+
+def _timestamp_positions(values: pd.Series, year: int, path: Path, col: str = "time") -> np.ndarray:
+    """Position on the hourly axis of ``year`` of each row's timestamp (time zone aware).
+
+    The stamps are compared with the axis as instants (in UTC), nothing is formatted unless
+    a message shows a stamp. A fraction of a second is dropped, as when the stamps were
+    compared as whole-second text. An empty stamp (NaT) or an off-axis stamp is an error
+    naming its row, in the words of :func:`_stamp_positions`, the stamp shown in UTC.
+    """
+    stamps = pd.DatetimeIndex(values).tz_convert("UTC")
+    axis = hourly_axis(year)
+    pos = axis.get_indexer(stamps)
+    missed = pos < 0
+    if not missed.any():
+        return pos
+    raise_first_bad(
+        stamps.isna(),
+        path,
+        col,
+        lambda i: (
+            f"got {values.iloc[i]!r}, expected an ISO 8601 UTC stamp such as {year}-01-01T00:00:00Z"
+        ),
+    )
+    pos[missed] = axis.get_indexer(stamps[missed].floor("s"))
+    raise_first_bad(
+        pos < 0,
+        path,
+        col,
+        lambda i: (
+            f"stamp {_stamp_text(values.iloc[i])!r} is not an hour of the {year} axis (UTC, on the hour, 29 February excluded)"
+        ),
+    )
+    return pos
+
+
+def _stamp_text(value) -> str:
+    """A row's stamp as messages show it: text as written, a timestamp in UTC to the second
+    (``2030-01-01T05:00:00Z``)."""
+    if isinstance(value, pd.Timestamp):
+        return value.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value
 
 
 def load_from_table(
@@ -285,29 +326,33 @@ def load_from_table(
     load_year: int | None = None,
     rows: str = "csv",
 ) -> np.ndarray:
-    """The (n_ps, 8760, 2) load array of a table ``time, ps_id, p_mw, q_mvar`` (text stamps),
-    checked as :func:`read_load` says. ``rows="ps_id"`` names a bad row by its PS and stamp
-    rather than its file line (a filtered read)."""
+    """The (n_ps, 8760, 2) load array of a table ``time, ps_id, p_mw, q_mvar``, checked as
+    :func:`read_load` says. ``time`` is text, or time zone aware timestamps (a Parquet
+    table). ``rows="ps_id"`` names a bad row by its PS and stamp rather than its file line
+    (a filtered read)."""
     ps = code_column(
         df, "ps_id", path, ps_ids, "is not in the substations file, expected a known ps_id"
     )
     p = numeric_column(df, "p_mw", path)
     q = numeric_column(df, "q_mvar", path)
     source_year = load_year or year
-    pos = _stamp_positions(df["time"], source_year, path)
+    if isinstance(df["time"].dtype, pd.DatetimeTZDtype):
+        pos = _timestamp_positions(df["time"], source_year, path)
+    else:
+        pos = _stamp_positions(df["time"], source_year, path)
     key = ps * N_HOURS + pos
-    pair = first_duplicate(key)
+    count = np.bincount(key, minlength=len(ps_ids) * N_HOURS)  # per (PS, hour)
+    pair = first_duplicate(key) if (count > 1).any() else None
     if pair is not None:
         dup = pair[1]
         where = f"row {dup + 1}, " if rows == "csv" else ""
         raise AtlasInputError(
             path,
             f"{where}ps_id={ps_ids[ps[dup]]}",
-            f"duplicate stamp {df['time'].iloc[dup]}, expected each hour once per PS",
+            f"duplicate stamp {_stamp_text(df['time'].iloc[dup])}, expected each hour once per PS",
             line=csv_line(dup) if rows == "csv" else None,
         )
-    have = np.zeros((len(ps_ids), N_HOURS), dtype=bool)
-    have[ps, pos] = True
+    have = count.reshape(len(ps_ids), N_HOURS) > 0
     if not have.all():
         k, first = np.argwhere(~have)[0]
         axis = hourly_axis(source_year)
