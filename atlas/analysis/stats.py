@@ -104,6 +104,45 @@ def longest_runs(mask: np.ndarray) -> np.ndarray:
     return (idx - last_false).max(axis=-1)
 
 
+def longest_runs_by_group(mask: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Longest run of consecutive True values within each group of hours. [h]
+
+    The same as ``longest_runs(mask & (group == g))`` for every group g (hours of other
+    groups break a run), in one pass instead of one per group.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray
+        (..., n) bool.
+    group : numpy.ndarray
+        (n,) the group of each hour (e.g. the local month); a group may come back later.
+
+    Returns
+    -------
+    groups : numpy.ndarray
+        The groups present, sorted, (n_groups,).
+    runs : numpy.ndarray
+        (..., n_groups) int64.
+    """
+    m = np.asarray(mask, dtype=bool)
+    group = np.asarray(group)
+    n = m.shape[-1]
+    groups = np.unique(group)
+    if n == 0:
+        return groups, np.zeros((*m.shape[:-1], 0), dtype=np.int64)
+    idx = np.arange(n)
+    # stretches of consecutive hours in one group: a run cannot cross a stretch's start, as
+    # if the hour before it were False, so the "last False" is at least that hour
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    before_start = np.repeat(starts - 1, np.diff(np.r_[starts, n]))
+    last_false = np.where(m, before_start, idx)
+    np.maximum.accumulate(last_false, axis=-1, out=last_false)
+    per_stretch = np.maximum.reduceat(idx - last_false, starts, axis=-1)
+    stretch_group = group[starts]
+    runs = np.stack([per_stretch[..., stretch_group == g].max(axis=-1) for g in groups], axis=-1)
+    return groups, runs
+
+
 @dataclass(frozen=True)
 class HourlyArrays:
     """The hourly table as arrays, one axis per scenario, PS and hour.
@@ -318,6 +357,71 @@ def local_calendar(time: pd.DatetimeIndex, timezone: str) -> dict[str, np.ndarra
     return {"month": month, "hour": local.hour.to_numpy(), "day": day, "day_month": month[starts]}
 
 
+def percentiles(values: np.ndarray, q, sorted_values: np.ndarray | None = None) -> np.ndarray:
+    """``np.percentile(values, q, axis=-1)`` (linear), bit for bit, from one sort.
+
+    :func:`numpy.percentile` partitions a copy of the values for every call; sorting them
+    once is cheaper when several percentiles (or calls) share the values. The interpolation
+    repeats numpy's own arithmetic (its ``_lerp``), so the results are the same floats.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        (..., n), n >= 1.
+    q : float or sequence of float
+        Percentiles in [0, 100].
+    sorted_values : numpy.ndarray, optional
+        ``np.sort(values, axis=-1)``, when the caller has it already.
+
+    Returns
+    -------
+    numpy.ndarray
+        (...) for a scalar q, (..., len(q)) for a sequence (q last, unlike numpy).
+
+    Notes
+    -----
+    Sorted and partitioned values agree element by element except where -0.0 and 0.0 (equal,
+    in no defined order; numpy's vectorised sort may even turn one into the other) meet. Only
+    ``b - (b - a)(1 - gamma)`` with ``gamma >= 0.5`` and the upper neighbour b a zero depends
+    on the signs of zeros (``a + (b - a) gamma`` gives +0.0 from two zeros, whatever their
+    signs): such rows with both signs of zero are left to :func:`numpy.percentile` itself. A
+    row with a NaN gives NaN.
+    """
+    values = np.asarray(values, dtype=float)
+    s = np.sort(values, axis=-1) if sorted_values is None else np.asarray(sorted_values)
+    n = s.shape[-1]
+    # numpy's linear method: index (n - 1) q between the floor and the next, both clipped
+    # to the last value at the top; gamma from the clipped floor
+    virtual = (n - 1) * np.true_divide(q, 100)
+    prev = np.floor(virtual)
+    nxt = prev + 1
+    top = virtual >= n - 1
+    prev = np.where(top, -1, prev).astype(np.intp)
+    nxt = np.where(top, -1, nxt).astype(np.intp)
+    gamma = virtual - prev
+    a, b = s[..., prev], s[..., nxt]
+    diff = b - a
+    out = np.asarray(a + diff * gamma)
+    np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5)
+    # rows whose result may depend on the order of -0.0 and 0.0 (Notes)
+    zero_next = (b == 0) & (gamma >= 0.5)
+    if zero_next.ndim > s.ndim - 1:
+        zero_next = zero_next.any(axis=-1)
+    if zero_next.any():
+        rows = values[zero_next]  # not the sorted ones: np.sort may turn -0.0 into 0.0
+        zeros = rows == 0
+        sign = np.signbit(rows)
+        mixed = np.zeros(zero_next.shape, dtype=bool)
+        mixed[zero_next] = (zeros & sign).any(axis=-1) & (zeros & ~sign).any(axis=-1)
+        if mixed.any():
+            exact = np.percentile(values[mixed], q, axis=-1)
+            out[mixed] = exact if np.ndim(q) == 0 else np.moveaxis(exact, 0, -1)
+    nan = np.isnan(s[..., -1])  # NaN sorts last
+    if nan.any():
+        out[nan] = (s[..., -1] if np.ndim(q) == 0 else s[..., -1:])[nan]
+    return out
+
+
 def monthly_boxes(values: np.ndarray, month: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Box statistics of each local month: min, Q1, median, Q3, max (interpolated).
 
@@ -333,14 +437,18 @@ def monthly_boxes(values: np.ndarray, month: np.ndarray) -> tuple[np.ndarray, np
     months : numpy.ndarray
         The months present, (n_months,).
     boxes : numpy.ndarray
-        (..., n_months, 5).
+        (..., n_months, 5), as :func:`numpy.percentile` gives them for each month's hours.
     """
-    months = np.unique(month)
-    boxes = np.stack(
-        [np.percentile(values[..., month == m], [0, 25, 50, 75, 100], axis=-1) for m in months],
-        axis=-1,
-    )  # (5, ..., n_months)
-    return months, np.moveaxis(boxes, 0, -1)
+    month = np.asarray(month)
+    # each month's hours side by side, in time order (a month may come back at the end of
+    # the UTC year), then one sort per month
+    order = np.argsort(month, kind="stable")
+    grouped = np.asarray(values, dtype=float)[..., order]
+    months, starts, counts = np.unique(month[order], return_index=True, return_counts=True)
+    boxes = np.empty((*grouped.shape[:-1], len(months), 5))
+    for i, (start, count) in enumerate(zip(starts, counts, strict=True)):
+        boxes[..., i, :] = percentiles(grouped[..., start : start + count], [0, 25, 50, 75, 100])
+    return months, boxes
 
 
 def month_hour_means(
@@ -365,35 +473,67 @@ def month_hour_means(
     cell = (np.asarray(month) - 1) * 24 + np.asarray(hour)
     order = np.argsort(cell, kind="stable")
     cells, starts, counts = np.unique(cell[order], return_index=True, return_counts=True)
-    total = np.add.reduceat(np.asarray(values, dtype=float)[..., order], starts, axis=-1)
+    values = np.asarray(values)
+    if values.dtype == bool:
+        # count in integers: the same floats as summing ones and zeros, with less to move
+        total = np.add.reduceat(values[..., order], starts, axis=-1, dtype=np.int64)
+    else:
+        total = np.add.reduceat(values.astype(float, copy=False)[..., order], starts, axis=-1)
     return cells // 24 + 1, cells % 24, total / counts
 
 
-def _long(
-    arr: np.ndarray,
-    statistic: str,
-    scenarios: list[str],
-    ps_ids: list[str],
-    month=None,
-    hour=None,
-) -> pd.DataFrame:
-    """Long-form rows of a (n_sc, n_ps, 4[, k]) array; month/hour (k,) arrays or None."""
-    n_sc, n_ps = arr.shape[:2]
-    k = arr.shape[3] if arr.ndim == 4 else 1
-    n = n_sc * n_ps * 4 * k
+def _frame(parts: list[tuple], scenarios: list[str], ps_ids: list[str]) -> pd.DataFrame:
+    """The long-form table of :func:`statistics` from its parts, rows in their final order.
 
-    def per_k(x):
-        return pd.array(np.full(n, pd.NA) if x is None else np.tile(x, n // k), dtype="Int8")
+    Parameters
+    ----------
+    parts : list of tuple
+        ``(statistic, arr, month, hour)``: ``arr`` (n_sc, n_ps, 4[, k]), ``month`` and
+        ``hour`` (k,) arrays or None (<NA>).
+    scenarios, ps_ids : list of str
+
+    Returns
+    -------
+    pandas.DataFrame
+        Scenario by scenario, PS by PS, each PS's block the parts in order (figure-major):
+        the same rows whether the PS are analysed together or chunk by chunk.
+    """
+    n_sc, n_ps = len(scenarios), len(ps_ids)
+    names = list(dict.fromkeys(p[0] for p in parts))
+    values: list[np.ndarray] = []
+    figure: list[np.ndarray] = []
+    statistic: list[np.ndarray] = []
+    month: list[np.ndarray] = []
+    hour: list[np.ndarray] = []
+    for name, arr, m, h in parts:
+        k = arr.shape[3] if arr.ndim == 4 else 1
+        values.append(arr.reshape(n_sc, n_ps, 4 * k).astype(float))
+        figure.append(np.repeat(np.arange(4), k))
+        statistic.append(np.full(4 * k, names.index(name)))
+        for col, x in ((month, m), (hour, h)):
+            col.append(np.full(4 * k, -1) if x is None else np.tile(np.asarray(x), 4))
+    # one PS's rows (the same pattern for every scenario and PS), then the whole table
+    per_ps = sum(len(f) for f in figure)
+    n_blocks = n_sc * n_ps
+
+    def text(uniques: list[str], codes: np.ndarray):
+        # a column of few distinct strings: let pandas infer the dtype of the distinct
+        # values (Arrow-backed "str" or object, as for any array of strings), then take
+        return pd.Series(np.asarray(uniques, dtype=str)).array.take(codes)
+
+    def int8(x: list[np.ndarray]):
+        whole = np.tile(np.concatenate(x), n_blocks)
+        return pd.arrays.IntegerArray(np.maximum(whole, 0).astype(np.int8), whole < 0)
 
     return pd.DataFrame(
         {
-            "scenario": np.repeat(scenarios, n_ps * 4 * k),
-            "ps_id": np.tile(np.repeat(ps_ids, 4 * k), n_sc),
-            "figure": np.tile(np.repeat(list(DIRECTIONS), k), n_sc * n_ps),
-            "statistic": statistic,
-            "month": per_k(month),
-            "hour": per_k(hour),
-            "value": arr.ravel().astype(float),
+            "scenario": text(scenarios, np.repeat(np.arange(n_sc), n_ps * per_ps)),
+            "ps_id": text(ps_ids, np.tile(np.repeat(np.arange(n_ps), per_ps), n_sc)),
+            "figure": text(list(DIRECTIONS), np.tile(np.concatenate(figure), n_blocks)),
+            "statistic": text(names, np.tile(np.concatenate(statistic), n_blocks)),
+            "month": int8(month),
+            "hour": int8(hour),
+            "value": np.concatenate(values, axis=-1).ravel(),
         }
     )
 
@@ -438,27 +578,26 @@ def statistics(
     month, hour = cal["month"], cal["hour"]
     thr = _thresholds(threshold_mw, threshold_mvar)[None, None, :, None]
     above = v >= thr
-    args = (a.scenarios, a.ps_ids)
-    parts = [
-        _long(v.mean(axis=-1), "mean", *args),
-        _long(v.std(axis=-1), "std", *args),
-        _long(v.min(axis=-1), "min", *args),
-        *(
-            _long(np.percentile(v, q, axis=-1), f"p{q}", *args)
-            for q in (10, 50, 90)  # linear interpolation, numpy's default
-        ),
-        _long(v.max(axis=-1), "max", *args),
+    # one sort serves the three percentiles (linear interpolation, numpy's default)
+    ordered = np.sort(v, axis=-1)
+    parts: list[tuple[str, np.ndarray, np.ndarray | None, np.ndarray | None]] = [
+        ("mean", v.mean(axis=-1), None, None),
+        ("std", v.std(axis=-1), None, None),
+        ("min", v.min(axis=-1), None, None),
+        *((f"p{q}", percentiles(v, q, ordered), None, None) for q in (10, 50, 90)),
+        ("max", v.max(axis=-1), None, None),
     ]
+    del ordered
     months, boxes = monthly_boxes(v, month)  # (..., n_months, 5)
     for i, name in enumerate(("box_min", "box_q1", "box_median", "box_q3", "box_max")):
-        parts.append(_long(boxes[..., i], name, *args, month=months))
+        parts.append((name, boxes[..., i], months, None))
     # consecutive hours of the axis within the month (other hours break a run)
-    runs = np.stack([longest_runs(above & (month == m)) for m in months], axis=-1)
-    parts.append(_long(runs, "longest_run_h", *args, month=months))
+    _, runs = longest_runs_by_group(above, month)
+    parts.append(("longest_run_h", runs, months, None))
     cm, ch, cell_mean = month_hour_means(v, month, hour)
     _, _, cell_share = month_hour_means(above, month, hour)
-    parts.append(_long(cell_mean, "mean", *args, month=cm, hour=ch))
-    parts.append(_long(cell_share, "share_at_or_above", *args, month=cm, hour=ch))
+    parts.append(("mean", cell_mean, cm, ch))
+    parts.append(("share_at_or_above", cell_share, cm, ch))
     if a.daylight is not None:
         day_month = cal["day_month"]
         for name, daily in zip(
@@ -470,19 +609,9 @@ def statistics(
                 per_month = np.stack(
                     [_nanmean(daily[..., day_month == m]) for m in months], axis=-1
                 )
-            parts.append(_long(per_month, name, *args, month=months))
-            parts.append(_long(_nanmean(daily), name, *args))
-    table = pd.concat(parts, ignore_index=True)
-    # scenario by scenario, PS by PS (each block in the order above): the same rows whether
-    # the PS are analysed together or chunk by chunk. Each part is (scenario, PS, ...)-major.
-    n_sc, n_ps = len(a.scenarios), len(a.ps_ids)
-    sc_key, ps_key = [], []
-    for part in parts:
-        per_ps = len(part) // (n_sc * n_ps)
-        sc_key.append(np.repeat(np.arange(n_sc), n_ps * per_ps))
-        ps_key.append(np.tile(np.repeat(np.arange(n_ps), per_ps), n_sc))
-    order = np.lexsort((np.concatenate(ps_key), np.concatenate(sc_key)))
-    return table.iloc[order].reset_index(drop=True)
+            parts.append((name, per_month, months, None))
+            parts.append((name, _nanmean(daily), None, None))
+    return _frame(parts, a.scenarios, a.ps_ids)
 
 
 def _nanmean(x: np.ndarray) -> np.ndarray:

@@ -93,7 +93,8 @@ def normalise_register(
         values = raw[col]
         if values.dtype != "str":  # numbers or mixed cells (GeoJSON): each distinct one once
             codes, uniques = pd.factorize(values, use_na_sentinel=True)
-            as_text = np.append(pd.Series(np.asarray(uniques, dtype=object), dtype="str"), None)
+            as_text = np.empty(len(uniques) + 1, dtype=object)  # the last: missing cells
+            as_text[:-1] = pd.Series(np.asarray(uniques, dtype=object), dtype="str").to_numpy()
             values = pd.Series(as_text[codes], index=raw.index, dtype="str")
         stripped = values.str.strip()
         return stripped.where(stripped.notna() & (stripped != ""), default)
