@@ -368,16 +368,19 @@ def run_chunk(plan: StudyPlan, index: int, chunk: range, task: ChunkTask) -> Chu
     lap("statistics")
     pngs: dict[str, list[str]] = {}
     if task.folder is not None:
-        scenarios = plan.study.scenarios
-        for s, scenario in enumerate(scenarios):
+        n_sc = len(plan.study.scenarios)
+        h_rows, s_rows = len(hourly) // n_sc, len(stats) // n_sc
+        for s in range(n_sc):  # both tables hold their scenarios one after the other
+            part = hourly.iloc[s * h_rows : (s + 1) * h_rows]
+            write_part(part, task.folder / HOURLY_PARQUET, s, index)
             write_part(
-                hourly[hourly["scenario"] == scenario], task.folder / HOURLY_PARQUET, s, index
-            )
-            write_part(
-                stats[stats["scenario"] == scenario], task.folder / STATISTICS_PARQUET, s, index
+                stats.iloc[s * s_rows : (s + 1) * s_rows],
+                task.folder / STATISTICS_PARQUET,
+                s,
+                index,
             )
             if "csv" in task.formats:
-                write_csv_part(hourly[hourly["scenario"] == scenario], task.folder, s, index)
+                write_csv_part(part, task.folder, s, index)
         lap("write")
         if task.figures != "none":
             pngs = _draw_chunk(inputs, arrays, envelopes, task)

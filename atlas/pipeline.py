@@ -17,6 +17,7 @@ import copy
 import dataclasses
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -41,7 +42,15 @@ from atlas.errors import AtlasInputError
 from atlas.geo.stage import geodata_summary
 from atlas.inputs.study import Study
 from atlas.present import run_pages
-from atlas.runfolder import Run, Staging, fault_point, new_manifest, tables_from_geo, write_manifest
+from atlas.runfolder import (
+    Run,
+    Staging,
+    fault_point,
+    new_manifest,
+    tables_from_geo,
+    write_geodata_tables,
+    write_manifest,
+)
 from atlas.timeseries.stage import EvSource, InMemory, ev_table
 
 #: Columns of the hourly table, in order.
@@ -218,7 +227,16 @@ def _run_plan(
             figure_folders={p: folder_names[p] for p in drawn},
         )
         t0 = time.perf_counter()
-        results = run_chunks(plan, task, runner, chunk_size, progress)
+        # the geodata stage's tables are written while the chunks compute (this process
+        # only waits for the workers' results then)
+        with ThreadPoolExecutor(1, thread_name_prefix="atlas-tables") as early:
+            tables_job = (
+                early.submit(write_geodata_tables, geo_tables, folder)
+                if folder is not None
+                else None
+            )
+            results = run_chunks(plan, task, runner, chunk_size, progress)
+            tables_written = tables_job.result() if tables_job is not None else None
         t1 = time.perf_counter()
         fault_point("computed")
         if folder is not None:
@@ -266,7 +284,7 @@ def _run_plan(
             **geo_tables,
         )
         if folder is not None:
-            run.write_into(folder, views=run_pages(run))
+            run.write_into(folder, views=run_pages(run), tables_written=tables_written)
             memory = {"main_peak_rss_mb": round(peak_rss_mb(), 1)}
             memory["worker_peak_rss_mb"] = round(max(r.peak_rss_mb for r in results), 1)
             run.manifest["memory"] = memory

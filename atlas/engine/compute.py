@@ -270,11 +270,12 @@ def chunk_hourly(inputs: StudyInputs, values: np.ndarray, over: np.ndarray) -> p
     )
     return pd.DataFrame(
         {
-            "scenario": pd.array(
-                np.repeat(np.array(scenarios, dtype=object), n_ps * N_HOURS), dtype="str"
+            # the few distinct ids made text once, then repeated by position
+            "scenario": pd.array(scenarios, dtype="str").take(
+                np.repeat(np.arange(n_sc), n_ps * N_HOURS)
             ),
-            "ps_id": pd.array(
-                np.tile(np.repeat(np.array(ps_ids, dtype=object), N_HOURS), n_sc), dtype="str"
+            "ps_id": pd.array(ps_ids, dtype="str").take(
+                np.tile(np.repeat(np.arange(n_ps), N_HOURS), n_sc)
             ),
             "time": pd.DatetimeIndex(
                 np.tile(inputs.axis.tz_convert(None).to_numpy(), n_sc * n_ps)

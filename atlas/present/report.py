@@ -484,16 +484,10 @@ def report_html(
     ps_rows: dict[str, list] = {}
     for x in screening.itertuples(index=False):  # one pass: per-PS frames cost ms each
         ps_rows.setdefault(x.ps_id, []).append(x)
-    year_by_ps = {
-        p: dict(
-            zip(
-                zip(g["scenario"], g["figure"], g["statistic"], strict=True),
-                g["value"],
-                strict=True,
-            )
-        )
-        for p, g in year_stats.groupby("ps_id", sort=False)
-    }
+    year_by_ps: dict[str, dict] = {}
+    columns = ("ps_id", "scenario", "figure", "statistic", "value")
+    for p, sc, fig, stat, value in zip(*(year_stats[c].tolist() for c in columns), strict=True):
+        year_by_ps.setdefault(p, {})[(sc, fig, stat)] = value  # one pass, as the rows above
     rows = []
     for rank, (ps_id, r) in enumerate(ranking.iterrows(), start=1):
         firm = []

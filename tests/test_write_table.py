@@ -1,0 +1,63 @@
+"""Run tables written as CSV: the same bytes as pandas' to_csv, whichever writer runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from atlas.runfolder import _plain_csv_cells, write_table
+
+texts = st.one_of(
+    st.none(),
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=6),
+    st.sampled_from(["", " a", "b ", "x,y", 'q"', "l\nm", "r\rs", "é", "\t"]),
+)
+floats = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1e-5, 1e16, 0.1, 2.0, 123456789.0, 1e22]),
+)
+
+
+@st.composite
+def tables(draw) -> pd.DataFrame:
+    n = draw(st.integers(0, 6))
+    kinds = draw(st.lists(st.sampled_from(["str", "float", "int", "bool", "Int64"]), max_size=4))
+    columns = {}
+    for k, kind in enumerate(kinds):
+        name = f"c{k}"
+        if kind == "str":
+            columns[name] = pd.Series(draw(st.lists(texts, min_size=n, max_size=n)), dtype="str")
+        elif kind == "float":
+            columns[name] = pd.Series(draw(st.lists(floats, min_size=n, max_size=n)), dtype=float)
+        elif kind == "int":
+            values = draw(st.lists(st.integers(-(2**62), 2**62), min_size=n, max_size=n))
+            columns[name] = pd.Series(values, dtype=np.int64)
+        elif kind == "bool":
+            columns[name] = pd.Series(
+                draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool
+            )
+        else:
+            values = draw(
+                st.lists(st.one_of(st.none(), st.integers(-1000, 1000)), min_size=n, max_size=n)
+            )
+            columns[name] = pd.Series(pd.array(values, dtype="Int64"))
+    return pd.DataFrame(columns, index=pd.RangeIndex(n))
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables())
+def test_write_table_writes_what_pandas_writes(tmp_path_factory, table):
+    path = tmp_path_factory.mktemp("t") / "t.csv"
+    write_table(table, path)
+    assert path.read_bytes() == table.to_csv(index=False, lineterminator="\n").encode()
+
+
+def test_the_fast_writer_takes_a_plain_register_and_leaves_quoted_text_to_pandas():
+    plain = pd.DataFrame(
+        {"der_id": pd.Series(["D1", "D2"], dtype="str"), "capacity_mw": [0.0045, np.nan]}
+    )
+    assert _plain_csv_cells(plain) is not None
+    quoted = plain.assign(der_id=pd.Series(["D,1", "D2"], dtype="str"))
+    assert _plain_csv_cells(quoted) is None
