@@ -29,6 +29,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from atlas.errors import AtlasInputError
@@ -138,6 +139,42 @@ def read_parts(files: list[Path], columns: list[str] | None = None, filters=None
     if not tables:
         raise AtlasInputError(files[0] if files else Path("."), "", "holds no part files")
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    return _text_ids(table.to_pandas()).reset_index(drop=True)
+
+
+def scan_parts(files: list[Path], filters) -> pd.DataFrame:
+    """:func:`read_parts` for a filter that picks a few rows of every part (the year-level
+    statistics of a national run, say): the parts are scanned as one Arrow dataset, with
+    threads and the text columns kept as dictionaries until the filter has picked the rows
+    (about a third of the time of reading every part alone). The rows come back in the
+    files' order (sorted by each row's fragment and batch index when the scan delivered them
+    otherwise). A file that cannot be read is named by reading the parts one by one.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    if not files:
+        raise AtlasInputError(Path("."), "", "holds no part files")
+    order = ["__fragment_index", "__batch_index"]
+    try:
+        text = [c for c in TEXT_COLUMNS if c in pq.read_schema(files[0]).names]
+        fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=text))
+        dataset = ds.dataset([str(f) for f in files], format=fmt)
+        expression = pq.filters_to_expression(filters) if isinstance(filters, list) else filters
+        scan = dataset.scanner(columns=dataset.schema.names + order, filter=expression)
+        table = scan.to_table()
+    except Exception:  # a file that is not a part (or parts that differ): named one by one
+        return read_parts(files, filters=filters)
+    fragment = table["__fragment_index"].to_numpy().astype(np.int64)
+    batch = table["__batch_index"].to_numpy().astype(np.int64)
+    steps = np.diff(fragment)
+    if (steps < 0).any() or ((steps == 0) & (np.diff(batch) < 0)).any():
+        table = table.take(np.lexsort((batch, fragment)))  # stable: a batch keeps its order
+    table = table.drop_columns(order)
+    for name in text:  # the picked rows' text, decoded in Arrow
+        i = table.column_names.index(name)
+        table = table.set_column(i, name, table[name].cast(pa.string()))
     return _text_ids(table.to_pandas()).reset_index(drop=True)
 
 

@@ -544,9 +544,9 @@ class Run:
             and not self.restate
             and self.folder is not None
         ):
-            from atlas.dataset import read_dataset
+            from atlas.dataset import part_files, scan_parts
 
-            table = read_dataset(self.folder / STATISTICS_PARQUET, filters=arrow_filter)
+            table = scan_parts(part_files(self.folder / STATISTICS_PARQUET), arrow_filter)
             if keep is not None:
                 table = table[np.asarray(keep(table), dtype=bool)]
             return conform_statistics(table.reset_index(drop=True))
