@@ -501,6 +501,20 @@ def _run_subset(plan: StudyPlan, index: int, task: ChunkTask) -> ChunkResult:
     return run_chunk(plan, index, range(len(plan.substations)), task)
 
 
+#: Modules a worker needs for its chunks, imported once by the fork server.
+WORKER_MODULES = (
+    "atlas.batch",
+    "atlas.engine.compute",
+    "atlas.analysis.stats",
+    "atlas.timeseries.pv",
+    "atlas.dataset",
+    "atlas.runfolder",
+    "pvlib",
+    "scipy.spatial",
+    "pyarrow.parquet",
+)
+
+
 class ProcessEngine:
     """Chunks in worker processes of this machine.
 
@@ -512,19 +526,25 @@ class ProcessEngine:
     """
 
     def __init__(self, workers: int):
+        import multiprocessing
+
         self.workers = workers
         self.pool: Any = None
+        methods = multiprocessing.get_all_start_methods()
+        self.method = "forkserver" if "forkserver" in methods else "spawn"
+        self.context = multiprocessing.get_context(self.method)
+        if self.method == "forkserver":
+            # the server imports what a chunk needs while this process reads the study
+            # (on another core); the workers forked from it later start with it imported
+            self.context.set_forkserver_preload(list(WORKER_MODULES))
+            from multiprocessing import forkserver
+
+            forkserver.ensure_running()
 
     def _start(self) -> None:
-        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        methods = multiprocessing.get_all_start_methods()
-        method = "forkserver" if "forkserver" in methods else "spawn"
-        ctx = multiprocessing.get_context(method)
-        if method == "forkserver":
-            ctx.set_forkserver_preload(["atlas.batch"])
-        self.pool = ProcessPoolExecutor(self.workers, ctx)
+        self.pool = ProcessPoolExecutor(self.workers, self.context)
 
     def map(self, plan: StudyPlan, chunks: list[range], task: ChunkTask):
         from concurrent.futures import FIRST_COMPLETED, wait

@@ -7,7 +7,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atlas.runfolder import _plain_csv_cells, write_table
+from atlas import runfolder
+from atlas.runfolder import _plain_csv, write_table
 
 texts = st.one_of(
     st.none(),
@@ -58,6 +59,17 @@ def test_the_fast_writer_takes_a_plain_register_and_leaves_quoted_text_to_pandas
     plain = pd.DataFrame(
         {"der_id": pd.Series(["D1", "D2"], dtype="str"), "capacity_mw": [0.0045, np.nan]}
     )
-    assert _plain_csv_cells(plain) is not None
+    assert _plain_csv(plain)
     quoted = plain.assign(der_id=pd.Series(["D,1", "D2"], dtype="str"))
-    assert _plain_csv_cells(quoted) is None
+    assert not _plain_csv(quoted)
+
+
+def test_a_long_table_is_written_in_batches_with_the_same_bytes(tmp_path, monkeypatch):
+    monkeypatch.setattr(runfolder, "CSV_BATCH_ROWS", 3)
+    table = pd.DataFrame(
+        {"a": pd.Series([f"x{i}" for i in range(10)], dtype="str"), "b": np.arange(10) / 7}
+    )
+    write_table(table, tmp_path / "t.csv")
+    assert (tmp_path / "t.csv").read_bytes() == table.to_csv(
+        index=False, lineterminator="\n"
+    ).encode()

@@ -739,29 +739,32 @@ def der_payload(files: MapData, scenario: str, limit: int = MAX_DER_MARKERS) -> 
     v2g_default = set(
         files.manifest.get("settings", {}).get("ev", {}).get("v2g_locations", []) or []
     )
-    flag = reg["v2g"].to_numpy(dtype=float)  # 1 or 0 where the register says, else NaN
-    v2g = np.where(np.isnan(flag), reg["location"].isin(v2g_default), flag > 0).astype(bool)
-    tech = reg["technology"].to_numpy()
-    lev, loc = reg["level"], reg["location"]
+    all_tech = reg["technology"].to_numpy()
+    all_kw = np.round(reg["capacity_mw"].to_numpy(dtype=float) * 1000.0, 1) + 0.0
+    order = np.argsort(-all_kw, kind="stable")
+    shown = np.zeros(len(reg), dtype=bool)
+    shown[order[:limit]] = True
+    # the markers' texts and places, for the shown DERs only (in register order)
+    marked = reg.iloc[np.flatnonzero(shown)]
+    tech, kw = all_tech[shown], all_kw[shown]
+    flag = marked["v2g"].to_numpy(dtype=float)  # 1 or 0 where the register says, else NaN
+    v2g = np.where(np.isnan(flag), marked["location"].isin(v2g_default), flag > 0).astype(bool)
+    lev, loc = marked["level"], marked["location"]
     both = ((lev != "") & (loc != "")).to_numpy()
     detail = np.where(both, lev + " · " + loc, lev + loc).astype(object) + np.where(
         (tech == "ev") & v2g, " · V2G", ""
     )
-    kw = np.round(reg["capacity_mw"].to_numpy(dtype=float) * 1000.0, 1) + 0.0
-    order = np.argsort(-kw, kind="stable")
-    shown = np.zeros(len(reg), dtype=bool)
-    shown[order[:limit]] = True
     scale = 10**COORD_DECIMALS
-    lat = np.rint(reg["lat"].to_numpy(dtype=float) * scale).astype(np.int64)
-    lon = np.rint(reg["lon"].to_numpy(dtype=float) * scale).astype(np.int64)
-    label = np.where(reg["name"] != "", reg["name"], reg["der_id"])
-    ps_i = pd.Index(files.sites["ps_id"]).get_indexer(reg["ps_id"])
-    techs = [t for t in DER_COLORS if t in set(tech)]
-    techs += sorted(set(tech) - set(DER_COLORS))
+    lat = np.rint(marked["lat"].to_numpy(dtype=float) * scale).astype(np.int64)
+    lon = np.rint(marked["lon"].to_numpy(dtype=float) * scale).astype(np.int64)
+    label = np.where(marked["name"] != "", marked["name"], marked["der_id"])
+    ps_i = pd.Index(files.sites["ps_id"]).get_indexer(marked["ps_id"])
+    techs = [t for t in DER_COLORS if t in set(all_tech)]
+    techs += sorted(set(all_tech) - set(DER_COLORS))
     out = []
     for t in techs:
-        mine = tech == t
-        idx = np.flatnonzero(mine & shown)
+        mine = all_tech == t
+        idx = np.flatnonzero(tech == t)
         details, code = np.unique(detail[idx].astype(str), return_inverse=True)
         rows = [
             list(r)
@@ -781,7 +784,7 @@ def der_payload(files: MapData, scenario: str, limit: int = MAX_DER_MARKERS) -> 
                 "label": DER_LABELS.get(t, t),
                 "color": DER_COLORS.get(t, "#636363"),
                 "n": int(mine.sum()),
-                "mw": round(float(kw[mine].sum()) / 1000.0, 3),
+                "mw": round(float(all_kw[mine].sum()) / 1000.0, 3),
                 "shown": len(rows),
                 "details": details.tolist(),
                 "rows": rows,
