@@ -236,6 +236,7 @@ def _run_plan(
                 else None
             )
             results = run_chunks(plan, task, runner, chunk_size, progress)
+            runner.close()  # the workers' memory goes before the report and map are made
             tables_written = tables_job.result() if tables_job is not None else None
         t1 = time.perf_counter()
         fault_point("computed")

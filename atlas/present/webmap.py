@@ -361,11 +361,12 @@ def map_data(run: Run, scenario: str | None = None) -> tuple[MapData, str]:
             & f("hour").is_valid()
         ),
     )
-    statistics = stats[["scenario", "ps_id", "figure", "statistic", "value"]].assign(
-        month=pd.to_numeric(stats["month"], errors="coerce").astype(float),
-        hour=pd.to_numeric(stats["hour"], errors="coerce").astype(float),
-    )
-    statistics["value"] = statistics["value"].astype(float)
+    # the columns converted in place (millions of rows at national scale: no second copy)
+    stats["month"] = pd.to_numeric(stats["month"], errors="coerce").astype(float)
+    stats["hour"] = pd.to_numeric(stats["hour"], errors="coerce").astype(float)
+    stats["value"] = stats["value"].astype(float)
+    statistics = stats[["scenario", "ps_id", "figure", "statistic", "value", "month", "hour"]]
+    del stats
     data = MapData(
         manifest=run.manifest,
         scenarios=run.scenarios,
@@ -687,15 +688,23 @@ def heatmap_payload(files: MapData, scenario: str) -> list:
         & st["month"].notna()
         & st["hour"].notna()
     )
-    sub = st[sel.to_numpy()]
+    rows = np.flatnonzero(sel.to_numpy())  # no frame of the rows: millions of them
     ps = pd.Index(files.sites["ps_id"])
-    pi = ps.get_indexer(sub["ps_id"])
-    fi = pd.Index(list(DIRECTIONS)).get_indexer(sub["figure"])
-    m = sub["month"].to_numpy(dtype=int) - 1
-    h = sub["hour"].to_numpy(dtype=int)
+
+    def positions(index: pd.Index, column: str) -> np.ndarray:
+        # each distinct id looked up once (no Python string per row)
+        codes, uniques = pd.factorize(st[column])
+        codes = codes[rows]
+        found = index.get_indexer(uniques)
+        return np.where(codes >= 0, found[np.maximum(codes, 0)], -1) if len(found) else codes
+
+    pi = positions(ps, "ps_id")
+    fi = positions(pd.Index(list(DIRECTIONS)), "figure")
+    m = st["month"].to_numpy(dtype=float)[rows].astype(int) - 1
+    h = st["hour"].to_numpy(dtype=float)[rows].astype(int)
     ok = (pi >= 0) & (fi >= 0) & (m >= 0) & (m < 12) & (h >= 0) & (h < 24)
     codes = np.full((len(ps), len(DIRECTIONS), 12 * 24), len(_HEAT_CODES), dtype=np.int64)
-    level = np.rint(np.clip(sub["value"].to_numpy(dtype=float), 0, 1) * HEAT_LEVELS)
+    level = np.rint(np.clip(st["value"].to_numpy(dtype=float)[rows], 0, 1) * HEAT_LEVELS)
     codes[pi[ok], fi[ok], m[ok] * 24 + h[ok]] = level[ok].astype(np.int64)
     lut = np.frombuffer((_HEAT_CODES + "-").encode(), dtype=np.uint8)
     chars = lut[codes]
