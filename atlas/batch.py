@@ -518,11 +518,13 @@ WORKER_MODULES = (
 class ProcessEngine:
     """Chunks in worker processes of this machine.
 
-    Workers start from a fresh server process (``forkserver``, with atlas imported once), not
-    from a copy of this one, so they hold only their chunk. They start once the study is
-    read (so the reading's peak memory and theirs do not add up), and each task carries its
-    chunk's share of the plan (:meth:`StudyPlan.subset`). The workers exit with the run (the
-    pool is shut down on any error or interrupt, and the server exits when its parent does).
+    Workers start from a fresh server process (``forkserver``), not from a copy of this one,
+    so they hold only their chunk. The server starts with the engine and imports
+    :data:`WORKER_MODULES` while this process reads the study; the workers are forked from
+    it once the study is read (so the reading's peak memory and theirs do not add up), and
+    each task carries its chunk's share of the plan (:meth:`StudyPlan.subset`). The workers
+    exit when the chunks are done or on any error or interrupt (the pool is shut down), and
+    the server exits when its parent does.
     """
 
     def __init__(self, workers: int):
