@@ -10,12 +10,13 @@ hull's vertex order and the hours it builds depend on them.
 import numpy as np
 import pytest
 import shapely
+from engine_cases import KINDS, PARAMS, random_specs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
 from atlas.engine import envelope
-from atlas.engine.capability import DerSpec, default_parameters
+from atlas.engine.capability import DerSpec
 from atlas.engine.envelope import (
     SupportBound,
     convex_hull,
@@ -28,25 +29,6 @@ from atlas.engine.envelope import (
     yearly_envelope,
     yearly_envelope_pruned,
 )
-
-PARAMS = default_parameters()
-KINDS = ["pv", "chp", "biomass", "hydro", "ev_v2g", "ev_charge"]
-
-
-def _specs(rng, n_hours, kinds):
-    """Random groups: profiles with zero hours, EV charging with idle hours."""
-    specs = []
-    for kind in kinds:
-        if kind in ("pv", "chp", "biomass", "hydro"):
-            pu = rng.uniform(0, 1, n_hours)
-            pu[rng.uniform(size=n_hours) < 0.2] = 0.0
-            sn = float(rng.uniform(0.1, 30))
-            specs.append(DerSpec(kind, kind, "box_disc", pu, sn, PARAMS[(kind, "MV")]))
-        else:
-            d = rng.uniform(0, 5, n_hours)
-            d[rng.uniform(size=n_hours) < 0.3] = 0.0
-            specs.append(DerSpec("ev", kind, kind, d))
-    return specs
 
 
 def _point(rng, n_hours, spread=10.0):
@@ -124,7 +106,7 @@ def test_blocked_bound_equals_one_shot_products(monkeypatch, n_hours, n_dirs, bl
     a lone last hour joins the block before it)."""
     monkeypatch.setattr(envelope, "BOUND_BLOCK_ELEMENTS", block)
     rng = np.random.default_rng(n_hours * 1000 + n_dirs)
-    specs = _specs(rng, n_hours, [*KINDS, "pv", "chp"])
+    specs = random_specs(rng, n_hours, [*KINDS, "pv", "chp"])
     sets = [s.sets(with_vertices=False) for s in specs]
     point = _point(rng, n_hours)
     dirs = _random_directions(rng, n_dirs)
@@ -137,7 +119,7 @@ def test_exact_rows_equal_the_one_shot_rows(n_dirs):
     """SupportBound.exact for some hours (one, several, unsorted, repeated) is those rows."""
     rng = np.random.default_rng(n_dirs)
     n_hours = 3000
-    specs = _specs(rng, n_hours, KINDS)
+    specs = random_specs(rng, n_hours, KINDS)
     sets = [s.sets(with_vertices=False) for s in specs]
     point = _point(rng, n_hours)
     dirs = _random_directions(rng, n_dirs)
@@ -159,7 +141,7 @@ def test_upper_bound_is_above_the_exact_bound(seed, kinds, scale):
     """The looser bound, with its rounding allowance, is never below the computed bound."""
     rng = np.random.default_rng(seed)
     n_hours = 400
-    specs = _specs(rng, n_hours, kinds)
+    specs = random_specs(rng, n_hours, kinds)
     specs = [  # EV series are MW, the others per unit
         DerSpec(
             s.technology,
@@ -190,7 +172,7 @@ def test_screens_equal_the_whole_bound(seed, kinds, n_directions, repeat):
     whole bound; with ``repeat``, every hour appears twice (ties: the first must win)."""
     rng = np.random.default_rng(seed)
     n_hours = 500
-    specs = _specs(rng, n_hours, kinds)
+    specs = random_specs(rng, n_hours, kinds)
     point = _point(rng, n_hours)
     if repeat:
         twice = np.repeat(np.arange(n_hours), 2)
@@ -215,7 +197,7 @@ def test_screens_with_nan_follow_numpy():
     """A NaN hour: argmax picks the first NaN, comparisons are False (no looser bound)."""
     rng = np.random.default_rng(3)
     n_hours = 50
-    specs = _specs(rng, n_hours, ["chp", "ev_v2g"])
+    specs = random_specs(rng, n_hours, ["chp", "ev_v2g"])
     point = _point(rng, n_hours)
     point[[7, 30], 0] = np.nan
     sets = [s.sets(with_vertices=False) for s in specs]
@@ -246,7 +228,7 @@ def test_shared_bound_gives_the_standalone_and_handwritten_hull(
     out over the whole bound: the same geometry, vertex for vertex."""
     rng = np.random.default_rng(seed)
     n_hours = 300
-    specs = _specs(rng, n_hours, kinds)
+    specs = random_specs(rng, n_hours, kinds)
     point = _point(rng, n_hours, spread)
     sets = [s.sets(with_vertices=False) for s in specs]
     bound = SupportBound(point, specs, sets)
@@ -273,7 +255,7 @@ def test_shared_bound_gives_the_standalone_and_brute_force_rating_check(seed, ki
     their extreme P or Q alone, counted without polygons."""
     rng = np.random.default_rng(seed)
     n_hours = 300
-    specs = _specs(rng, n_hours, kinds)
+    specs = random_specs(rng, n_hours, kinds)
     point = _point(rng, n_hours)
     sets = [s.sets(with_vertices=False) for s in specs]
     verts = ps_envelope_vertices(point, minkowski_sum([s.sets().vertices for s in specs]))
@@ -317,7 +299,7 @@ def test_rating_on_the_p_axis_by_hand():
 
 def test_a_bound_of_another_ps_is_refused():
     rng = np.random.default_rng(0)
-    specs = _specs(rng, 20, ["pv", "chp"])
+    specs = random_specs(rng, 20, ["pv", "chp"])
     point = _point(rng, 20)
     wrong_hours = SupportBound(
         point[:10],

@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
+from engine_cases import KINDS, PARAMS, random_specs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from atlas.engine.capability import DerSpec, default_parameters
+from atlas.engine.capability import DerSpec
 from atlas.engine.envelope import (
     envelope_support_bound,
     hours_over_rating,
@@ -16,32 +17,9 @@ from atlas.engine.envelope import (
     yearly_envelope_pruned,
 )
 
-PARAMS = default_parameters()
-
-
-def _specs(rng, n_hours, kinds):
-    specs = []
-    for kind in kinds:
-        if kind in ("pv", "chp", "biomass", "hydro"):
-            pu = rng.uniform(0, 1, n_hours)
-            pu[rng.uniform(size=n_hours) < 0.2] = 0.0
-            specs.append(
-                DerSpec(
-                    kind, kind, "box_disc", pu, float(rng.uniform(0.1, 30)), PARAMS[(kind, "MV")]
-                )
-            )
-        else:
-            d = rng.uniform(0, 5, n_hours)
-            d[rng.uniform(size=n_hours) < 0.3] = 0.0
-            specs.append(DerSpec("ev", kind, kind, d))
-    return specs
-
 
 def _all_vertices(point, specs):
     return minkowski_sum([s.sets().vertices for s in specs])
-
-
-KINDS = ["pv", "chp", "biomass", "hydro", "ev_v2g", "ev_charge"]
 
 
 @settings(max_examples=40, deadline=None)
@@ -55,7 +33,7 @@ KINDS = ["pv", "chp", "biomass", "hydro", "ev_v2g", "ev_charge"]
 def test_pruned_equals_full_hull(seed, kinds, spread, n_directions, seed_every):
     rng = np.random.default_rng(seed)
     n_hours = 300
-    specs = _specs(rng, n_hours, kinds)
+    specs = random_specs(rng, n_hours, kinds)
     point = np.column_stack(
         [50 + spread * rng.standard_normal(n_hours), 10 + spread * rng.standard_normal(n_hours) / 3]
     )
@@ -74,7 +52,7 @@ def test_pruned_equals_full_hull(seed, kinds, spread, n_directions, seed_every):
 def test_support_bound_is_an_upper_bound(seed, kinds):
     rng = np.random.default_rng(seed)
     n_hours = 50
-    specs = _specs(rng, n_hours, kinds)
+    specs = random_specs(rng, n_hours, kinds)
     point = rng.uniform(-20, 80, (n_hours, 2))
     verts = ps_envelope_vertices(point, _all_vertices(point, specs))  # (n_hours, V, 2)
     ang = rng.uniform(0, 2 * np.pi, 37)
@@ -111,7 +89,7 @@ def test_hours_over_rating_equals_every_polygon_checked(seed, kinds, n_direction
     """Brute force: build every hour's envelope polygon and test each vertex's |S|."""
     rng = np.random.default_rng(seed)
     n_hours = 300
-    specs = _specs(rng, n_hours, kinds)
+    specs = random_specs(rng, n_hours, kinds)
     point = np.column_stack(
         [40 + 10 * rng.standard_normal(n_hours), 5 + 5 * rng.standard_normal(n_hours)]
     )
