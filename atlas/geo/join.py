@@ -291,15 +291,10 @@ def _join_register(
         )
         register = normalise_register(raw, path, study.scenarios, is_csv=False)
     else:
-        raw = read_layer(path, "DER register", ("Point",))
+        # in the metric CRS from the start (a CSV's points made there, not reprojected)
+        raw = read_layer(path, "DER register", ("Point",), crs=stage.crs)
         register = normalise_register(raw, path, study.scenarios, is_csv=is_csv)
         del raw  # a national register is large: one copy at a time
-        # reproject the points only (GeoDataFrame.to_crs deep-copies every column)
-        metric = register.geometry.to_crs(stage.crs)
-        register = gpd.GeoDataFrame(
-            register.drop(columns=register.geometry.name), geometry=metric.to_numpy(), crs=stage.crs
-        )
-        del metric
         inside, nearest, distance = stage.assign(register.geometry.to_numpy())
     index = np.where(
         (inside < 0) & (distance <= study.model.areas.snap_distance_m), nearest, inside

@@ -31,7 +31,7 @@ import pandas as pd
 
 from atlas.conventions import CAPACITY_TECHNOLOGIES, EV_LOCATIONS, LEVELS
 from atlas.errors import AtlasInputError
-from atlas.inputs.checks import first_duplicate, raise_first_bad, record_label
+from atlas.inputs.checks import first_duplicate, float_values, raise_first_bad, record_label
 
 REGISTER_TECHNOLOGIES: tuple[str, ...] = (*CAPACITY_TECHNOLOGIES, "ev")
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -108,7 +108,7 @@ def normalise_register(
         is_csv=is_csv,
     )
     cap_col = "capacity_kw" if has_kw else "capacity_mw"
-    cap = pd.to_numeric(raw[cap_col], errors="coerce").to_numpy(dtype=float)
+    cap = float_values(raw[cap_col])
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(cap) | (cap < 0)
     raise_first_bad(

@@ -29,6 +29,7 @@ __all__ = [
     "code_column",
     "csv_line",
     "first_duplicate",
+    "float_values",
     "id_column",
     "numeric_column",
     "raise_first_bad",
@@ -230,6 +231,10 @@ def read_csv_table(
     AtlasInputError
         The file cannot be read as CSV, or a required column is missing (line 1).
     """
+    if dtype is str and not keep_default_na:  # all text: Arrow's reader where it agrees
+        fast = _read_text_csv_arrow(Path(path))
+        if fast is not None:
+            return _required_columns(fast, path, required)
     try:
         if isinstance(dtype, dict):  # key the types by the names as written (" ps_id ")
             header = pd.read_csv(path, nrows=0, skipinitialspace=True).columns
@@ -239,6 +244,10 @@ def read_csv_table(
         raise AtlasInputError(
             path, "", f"cannot be read as CSV ({str(exc).splitlines()[0]})"
         ) from None
+    return _required_columns(df, path, required)
+
+
+def _required_columns(df: pd.DataFrame, path: Path, required: list[str]) -> pd.DataFrame:
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in required if c not in df.columns]
     if missing:
@@ -246,6 +255,65 @@ def read_csv_table(
             path, "header", f"missing column {missing[0]!r}, expected columns {required}", line=1
         )
     return df
+
+
+#: Suffixes from which pandas infers a compression: such files are read by pandas only.
+_COMPRESSED_SUFFIXES = frozenset(
+    {".gz", ".bz2", ".zip", ".xz", ".zst", ".tar", ".tgz", ".tbz", ".txz", ".tzst"}
+)
+
+
+def _read_text_csv_arrow(path: Path) -> pd.DataFrame | None:
+    """A CSV read whole as text by Arrow's multithreaded reader, the frame that
+    ``pandas.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False)``
+    gives, or None wherever the two readers could differ (pandas then reads the file).
+
+    Arrow reads a 1.5-million-row register in 0.6 s where pandas takes 5 s. It is used
+    only for plain UTF-8 files whose every row has the header's number of fields, with
+    distinct non-empty column names, at least one data row and no cell starting with a
+    space or tab (pandas' ``skipinitialspace`` would strip it); any other file, and any
+    file Arrow cannot parse, goes to pandas, whose messages the readers report.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    if any(s.lower() in _COMPRESSED_SUFFIXES for s in path.suffixes) or not path.is_file():
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if b"\0" in data or data.count(b"\r") != data.count(b"\r\n"):
+        return None  # NUL bytes and lone CR line ends: left to pandas
+    try:  # the header alone first: every column is read as text, by name
+        end = data.find(b"\n")
+        first = data if end < 0 else data[: end + 1]
+        header = pacsv.read_csv(pa.py_buffer(first)).column_names
+        names = [str(c).strip() for c in header]
+        if "" in names or len(set(names)) != len(names):
+            return None  # pandas names or renames these columns
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            parse_options=pacsv.ParseOptions(newlines_in_values=b'"' in data),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
+        return None
+    if table.num_rows == 0 or table.column_names != header:
+        return None
+    for column in table.columns:
+        if (
+            pc.any(pc.starts_with(column, " ")).as_py()
+            or pc.any(pc.starts_with(column, "\t")).as_py()
+        ):
+            return None
+    text = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str"
+    return table.to_pandas(types_mapper=lambda t: text if t == pa.string() else None)
 
 
 def numeric_column(
@@ -279,7 +347,7 @@ def numeric_column(
         On the first empty, non-numeric, infinite or out-of-bounds value:
         ``row i, column col: got 5kW, expected a finite number >= 0``.
     """
-    values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+    values = float_values(df[col])
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(values)
         if lo is not None:
@@ -298,6 +366,42 @@ def numeric_column(
         lambda i: f"got {shown(df[col].iloc[i])}, expected {expected}",
     )
     return values
+
+
+def float_values(column: pd.Series) -> np.ndarray:
+    """A column as floats: ``pandas.to_numeric(column, errors="coerce")`` as a float array.
+
+    Parameters
+    ----------
+    column : pandas.Series
+        Cells as read (text, or numbers).
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) float64, NaN where a cell is not a number.
+
+    Notes
+    -----
+    A column of Arrow text (``str``) whose every cell Arrow parses as a number is cast by
+    Arrow, ten times faster on a register's coordinates. Both parses round correctly (the
+    tests compare them), so the values are the same; where Arrow refuses a cell (spaces,
+    ``NA``, an empty cell) or reads a ``-0`` (pandas reads ``-0`` as the integer 0),
+    pandas parses the whole column.
+    """
+    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            values = pc.cast(pa.chunked_array(column.array._pa_array), pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            values = None
+        if values is not None and values.null_count == 0:
+            out = values.to_numpy()
+            if not np.any(np.signbit(out) & (out == 0.0)):
+                return out
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
 
 
 def id_column(df: pd.DataFrame, col: str, path: Path) -> pd.Series:

@@ -213,6 +213,7 @@ def check_load_parquet(path: Path, ps_ids: list[str]) -> None:
     AtlasInputError
         Not Parquet, a column missing, or an unknown ps_id (named).
     """
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -228,13 +229,26 @@ def check_load_parquet(path: Path, ps_ids: list[str]) -> None:
             path, "columns", f"missing {missing}, expected columns {', '.join(LOAD_COLUMNS)}"
         )
     known = set(ps_ids)
+    if pa.types.is_string(pf.schema_arrow.field("ps_id").type):
+        # text ids read as dictionaries: each row group's distinct ids without a string per row
+        pf = pq.ParquetFile(path, read_dictionary=["ps_id"])
     for g in range(pf.num_row_groups):
         col = pf.read_row_group(g, columns=["ps_id"]).column(0)
         if col.null_count:
             raise AtlasInputError(
                 path, f"row group {g}, ps_id", "empty ps_id, expected a known ps_id"
             )
-        for value in pc.unique(pc.cast(col, "string")).to_pylist():
+        if pa.types.is_dictionary(col.type):  # the ids the rows use (not every entry)
+            values = pc.cast(
+                pa.chunked_array(
+                    [c.dictionary.take(pc.unique(c.indices)) for c in col.chunks],
+                    col.type.value_type,
+                ),
+                "string",
+            )
+        else:
+            values = pc.cast(col, "string")
+        for value in pc.unique(values).to_pylist():
             if value not in known:
                 raise AtlasInputError(
                     path,

@@ -145,3 +145,38 @@ def test_naive_timestamps_and_unknown_ps(tmp_path, tiny):
     assert exc.one_line() == (
         f"{path}: ps_id=X: is not in the substations file, expected a known ps_id"
     )
+
+
+def test_check_load_parquet_reads_ids_as_used(tmp_path):
+    """The id check reads text ids as dictionaries: it names an unknown id a row uses,
+    ignores a dictionary entry no row uses, and checks integer ids as text."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from atlas.inputs.tables import check_load_parquet
+
+    stamps = pa.array(pd.date_range("2030-01-01", periods=4, freq="h", tz="UTC"))
+    values = pa.array([1.0, 2.0, 3.0, 4.0])
+
+    def write(ps_id: pa.Array, name: str, store_schema: bool = True):
+        path = tmp_path / name
+        table = pa.table({"time": stamps, "ps_id": ps_id, "p_mw": values, "q_mvar": values})
+        pq.write_table(table, path, row_group_size=2, store_schema=store_schema)
+        return path
+
+    used = pa.DictionaryArray.from_arrays(pa.array([0, 0, 2, 2], pa.int32()), ["A", "ZZZ", "B"])
+    for store_schema, kind in ((True, pa.types.is_dictionary), (False, pa.types.is_string)):
+        path = write(used, "dict.parquet", store_schema)  # read back as dictionary, or text
+        assert kind(pq.ParquetFile(path).schema_arrow.field("ps_id").type)
+        check_load_parquet(path, ["A", "B"])  # ZZZ is in a dictionary, in no row
+        exc = _error(lambda path=path: check_load_parquet(path, ["A"]))
+        assert exc.one_line() == (
+            f"{path}: ps_id=B: is not in the substations file, expected a known ps_id"
+        )
+    path = write(pa.array(["A", "A", None, "A"]), "null.parquet")
+    exc = _error(lambda: check_load_parquet(path, ["A"]))
+    assert exc.where == "row group 1, ps_id"
+    path = write(pa.array([7, 7, 7, 8]), "int.parquet")
+    check_load_parquet(path, ["7", "8"])
+    exc = _error(lambda: check_load_parquet(path, ["7"]))
+    assert exc.where == "ps_id=8"
