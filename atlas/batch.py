@@ -29,7 +29,14 @@ import numpy as np
 import pandas as pd
 
 from atlas.engine.capability import CapabilityParams, default_parameters, override_parameters
-from atlas.engine.compute import FIGURE_COLUMNS, StudyInputs, chunk_hourly, compute_chunk
+from atlas.engine.compute import (
+    FIGURE_COLUMNS,
+    StudyInputs,
+    chunk_daylight,
+    chunk_hourly,
+    compute_chunk,
+    hourly_part_tables,
+)
 from atlas.errors import AtlasInputError
 from atlas.geo.join import GeoStage, build_geodata
 from atlas.inputs.study import Study, load_study
@@ -342,7 +349,14 @@ def run_chunk(plan: StudyPlan, index: int, chunk: range, task: ChunkTask) -> Chu
     lap("profiles")
     values, envelopes, over = compute_chunk(inputs)
     lap("compute")
-    hourly = chunk_hourly(inputs, values, over)
+    daylight = chunk_daylight(inputs)
+    # the hourly rows: Arrow tables for the parts, a frame for CSV parts or the caller
+    parts = hourly_part_tables(inputs, values, over, daylight) if task.folder is not None else None
+    hourly = (
+        chunk_hourly(inputs, values, over, daylight)
+        if task.folder is None or "csv" in task.formats
+        else None
+    )
     lap("table")
     arrays = HourlyArrays(  # the table's grid, straight from the engine's arrays
         scenarios=list(plan.study.scenarios),
@@ -352,11 +366,9 @@ def run_chunk(plan: StudyPlan, index: int, chunk: range, task: ChunkTask) -> Chu
             [values[:, FIGURE_COLUMNS.index(col)] for col, _ in DIRECTIONS.values()], axis=2
         ),
         over_rating=over,
-        daylight=hourly["daylight"]
-        .to_numpy()[: len(inputs.ps_ids) * N_HOURS]
-        .reshape(len(inputs.ps_ids), N_HOURS),
+        daylight=daylight,
     )
-    del values, over
+    del values  # the parts' columns still view it until they are written
     st = task.settings
     subs = inputs.substations
     names = dict(zip(subs["ps_id"], subs["name"], strict=True))
@@ -368,19 +380,20 @@ def run_chunk(plan: StudyPlan, index: int, chunk: range, task: ChunkTask) -> Chu
     lap("statistics")
     pngs: dict[str, list[str]] = {}
     if task.folder is not None:
+        assert parts is not None
         n_sc = len(plan.study.scenarios)
-        h_rows, s_rows = len(hourly) // n_sc, len(stats) // n_sc
+        h_rows, s_rows = len(inputs.ps_ids) * N_HOURS, len(stats) // n_sc
         for s in range(n_sc):  # both tables hold their scenarios one after the other
-            part = hourly.iloc[s * h_rows : (s + 1) * h_rows]
-            write_part(part, task.folder / HOURLY_PARQUET, s, index)
+            write_part(parts[s], task.folder / HOURLY_PARQUET, s, index)
             write_part(
                 stats.iloc[s * s_rows : (s + 1) * s_rows],
                 task.folder / STATISTICS_PARQUET,
                 s,
                 index,
             )
-            if "csv" in task.formats:
-                write_csv_part(part, task.folder, s, index)
+            if hourly is not None:  # "csv" in task.formats
+                write_csv_part(hourly.iloc[s * h_rows : (s + 1) * h_rows], task.folder, s, index)
+        del parts
         lap("write")
         if task.figures != "none":
             pngs = _draw_chunk(inputs, arrays, envelopes, task)

@@ -51,19 +51,33 @@ def part_name(scenario_index: int, chunk_index: int) -> str:
     return f"part-s{scenario_index:03d}-c{chunk_index:05d}.parquet"
 
 
-def write_part(table: pd.DataFrame, dataset: Path, scenario_index: int, chunk_index: int) -> Path:
+def write_part(table, dataset: Path, scenario_index: int, chunk_index: int) -> Path:
     """Write one part of a dataset (zstd, no index), atomically (a whole file or none).
 
-    Text columns are written as Arrow strings, so a PS id ``007`` or a scenario ``2030``
-    stays text. Returns the part's path.
+    ``table`` is a pandas.DataFrame, whose text columns are written as Arrow strings (so a
+    PS id ``007`` or a scenario ``2030`` stays text), or a pyarrow.Table whose text columns
+    are strings already (:func:`atlas.engine.compute.hourly_part_tables`). Returns the
+    part's path.
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     dataset = Path(dataset)
     dataset.mkdir(parents=True, exist_ok=True)
+    path = dataset / part_name(scenario_index, chunk_index)
+    if isinstance(table, pa.Table):
+        text = [c for c in TEXT_COLUMNS if c in table.column_names]
+        for col in text:
+            kind = table.schema.field(col).type
+            if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+                raise TypeError(f"column {col!r} of a part must be text, got {kind}")
+        return write_atomic(
+            path, lambda p: pq.write_table(table, p, compression="zstd", use_dictionary=text)
+        )
     out = table.copy(deep=False)
     for col in TEXT_COLUMNS:
         if col in out.columns:
             out[col] = out[col].astype("str")
-    path = dataset / part_name(scenario_index, chunk_index)
     # dictionary-encode the text columns only: trying it on every float column costs
     # more than the compression (about 6x the time, a larger file)
     text = [c for c in TEXT_COLUMNS if c in out.columns]

@@ -187,3 +187,36 @@ def test_a_bad_parquet_load_is_named(chunk_study, tiny, tmp_path, edit, message)
         run_study(toml, chunk_size=1)
     assert err.value.path == str(study / "load.parquet")
     assert message in err.value.one_line()
+
+
+def test_hourly_parts_are_the_frames_rows_in_arrow(chunk_study, tmp_path):
+    """The chunk's Arrow parts hold exactly what ``Table.from_pandas`` makes of the hourly
+    frame's rows of each scenario (columns, types, values, pandas metadata), so a part
+    written from either has the same bytes."""
+    import pyarrow as pa
+
+    from atlas.dataset import write_part
+    from atlas.engine.compute import (
+        chunk_daylight,
+        chunk_hourly,
+        compute_chunk,
+        hourly_part_tables,
+    )
+
+    inputs = plan_study(chunk_study).inputs(range(0, 3))
+    values, _, over = compute_chunk(inputs)
+    daylight = chunk_daylight(inputs)
+    frame = chunk_hourly(inputs, values, over)
+    tables = hourly_part_tables(inputs, values, over, daylight)
+    rows = len(frame) // len(tables)
+    assert len(tables) == len(inputs.study.scenarios) == 2
+    for s, table in enumerate(tables):
+        part = frame.iloc[s * rows : (s + 1) * rows]
+        expected = pa.Table.from_pandas(part, preserve_index=False)
+        assert table.equals(expected, check_metadata=True)
+        a = write_part(part, tmp_path / "frame", s, 0)
+        b = write_part(table, tmp_path / "arrow", s, 0)
+        assert a.read_bytes() == b.read_bytes()
+    np.testing.assert_array_equal(daylight, frame["daylight"].to_numpy()[:rows].reshape(3, -1))
+    with pytest.raises(TypeError, match="must be text"):
+        write_part(tables[0].set_column(1, "ps_id", pa.array(np.arange(rows))), tmp_path, 0, 1)

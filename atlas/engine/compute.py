@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -252,7 +252,18 @@ def compute_ps(
     return values, envelopes, over
 
 
-def chunk_hourly(inputs: StudyInputs, values: np.ndarray, over: np.ndarray) -> pd.DataFrame:
+def chunk_daylight(inputs: StudyInputs) -> np.ndarray:
+    """(n_ps, 8760) bool: the sun above the horizon mid-hour at each PS site."""
+    subs = inputs.substations
+    return sun_above_horizon(inputs.axis, subs["lat"].to_numpy(), subs["lon"].to_numpy())
+
+
+def chunk_hourly(
+    inputs: StudyInputs,
+    values: np.ndarray,
+    over: np.ndarray,
+    daylight: np.ndarray | None = None,
+) -> pd.DataFrame:
     """The hourly table of a chunk: one row per scenario, PS and hour.
 
     Parameters
@@ -261,13 +272,18 @@ def chunk_hourly(inputs: StudyInputs, values: np.ndarray, over: np.ndarray) -> p
         (n_scenarios, len(FIGURE_COLUMNS), n_ps, 8760). [MW, Mvar]
     over : numpy.ndarray
         (n_scenarios, n_ps, 8760) bool.
+    daylight : numpy.ndarray, optional
+        (n_ps, 8760) bool, :func:`chunk_daylight` (computed if not given).
+
+    See Also
+    --------
+    hourly_part_tables : the same rows as Arrow tables, one per scenario.
     """
 
     scenarios, ps_ids = inputs.study.scenarios, inputs.ps_ids
     n_ps, n_sc = len(ps_ids), len(scenarios)
-    daylight = sun_above_horizon(  # (n_ps, 8760), at the PS site
-        inputs.axis, inputs.substations["lat"].to_numpy(), inputs.substations["lon"].to_numpy()
-    )
+    if daylight is None:
+        daylight = chunk_daylight(inputs)
     return pd.DataFrame(
         {
             # the few distinct ids made text once, then repeated by position
@@ -287,6 +303,73 @@ def chunk_hourly(inputs: StudyInputs, values: np.ndarray, over: np.ndarray) -> p
             "daylight": np.tile(daylight.ravel(), n_sc),
         }
     )
+
+
+def hourly_part_tables(
+    inputs: StudyInputs, values: np.ndarray, over: np.ndarray, daylight: np.ndarray
+) -> list:
+    """The rows of :func:`chunk_hourly` as one Arrow table per scenario, built from the
+    arrays without a DataFrame: what ``pyarrow.Table.from_pandas`` makes of the frame's
+    rows of that scenario (the same columns, types, values and pandas metadata, so the same
+    Parquet bytes), in a third of the time and without a copy of the figures.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        (n_scenarios, len(FIGURE_COLUMNS), n_ps, 8760). [MW, Mvar]
+    over : numpy.ndarray
+        (n_scenarios, n_ps, 8760) bool.
+    daylight : numpy.ndarray
+        (n_ps, 8760) bool, :func:`chunk_daylight`.
+
+    Returns
+    -------
+    list of pyarrow.Table
+        One per scenario, in study order.
+    """
+    import pyarrow as pa
+
+    scenarios, ps_ids = inputs.study.scenarios, inputs.ps_ids
+    n_ps = len(ps_ids)
+    n_rows = n_ps * N_HOURS
+    ids = pa.array(ps_ids, pa.large_string()).take(pa.array(np.repeat(np.arange(n_ps), N_HOURS)))
+    stamps = inputs.axis.tz_convert("UTC").as_unit("us").asi8
+    time = pa.array(np.tile(stamps, n_ps), pa.timestamp("us", tz="UTC"))
+    load = [pa.array(np.ascontiguousarray(inputs.load[..., j]).reshape(n_rows)) for j in (0, 1)]
+    day = pa.array(daylight.reshape(n_rows))
+    tables = []
+    for s, scenario in enumerate(scenarios):
+        columns = {
+            "scenario": pa.repeat(pa.scalar(scenario, pa.large_string()), n_rows),
+            "ps_id": ids,
+            "time": time,
+            "p_mw": load[0],
+            "q_mvar": load[1],
+            **{c: pa.array(values[s, j].reshape(n_rows)) for j, c in enumerate(FIGURE_COLUMNS)},
+            "over_rating": pa.array(over[s].reshape(n_rows)),
+            "daylight": day,
+        }
+        tables.append(pa.table(columns).replace_schema_metadata(_hourly_pandas_metadata()))
+    return tables
+
+
+@lru_cache(maxsize=1)
+def _hourly_pandas_metadata() -> dict:
+    """The pandas metadata ``Table.from_pandas`` gives a chunk's hourly rows (the same for
+    any number of rows: the index is not kept)."""
+    import pyarrow as pa
+
+    empty = pd.DataFrame(
+        {
+            "scenario": pd.array([], dtype="str"),
+            "ps_id": pd.array([], dtype="str"),
+            "time": pd.DatetimeIndex([], dtype="datetime64[us, UTC]"),
+            **{c: np.empty(0) for c in ["p_mw", "q_mvar", *FIGURE_COLUMNS]},
+            "over_rating": np.empty(0, dtype=bool),
+            "daylight": np.empty(0, dtype=bool),
+        }
+    )
+    return dict(pa.Table.from_pandas(empty, preserve_index=False).schema.metadata)
 
 
 def compute_chunk(inputs: StudyInputs) -> tuple[np.ndarray, list[tuple], np.ndarray]:
