@@ -39,7 +39,6 @@ from atlas.batch import (
 )
 from atlas.engine.compute import FIGURE_COLUMNS, StudyInputs
 from atlas.errors import AtlasInputError
-from atlas.geo.join import GeoStage
 from atlas.geo.stage import geodata_summary
 from atlas.inputs.study import Study
 from atlas.present import run_pages
@@ -200,13 +199,14 @@ def _run_plan(
     study, ps_ids = plan.study, plan.ps_ids
     if plan.geo is None:
         raise ValueError("the plan has no geodata stage (a worker's plan cannot be run)")
-    geo: GeoStage | None = plan.geo
-    capacity = plan.capacity
-    assert geo is not None  # checked above
-    summary = geodata_summary(study, geo)
-    ev_points = geo.ev_points
-    if made_here:  # the chunks do not need the geodata stage (the tables below hold it)
+    # the geodata stage's tables in their run form (the register without its shapely
+    # points): the geodata stage itself is not needed any more
+    geo_tables = tables_from_geo(plan.geo, plan.capacity)
+    summary = geodata_summary(study, plan.geo)
+    ev_points = plan.geo.ev_points
+    if made_here:  # let the geodata stage go before the chunks run
         plan.geo = None
+        release_memory()
     unknown = [p for p in figures_for or [] if p not in ps_ids]
     if unknown:
         shown = ", ".join(ps_ids[:20]) + (" ..." if len(ps_ids) > 20 else "")
@@ -227,23 +227,17 @@ def _run_plan(
             figure_folders={p: folder_names[p] for p in drawn},
         )
         t0 = time.perf_counter()
-
-        def geodata_tables(geodata, cap) -> tuple[dict, list[Path] | None]:
-            # the geodata stage's tables in their run form (the register without its
-            # shapely points), written into the folder
-            tables = tables_from_geo(geodata, cap)
-            return tables, (write_geodata_tables(tables, folder) if folder is not None else None)
-
-        # the geodata stage's tables are made and written while the chunks compute (this
-        # process only waits for the workers' results then)
+        # the geodata stage's tables are written while the chunks compute (this process
+        # only waits for the workers' results then)
         with ThreadPoolExecutor(1, thread_name_prefix="atlas-tables") as early:
-            tables_job = early.submit(geodata_tables, geo, capacity)
+            tables_job = (
+                early.submit(write_geodata_tables, geo_tables, folder)
+                if folder is not None
+                else None
+            )
             results = run_chunks(plan, task, runner, chunk_size, progress)
             runner.close()  # the workers' memory goes before the report and map are made
-            geo_tables, tables_written = tables_job.result()
-        geo = capacity = None  # the geodata stage: its tables hold what the run needs
-        if made_here:
-            release_memory()
+            tables_written = tables_job.result() if tables_job is not None else None
         t1 = time.perf_counter()
         fault_point("computed")
         if folder is not None:
