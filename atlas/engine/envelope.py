@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from scipy.spatial import ConvexHull, QhullError
 from shapely.geometry.base import BaseGeometry
 
 from atlas.conventions import FIGURES, TECHNOLOGIES
@@ -194,6 +193,9 @@ def convex_hull(points: np.ndarray) -> BaseGeometry:
     Qhull (scipy) for full-dimensional sets, shapely (GEOS) when the points are collinear
     or coincident.
     """
+    # imported here: the main process of a run on worker processes never builds a hull
+    from scipy.spatial import ConvexHull, QhullError
+
     pts = np.ascontiguousarray(points, dtype=float).reshape(-1, 2)
     try:
         hull = ConvexHull(pts)
