@@ -21,6 +21,7 @@ import os
 import resource
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,14 @@ from atlas.inputs.tables import (
     read_load_parquet,
 )
 from atlas.inputs.timeaxis import N_HOURS, hourly_axis
-from atlas.timeseries.stage import EvSource, PerPs, ev_source, technology_sources, v2g_shares
+from atlas.timeseries.stage import (
+    EvSource,
+    PerPs,
+    ev_source,
+    study_tmy,
+    technology_sources,
+    v2g_shares,
+)
 
 #: Substations per chunk unless told otherwise: about 15 MB of hourly results per PS (two
 #: scenarios) in memory at once, so a chunk takes about 100-200 MB of a worker; enough
@@ -205,13 +213,18 @@ def plan_study(study: Study | str | Path, client: Any = None) -> StudyPlan:
     t0 = time.perf_counter()
     files = study.input_files()
     axis = hourly_axis(study.year)
-    geo = build_geodata(study, files, client)
-    capacity = geo.capacity
-    ps_ids = [str(p) for p in geo.sites["ps_id"]]
-    if capacity is None:
-        capacity = read_capacity(files["inputs.capacity"], study.scenarios, ps_ids)
+    # the TMY (and pvlib's import) in a thread while the geodata stage reads and joins;
+    # the errors come in the same order as read one after the other
+    with ThreadPoolExecutor(1, thread_name_prefix="atlas-tmy") as early:
+        tmy_job = early.submit(study_tmy, study, files)
+        geo = build_geodata(study, files, client)
+        capacity = geo.capacity
+        ps_ids = [str(p) for p in geo.sites["ps_id"]]
+        if capacity is None:
+            capacity = read_capacity(files["inputs.capacity"], study.scenarios, ps_ids)
+        tmy = tmy_job.result()
     v2g_locations = frozenset(study.model.ev.v2g_locations)
-    shared, per_ps = technology_sources(study, files, axis, geo)
+    shared, per_ps = technology_sources(study, files, axis, geo, tmy)
     return StudyPlan(
         study=study,
         substations=substations_table(geo),

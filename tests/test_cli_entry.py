@@ -55,7 +55,14 @@ def test_a_run_on_two_workers_leaves_no_process(tiny, tmp_path):
     assert proc.returncode == 0, err
     assert "wrote" in out and (tmp_path / "out" / "run.json").is_file()
     assert seen, "the run started no worker process"
-    alive = [
-        p for p in seen - before if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"
-    ]
-    assert alive == [], f"processes left behind: {alive}"
+    # the resource tracker ends on its own when the command's end closes its pipe: a
+    # process left behind is one still running some seconds later
+    procs = []
+    for pid in seen - before:
+        try:
+            procs.append(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=10)
+    alive = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], f"processes left behind: {[(p.pid, p.cmdline()) for p in alive]}"

@@ -50,9 +50,15 @@ def technology_profiles(
 
 
 def technology_sources(
-    study: Study, files: dict[str, Path], axis: pd.DatetimeIndex, geo: GeoStage
+    study: Study,
+    files: dict[str, Path],
+    axis: pd.DatetimeIndex,
+    geo: GeoStage,
+    tmy: Tmy | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, PerPs]]:
     """The profiles shared by every PS, and those computed per PS on demand.
+
+    ``tmy``, the study's TMY if already read (:func:`study_tmy`), is read here otherwise.
 
     Returns
     -------
@@ -72,7 +78,7 @@ def technology_sources(
             shared[tech] = read_profile(files[f"profiles.{tech}.file"])
         elif tech == "pv":
             pv_lat, pv_lon = pv_sites(geo)
-            source = PvSource(study, spec, files, pv_lat, pv_lon)
+            source = PvSource(study, spec, files, pv_lat, pv_lon, tmy)
             per_ps[tech] = InMemory(source.take(slice(None))) if source.online else source
         elif isinstance(spec, PolynomialProfile):
             shared[tech] = polynomial_profile(spec.coefficients)
@@ -81,6 +87,14 @@ def technology_sources(
         else:
             shared[tech] = polynomial_profile(default_coefficients()[tech])
     return shared, per_ps
+
+
+def study_tmy(study: Study, files: dict[str, Path]) -> Tmy | None:
+    """The TMY a study's PV profile is made from (``[profiles.pv]`` source ``tmy`` or
+    ``default``), read; None for other sources."""
+    if isinstance(study.model.profiles.pv, PvTmyProfile | PvDefaultProfile):
+        return read_tmy(files.get("profiles.pv.file"))
+    return None
 
 
 class PerPs(Protocol):
