@@ -1167,11 +1167,9 @@ def tables_from_geo(geo, capacity: pd.DataFrame) -> dict[str, Any]:
             crs=WGS84,
         )
     if geo.register is not None:
-        ll = geo.register.geometry.to_crs(WGS84)
+        lon, lat = _wgs84_xy(geo.register.geometry)
         register = conform(
-            pd.DataFrame(geo.register.drop(columns="geometry")).assign(
-                lat=ll.y.to_numpy(), lon=ll.x.to_numpy()
-            ),
+            pd.DataFrame(geo.register.drop(columns="geometry")).assign(lat=lat, lon=lon),
             REGISTER_SCHEMA,
         )
         unassigned = conform(geo.unassigned(), UNASSIGNED_SCHEMA)
@@ -1183,6 +1181,27 @@ def tables_from_geo(geo, capacity: pd.DataFrame) -> dict[str, Any]:
         "register": register,
         "unassigned": unassigned,
     }
+
+
+def _wgs84_xy(points) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes and latitudes of points (a GeoSeries) in WGS84: what ``to_crs(WGS84)``
+    gives (the same transformer, ``always_xy``), without making a geometry per point (a
+    national register has 1.5 million). [deg]"""
+    import pyproj
+    import shapely
+
+    from atlas.geo.layers import WGS84
+
+    xy = shapely.get_coordinates(points.to_numpy())
+    if len(xy) != len(points):
+        raise ValueError("expected one point per row")
+    target = pyproj.CRS.from_user_input(WGS84)
+    if points.crs is None or points.crs.is_exact_same(target):
+        return xy[:, 0].copy(), xy[:, 1].copy()
+    lon, lat = pyproj.Transformer.from_crs(points.crs, target, always_xy=True).transform(
+        xy[:, 0], xy[:, 1]
+    )
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
 
 def save_geodata(

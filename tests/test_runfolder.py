@@ -525,3 +525,21 @@ def test_the_current_folder_is_not_a_run_folder(register_study, tmp_path, monkey
     run_study(register_study, "sub", figures="none", webmap="none")  # a relative subfolder
     assert (work / "sub" / "run.json").is_file()
     assert sorted(p.name for p in work.iterdir()) == ["sub"]
+
+
+def test_register_coordinates_back_in_wgs84_as_to_crs_gives():
+    """The register's lat/lon come from its metric points by the transformer ``to_crs``
+    uses, without a geometry per point: the same floats."""
+    import geopandas as gpd
+
+    from atlas.runfolder import _wgs84_xy
+
+    rng = np.random.default_rng(7)
+    lon, lat = 9.0 + rng.random(500), 45.0 + rng.random(500)
+    points = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs="EPSG:4326").to_crs("EPSG:32632")
+    expected = points.to_crs("EPSG:4326")
+    x, y = _wgs84_xy(points)
+    np.testing.assert_array_equal(x, expected.x.to_numpy())
+    np.testing.assert_array_equal(y, expected.y.to_numpy())
+    x, y = _wgs84_xy(expected)  # already WGS84: its own coordinates
+    np.testing.assert_array_equal(x, expected.x.to_numpy())

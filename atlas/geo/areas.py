@@ -275,7 +275,7 @@ def assign_points_voronoi(
     site_xy = shapely.get_coordinates(sites.geometry.to_numpy())
     tree = cKDTree(site_xy)
     k = min(2, len(site_xy))
-    dist, idx = tree.query(xy, k=k)
+    dist, idx = tree.query(xy, k=k, workers=-1)  # every core: the same answers
     if k == 1:
         best = np.asarray(idx).reshape(-1)
     else:
