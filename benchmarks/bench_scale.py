@@ -157,7 +157,7 @@ def main() -> None:
             "--chunk-size", str(args.chunk_size),
         )  # fmt: skip
         peaks[n] = peak
-        print(f"{n} PS, {m['summary'].get('ders', '?')} DERs, --figures none --map {args.map}: "
+        print(f"{n} PS, {m['summary'].get('ders_total', '?')} DERs, --figures none --map {args.map}: "
               f"{wall:.1f} s (goal <= 180 s at 2200), peak tree RSS {peak:.2f} GB (goal <= 8) "
               f"[{stages(m)}; {m.get('memory')}]")  # fmt: skip
         for cmd in (["screen", str(out / f"{n}"), "--threshold-mw", "5"],
