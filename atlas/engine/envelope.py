@@ -726,7 +726,8 @@ def yearly_envelope_pruned(
 
     Notes
     -----
-    Seed hours (the best in each direction by the support bound, and a regular sample)
+    Seed hours (the best in each direction by the support bound, and a regular sample if
+    ``seed_every`` is given)
     get their polygons; the hull of their vertices, an inner polygon P made of true
     vertices. An hour whose support bound (:func:`envelope_support_bound`) is below P's in
     the normal of every edge of P lies strictly inside P and cannot change the hull; the
