@@ -36,7 +36,7 @@ from atlas.geo.register import (
 )
 from atlas.inputs.checks import raise_first_bad
 from atlas.inputs.study import Study
-from atlas.inputs.tables import read_substations
+from atlas.inputs.tables import read_substations, read_weights
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -369,6 +369,15 @@ def _add_growth(
     ].sum()
 
 
+def _csv_header(path: Path) -> list[str]:
+    """A CSV's column names, stripped (a file that cannot be read has none: its reader says
+    why)."""
+    try:
+        return [str(c).strip() for c in pd.read_csv(path, nrows=0).columns]
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError):
+        return []
+
+
 def _weights(path: Path, column: str | None, stage: GeoStage) -> pd.Series:
     """Weight of each service area from a table (ps_id, weight) or a layer.
 
@@ -377,12 +386,8 @@ def _weights(path: Path, column: str | None, stage: GeoStage) -> pd.Series:
     """
     assert stage.areas is not None  # see _join_register
     ps_ids = list(stage.areas["ps_id"])
-    if path.name.lower().endswith(".csv") and "lat" not in pd.read_csv(path, nrows=0).columns:
-        df = pd.read_csv(path, dtype={"ps_id": str})
-        col = column or "weight"
-        if "ps_id" not in df.columns or col not in df.columns:
-            raise AtlasInputError(path, "header", f"expected columns ps_id and {col}")
-        return df.set_index("ps_id")[col].astype(float).reindex(ps_ids, fill_value=0.0)
+    if path.name.lower().endswith(".csv") and "lat" not in _csv_header(path):
+        return read_weights(path, ps_ids, column or "weight")
     layer = read_layer(path, "weight layer").to_crs(stage.crs)
     if column is not None and column not in layer.columns:
         raise AtlasInputError(

@@ -508,7 +508,17 @@ def load_study(path: str | Path) -> Study:
     path = Path(path)
     if not path.is_file():
         raise AtlasInputError(path, "", "study file not found, expected a TOML file")
-    text = path.read_text(encoding="utf-8")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")  # a BOM (Windows editors) is no key
+    except UnicodeDecodeError as exc:  # TOML is UTF-8 (a Latin-1 editor's 'é' is not)
+        raise AtlasInputError(
+            path,
+            "",
+            f"byte 0x{data[exc.start]:02x} is not UTF-8 text, expected a UTF-8 TOML file "
+            "(save it as UTF-8)",
+            line=data.count(b"\n", 0, exc.start) + 1,
+        ) from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -24,6 +24,7 @@ from atlas.inputs.checks import (
     numeric_column,
     raise_first_bad,
     read_csv_table,
+    record_label,
 )
 from atlas.inputs.timeaxis import N_HOURS, hourly_axis
 
@@ -63,6 +64,57 @@ def read_substations(path: Path) -> pd.DataFrame:
     if out.empty:
         raise AtlasInputError(path, "", "no substation, expected at least one row")
     return out
+
+
+def read_weights(path: Path, ps_ids: list[str], column: str = "weight") -> pd.Series:
+    """A table of one weight per PS (``ps_id`` and ``column``): EV allocation weights, growth
+    weights.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The CSV.
+    ps_ids : list of str
+        The study's PS, in order.
+    column : str, default ``"weight"``
+        The weight column.
+
+    Returns
+    -------
+    pandas.Series
+        The weights indexed by ``ps_ids``, 0 for a PS the table does not list. [-]
+
+    Raises
+    ------
+    AtlasInputError
+        The file cannot be read as CSV (not UTF-8, empty), lacks a column or holds no
+        row; the first row
+        with an empty, duplicate or unknown ``ps_id`` (ids are text: ``007`` and ``NA``
+        are ids), or a weight that is not a finite number >= 0.
+    """
+    df = read_csv_table(path, ["ps_id", column], dtype=str, keep_default_na=False)
+    if df.empty:
+        raise AtlasInputError(
+            path, "", f"holds no rows, expected a row (ps_id, {column}) per PS with a weight"
+        )
+    ids = id_column(df, "ps_id", path)
+    pair = first_duplicate(ids.to_numpy())
+    if pair is not None:
+        label, line = record_label(pair)
+        raise AtlasInputError(
+            path,
+            f"{label}, ps_id",
+            f"duplicate {ids.iloc[pair[1]]!r}, expected each ps_id once",
+            line=line,
+        )
+    raise_first_bad(
+        ~ids.isin(ps_ids).to_numpy(),
+        path,
+        "ps_id",
+        lambda i: f"{ids.iloc[i]!r} is not in the substations file, expected a known ps_id",
+    )
+    weights = numeric_column(df, column, path, lo=0)
+    return pd.Series(weights, index=ids.to_numpy()).reindex(ps_ids, fill_value=0.0)
 
 
 def read_capacity(path: Path, scenarios: list[str], ps_ids: list[str]) -> pd.DataFrame:

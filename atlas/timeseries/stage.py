@@ -27,7 +27,7 @@ from atlas.inputs.study import (
     PvTmyProfile,
     Study,
 )
-from atlas.inputs.tables import read_ev, read_profile
+from atlas.inputs.tables import read_ev, read_profile, read_weights
 from atlas.inputs.timeaxis import N_HOURS, hourly_axis
 from atlas.timeseries.ev import allocate_energy, charging_power, local_day_types, read_ev_shapes
 from atlas.timeseries.pv import PvSystem, Tmy, pv_clearsky, pv_pvgis, pv_tmy, read_tmy
@@ -285,16 +285,7 @@ def ev_from_shapes(
     shapes = read_ev_shapes(files.get("profiles.ev.shapes"))
     hour, working = local_day_types(axis, study.timezone, spec.country, spec.subdiv)
     if spec.allocate == "table":
-        path = files["profiles.ev.weights"]
-        table = pd.read_csv(path, dtype={"ps_id": str})
-        if not {"ps_id", "weight"} <= set(table.columns):
-            raise AtlasInputError(path, "header", "expected columns ps_id and weight", line=1)
-        w = (
-            table.set_index("ps_id")["weight"]
-            .astype(float)
-            .reindex(ps_ids, fill_value=0.0)
-            .to_numpy()
-        )
+        w = read_weights(files["profiles.ev.weights"], ps_ids).to_numpy()
     energies = {}
     for scenario in study.scenarios:
         if spec.allocate == "charging_points":

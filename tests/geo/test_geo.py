@@ -604,3 +604,32 @@ def test_atlas_areas_command(tmp_path):
     for point, ps_id in zip(pts, register["ps_id"], strict=True):
         assert areas.loc[areas["ps_id"] == ps_id].geometry.iloc[0].covers(point)
     assert {"site_lat", "site_lon", "rated_mva"} <= set(areas.columns)
+
+
+@pytest.mark.parametrize(
+    ("table", "where", "problem"),
+    [
+        (
+            "ps_id,weight\nA,1\nB,abc\n",
+            "row 2, column weight",
+            "got 'abc', expected a finite number >= 0",
+        ),
+        (
+            "ps_id,weight\nA,1\nA,3\n",
+            "rows 1 and 2, ps_id",
+            "duplicate 'A', expected each ps_id once",
+        ),
+        ("ps_id,weight\nA,1\n007,3\n", "row 2, ps_id", "'007' is not in the substations file"),
+        ("", "", "cannot be read as CSV"),
+    ],
+)
+def test_bad_growth_weight_tables_are_named(tmp_path, table, where, problem):
+    """A growth weight table with a text weight, a repeated or unknown PS, or no bytes at
+    all is one error naming the file and the row (it was a traceback)."""
+    (tmp_path / "w.csv").write_text(table)
+    extra = '[[growth]]\nscenario = "2030"\ntechnology = "chp"\nadded_mw = 8\nallocate = "weight"\nweights = "w.csv"\n'
+    with pytest.raises(AtlasInputError) as err:
+        build_areas(_register_study(tmp_path, REGISTER, extra))
+    assert Path(err.value.path).name == "w.csv"
+    assert err.value.where == where
+    assert problem in err.value.problem

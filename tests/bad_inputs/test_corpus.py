@@ -1,0 +1,134 @@
+"""A corpus of bad inputs: each case is the tiny study with one defect, and the exit code and
+message ``atlas validate`` must give (the file, the row or key, what is expected).
+
+Each case names the files it changes (a new text, bytes, or a function of the default text)
+and what must come out. Cases are added here as the input readers learn to name a defect
+that used to end in a traceback or pass silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import STUDY_TOML
+
+from atlas.cli import main
+
+# the tiny study's EV source swapped for shapes allocated by a weight table
+EV_FILE = '[profiles.ev]\nsource = "file"\nfile = "ev.csv"\n'
+EV_SHAPES = (
+    '[profiles.ev]\nsource = "shapes"\nenergy_mwh = { "2030" = 100.0 }\n'
+    'allocate = "table"\nweights = "weights.csv"\n'
+)
+
+
+def ev_by_weights(text: str) -> str:
+    assert EV_FILE in text
+    return text.replace(EV_FILE, EV_SHAPES)
+
+
+@dataclass
+class Case:
+    """One defect: the study's changed files, and the exit code and message it gives."""
+
+    id: str
+    code: int
+    message: list[str]
+    toml: object = None  # None: unchanged; str: new text; callable: of the default text
+    files: dict[str, str | bytes] = field(default_factory=dict)  # extra or replaced files
+
+
+CASES = [
+    Case(
+        "study-latin1",
+        2,
+        ["study.toml:2: ", "byte 0xe9 is not UTF-8 text, expected a UTF-8 TOML file"],
+        files={"study.toml": STUDY_TOML.replace("\n", "\n# caff\xe9\n", 1).encode("latin-1")},
+    ),
+    Case("study-bom", 0, ["ok: study"], toml=lambda t: "\ufeff" + t),
+    Case(
+        "ev-weights-empty-file",
+        2,
+        ["weights.csv: ", "cannot be read as CSV"],
+        toml=ev_by_weights,
+        files={"weights.csv": ""},
+    ),
+    Case(
+        "ev-weights-header-only",
+        2,
+        ["weights.csv: holds no rows, expected a row (ps_id, weight) per PS with a weight"],
+        toml=ev_by_weights,
+        files={"weights.csv": "ps_id,weight\n"},
+    ),
+    Case(
+        "ev-weights-text-value",
+        2,
+        ["weights.csv:3: row 2, column weight: got 'abc', expected a finite number >= 0"],
+        toml=ev_by_weights,
+        files={"weights.csv": "ps_id,weight\n001,1\nN,abc\n"},
+    ),
+    Case(
+        "ev-weights-negative",
+        2,
+        ["weights.csv:2: row 1, column weight: got '-1', expected a finite number >= 0"],
+        toml=ev_by_weights,
+        files={"weights.csv": "ps_id,weight\n001,-1\n"},
+    ),
+    Case(
+        "ev-weights-unknown-id-that-looks-like-a-number",
+        2,
+        ["weights.csv:3: row 2, ps_id: '1' is not in the substations file"],
+        toml=ev_by_weights,
+        files={"weights.csv": "ps_id,weight\n001,1\n1,2\n"},
+    ),
+    Case(
+        "ev-weights-id-NA-is-text",
+        2,
+        ["weights.csv:2: row 1, ps_id: 'NA' is not in the substations file"],
+        toml=ev_by_weights,
+        files={"weights.csv": "ps_id,weight\nNA,1\n"},
+    ),
+    Case(
+        "ev-weights-duplicate-id",
+        2,
+        ["weights.csv:3: rows 1 and 2, ps_id: duplicate 'N', expected each ps_id once"],
+        toml=ev_by_weights,
+        files={"weights.csv": "ps_id,weight\nN,1\nN,2\n"},
+    ),
+    Case(
+        "ev-weights-missing-column",
+        2,
+        ["weights.csv:1: header: missing column 'weight'"],
+        toml=ev_by_weights,
+        files={"weights.csv": "ps_id,w\nN,1\n"},
+    ),
+    Case(
+        "ev-weights-latin1",
+        2,
+        ["weights.csv: ", "cannot be read as CSV"],
+        toml=ev_by_weights,
+        files={"weights.csv": "ps_id,weight\nN,1\n# caff\xe9\n".encode("latin-1")},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input(case: Case, make_study, tmp_path):
+    study = make_study(toml=case.toml) if case.toml is not None else make_study()
+    for name, content in case.files.items():
+        target = Path(study).parent / name
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content, encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", str(study)])
+    output = result.output  # stdout and stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit), output
+    assert result.exit_code == case.code, output
+    for fragment in case.message:
+        assert fragment in output, output
+    if case.code == 2:  # one line, no traceback
+        assert output.count("\n") == 1 and output.startswith("error: "), output
