@@ -197,7 +197,17 @@ def shown(value) -> str:
     """
     if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
         return "empty" if pd.isna(value) else f"{value:g}"
+    if isinstance(value, str) and not value.strip():
+        return "empty"
     return repr(str(value))
+
+
+#: Cells read as missing values in the columns that are not text (pandas' default list, as
+#: documented for ``pandas.read_csv``'s ``na_values``).
+MISSING_TEXT = [
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+]  # fmt: skip
 
 
 def read_csv_table(
@@ -219,7 +229,10 @@ def read_csv_table(
         Passed to :func:`pandas.read_csv` (read identifiers as ``str``); a dict's keys are
         the stripped column names, so ``" ps_id "`` in the header is typed as ``ps_id``.
     keep_default_na : bool, default True
-        Passed to :func:`pandas.read_csv`; False keeps empty cells as ``""``.
+        Whether the cells of :data:`MISSING_TEXT` are missing values (pandas' rule),
+        except in columns typed ``str`` by a dict ``dtype``: an identifier or a name
+        ``NA``, ``null`` or ``None`` (Napoli's province code, say) is text there, and an
+        empty cell is ``""``. False keeps every cell as written.
 
     Returns
     -------
@@ -236,10 +249,20 @@ def read_csv_table(
         if fast is not None:
             return _required_columns(fast, path, required)
     try:
+        na_values = None
         if isinstance(dtype, dict):  # key the types by the names as written (" ps_id ")
             header = pd.read_csv(path, nrows=0, skipinitialspace=True).columns
             dtype = {c: dtype[str(c).strip()] for c in header if str(c).strip() in dtype}
-        df = pd.read_csv(path, dtype=dtype, skipinitialspace=True, keep_default_na=keep_default_na)
+            if keep_default_na:  # text columns keep NA, null, None, nan as written
+                na_values = {c: MISSING_TEXT for c in header if dtype.get(c) is not str}
+                keep_default_na = False
+        df = pd.read_csv(
+            path,
+            dtype=dtype,
+            skipinitialspace=True,
+            keep_default_na=keep_default_na,
+            na_values=na_values,
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
         raise AtlasInputError(
             path, "", f"cannot be read as CSV ({str(exc).splitlines()[0]})"

@@ -49,7 +49,7 @@ def read_substations(path: Path) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "ps_id": id_column(df, "ps_id", path),
-            "name": df["name"].astype("string").fillna("").astype(str),
+            "name": df["name"].astype("string").fillna("").astype(str),  # "NA" stays "NA"
             "lat": numeric_column(df, "lat", path, -90, 90),
             "lon": numeric_column(df, "lon", path, -180, 180),
             "rated_mva": numeric_column(df, "rated_mva", path, 0),

@@ -132,3 +132,29 @@ def test_bad_input(case: Case, make_study, tmp_path):
         assert fragment in output, output
     if case.code == 2:  # one line, no traceback
         assert output.count("\n") == 1 and output.startswith("error: "), output
+
+
+@pytest.mark.parametrize("code", ["NA", "null", "None", "nan", "007", "1e3"])
+def test_ids_and_names_that_look_like_missing_values_or_numbers_stay_text(
+    code, make_study, tmp_path
+):
+    """PS ``N`` renamed to a code pandas would read as a missing value or a number (Napoli's
+    province code ``NA``, say), in every table: the run keeps it as text, as its name too."""
+    import pandas as pd
+
+    from atlas.pipeline import run_study
+
+    def rename(text: str) -> str:
+        lines = text.splitlines(keepends=True)
+        out = []
+        for line in lines:
+            cells = line.rstrip("\n").split(",")
+            out.append(",".join(code if c in ("N", "Nord") else c for c in cells) + "\n")
+        return "".join(out)
+
+    study = make_study(substations=rename, capacity=rename, load=rename, ev=rename)
+    run = run_study(study, out=tmp_path / "out", figures="none", webmap="none")
+    assert code in run.screening["ps_id"].tolist()
+    screening = pd.read_csv(tmp_path / "out" / "screening.csv", dtype=str, keep_default_na=False)
+    row = screening[screening["ps_id"] == code]
+    assert set(row["name"]) == {code} and set(row["scenario"]) == {"as-is", "2030"}
