@@ -436,8 +436,13 @@ def write_csv_part(hourly: pd.DataFrame, folder: Path, s: int, c: int) -> Path:
     """One scenario and chunk of the hourly table as CSV rows without header (joined in
     order by :func:`join_csv_parts`)."""
     from atlas.files import write_atomic
+    from atlas.runfolder import csv_text
 
-    csv = hourly.assign(time=hourly["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    csv = hourly.assign(
+        time=hourly["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        scenario=csv_text(hourly["scenario"]),
+        ps_id=csv_text(hourly["ps_id"]),
+    )
     parts = folder / CSV_PARTS
     parts.mkdir(exist_ok=True)
     return write_atomic(

@@ -227,14 +227,52 @@ def _raise_bad_cell(raw: pd.DataFrame, numbers: dict[str, str], path: Path) -> N
             )
 
 
+#: First characters that make a spreadsheet read a text cell as a formula (``=``, ``+``,
+#: ``-``, ``@``, tab, carriage return), and the apostrophe that escapes them.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def csv_text(values: pd.Series) -> pd.Series:
+    """Text cells as a run's CSV files hold them: a cell that starts with a formula prefix
+    (:data:`FORMULA_PREFIXES`) or an apostrophe gets one apostrophe in front, so a
+    spreadsheet shows ``=HYPERLINK(...)`` as text instead of running it; every other cell is
+    unchanged. :func:`text_from_csv` gives the values back exactly (Parquet, GeoJSON and
+    the map hold them as they are).
+
+    Examples
+    --------
+    >>> csv_text(pd.Series(["=1+1", "'quoted", "PS Sud", "-2"], dtype="str")).tolist()
+    ["'=1+1", "''quoted", 'PS Sud', "'-2"]
+    """
+    values = values.astype("str")
+    escape = values.str.startswith(FORMULA_PREFIXES).fillna(False).to_numpy(dtype=bool)
+    if not escape.any():
+        return values
+    return values.where(~escape, "'" + values)
+
+
+def text_from_csv(values: pd.Series) -> pd.Series:
+    """The text cells of a run's CSV as they were before :func:`csv_text`: one leading
+    apostrophe removed."""
+    values = values.astype("str")
+    quoted = values.str.startswith("'").fillna(False).to_numpy(dtype=bool)
+    if not quoted.any():
+        return values
+    return values.where(~quoted, values.str.slice(1))
+
+
 def write_table(table: pd.DataFrame, path: Path) -> Path:
     """Write a run table as CSV; floats in their shortest exact form (they read back equal).
 
+    Text cells that a spreadsheet would run as a formula are escaped (:func:`csv_text`).
     The bytes are pandas' ``to_csv(index=False, lineterminator="\\n")``; a table whose cells
     need no quoting (no comma, quote or line break in its text) is written by Arrow's CSV
     writer with the numbers formatted here, :data:`CSV_BATCH_ROWS` rows at a time, about 2.5
     times faster and in bounded memory (a national register holds millions of rows).
     """
+    text = [c for c in table.columns if table[c].dtype == "str"]
+    if text:
+        table = table.assign(**{str(c): csv_text(table[c]) for c in text})
     if not _plain_csv(table):
         return write_atomic(path, lambda p: table.to_csv(p, index=False, lineterminator="\n"))
 
@@ -339,7 +377,7 @@ def read_table(path: Path, schema: dict[str, str]) -> pd.DataFrame:
         _raise_bad_cell(raw, numbers, path)
         raise AtlasInputError(path, "", f"cannot be read as a run table ({exc})") from None
     columns = {
-        c: raw[c].astype("str")
+        c: text_from_csv(raw[c])
         if kind == "text"
         else typed[c].astype({"float": float, "int": np.int64}.get(kind, kind))
         for c, kind in schema.items()

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from atlas import runfolder
-from atlas.runfolder import _plain_csv, write_table
+from atlas.runfolder import _plain_csv, csv_text, text_from_csv, write_table
 
 texts = st.one_of(
     st.none(),
@@ -50,9 +50,17 @@ def tables(draw) -> pd.DataFrame:
 @settings(max_examples=300, deadline=None)
 @given(tables())
 def test_write_table_writes_what_pandas_writes(tmp_path_factory, table):
+    """The bytes of pandas' to_csv of the table whose text cells are escaped (csv_text),
+    and the text reads back exactly."""
     path = tmp_path_factory.mktemp("t") / "t.csv"
     write_table(table, path)
-    assert path.read_bytes() == table.to_csv(index=False, lineterminator="\n").encode()
+    text = [c for c in table.columns if table[c].dtype == "str"]
+    escaped = table.assign(**{c: csv_text(table[c]) for c in text})
+    assert path.read_bytes() == escaped.to_csv(index=False, lineterminator="\n").encode()
+    for c in text:
+        back = text_from_csv(escaped[c])
+        assert back.isna().equals(table[c].isna())
+        assert (back[table[c].notna()] == table[c][table[c].notna()]).all()
 
 
 def test_the_fast_writer_takes_a_plain_register_and_leaves_quoted_text_to_pandas():

@@ -409,8 +409,8 @@ def float_values(column: pd.Series) -> np.ndarray:
     A column of Arrow text (``str``) whose every cell Arrow parses as a number is cast by
     Arrow, ten times faster on a register's coordinates. Both parses round correctly (the
     tests compare them), so the values are the same; where Arrow refuses a cell (spaces,
-    ``NA``, an empty cell) or reads a ``-0`` (pandas reads ``-0`` as the integer 0),
-    pandas parses the whole column.
+    ``NA``, an empty cell) or reads a ``-0`` (pandas reads ``-0`` as the integer 0) or a
+    NaN, pandas parses the whole column.
     """
     if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
         import pyarrow as pa
@@ -422,7 +422,9 @@ def float_values(column: pd.Series) -> np.ndarray:
             values = None
         if values is not None and values.null_count == 0:
             out = values.to_numpy()
-            if not np.any(np.signbit(out) & (out == 0.0)):
+            # a -0 (pandas reads "-0" as the integer 0) or a NaN (whose sign may differ; a
+            # NaN is an error for every reader, which then shows pandas' reading of the cell)
+            if not np.any(np.signbit(out) & (out == 0.0)) and not np.isnan(out).any():
                 return out
     return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
 

@@ -158,3 +158,70 @@ def test_ids_and_names_that_look_like_missing_values_or_numbers_stay_text(
     screening = pd.read_csv(tmp_path / "out" / "screening.csv", dtype=str, keep_default_na=False)
     row = screening[screening["ps_id"] == code]
     assert set(row["name"]) == {code} and set(row["scenario"]) == {"as-is", "2030"}
+
+
+HOSTILE = {
+    "001": '=HYPERLINK("http://x.example","click")',
+    "N": "+cmd|' /C calc'!A0",
+    "S": "@SUM(1,2)",
+}
+
+
+def test_spreadsheet_formulas_in_names_are_escaped_in_csv_only(make_study, tmp_path):
+    """Names and ids that a spreadsheet would run as formulas get one apostrophe in the run's
+    CSV files (numbers untouched); Parquet, the run loaded back and the report keep them
+    exactly (escaped as HTML)."""
+    import csv
+    import io
+
+    import pandas as pd
+
+    from atlas.dataset import read_dataset
+    from atlas.runfolder import Run
+
+    def hostile(text: str) -> str:
+        df = pd.read_csv(io.StringIO(text), dtype=str)
+        df["name"] = df["ps_id"].map(HOSTILE)
+        df["ps_id"] = df["ps_id"].replace({"001": "-2+3+cmd|x"})
+        return df.to_csv(index=False, lineterminator="\n")
+
+    def rename_id(text: str) -> str:
+        return "".join(
+            ",".join("-2+3+cmd|x" if c == "001" else c for c in line.split(",")) + "\n"
+            for line in text.splitlines()
+        )
+
+    study = make_study(substations=hostile, capacity=rename_id, load=rename_id, ev=rename_id)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main,
+        ["run", "--config", str(study), "--out", str(out), "--format", "csv", "--figures", "none"],
+    )
+    assert result.exit_code == 0, result.output
+    with open(out / "screening.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    names = {r["ps_id"]: r["name"] for r in rows}
+    assert names == {
+        "'-2+3+cmd|x": "'" + HOSTILE["001"],
+        "N": "'" + HOSTILE["N"],
+        "S": "'" + HOSTILE["S"],
+    }
+    text_columns = {"scenario", "ps_id", "name", "direction", "unit"}
+    for row in rows:  # numbers (a negative one too) are not escaped
+        for key, cell in row.items():
+            if key not in text_columns and cell:
+                assert not cell.startswith("'"), (key, cell)
+    with open(out / "flexibility_hourly.csv", newline="") as fh:
+        ids = {r["ps_id"] for r in csv.DictReader(fh)}
+    assert ids == {"'-2+3+cmd|x", "N", "S"}
+    hourly = read_dataset(out / "flexibility_hourly.parquet", columns=["ps_id"])
+    assert set(hourly["ps_id"]) == {"-2+3+cmd|x", "N", "S"}
+    run = Run.load(out)
+    assert dict(zip(run.screening["ps_id"], run.screening["name"], strict=True)) == {
+        "-2+3+cmd|x": HOSTILE["001"],
+        "N": HOSTILE["N"],
+        "S": HOSTILE["S"],
+    }
+    report = (out / "report.html").read_text()
+    assert "=HYPERLINK(&#34;http" in report or "=HYPERLINK(&quot;http" in report
+    assert '=HYPERLINK("http' not in report
