@@ -417,7 +417,7 @@ def float_values(column: pd.Series) -> np.ndarray:
         import pyarrow.compute as pc
 
         try:
-            values = pc.cast(pa.chunked_array(column.array._pa_array), pa.float64())
+            values = pc.cast(pa.array(column.array), pa.float64())  # no copy of the text
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             values = None
         if values is not None and values.null_count == 0:
