@@ -133,7 +133,7 @@ def read_capacity(path: Path, scenarios: list[str], ps_ids: list[str]) -> pd.Dat
     -------
     pandas.DataFrame
         Columns scenario, ps_id, technology, level (str), capacity_mw [MW]. A (scenario,
-        PS, technology, level) key appears once.
+        PS, technology, level) key appears once; every scenario has a row.
     """
     df = read_csv_table(
         path,
@@ -177,6 +177,15 @@ def read_capacity(path: Path, scenarios: list[str], ps_ids: list[str]) -> pd.Dat
     raise_first_bad(
         out.duplicated(["scenario", "ps_id", "technology", "level"]), path, None, duplicate
     )
+    given = set(out["scenario"])
+    missing = [s for s in scenarios if s not in given]
+    if missing:  # a forgotten scenario would run with no DER at all, silently
+        raise AtlasInputError(
+            path,
+            "scenario",
+            f"no row for scenario {missing[0]!r}, expected rows for every scenario of the "
+            f"study {scenarios} (a scenario without DERs: one row with capacity_mw 0)",
+        )
     return out
 
 

@@ -114,6 +114,18 @@ CASES = [
     ),
 ]
 
+CASES += [
+    Case(
+        "capacity-without-a-scenario",
+        2,
+        [
+            "capacity.csv: scenario: no row for scenario '2030', expected rows for every "
+            "scenario of the study ['as-is', '2030']"
+        ],
+        files={"capacity.csv": "scenario,ps_id,technology,capacity_mw,level\nas-is,N,pv,3,MV\n"},
+    ),
+]
+
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case: Case, make_study, tmp_path):
