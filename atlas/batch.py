@@ -40,6 +40,7 @@ from atlas.engine.compute import (
 )
 from atlas.errors import AtlasInputError
 from atlas.geo.join import GeoStage, build_geodata
+from atlas.inputs.plausibility import Finding, ps_capacity_findings, settle
 from atlas.inputs.study import Study, load_study
 from atlas.inputs.tables import (
     check_load_parquet,
@@ -125,6 +126,8 @@ class StudyPlan:
     geo : GeoStage or None
         The geodata stage (kept in the main process; a worker's plan has none).
     timings_s : dict
+    warnings : list of Finding
+        Plausibility findings the study accepts (:mod:`atlas.inputs.plausibility`).
     """
 
     study: Study
@@ -139,6 +142,7 @@ class StudyPlan:
     v2g_share: dict[str, np.ndarray]
     geo: GeoStage | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
+    warnings: list[Finding] = field(default_factory=list)
 
     @property
     def ps_ids(self) -> list[str]:
@@ -192,6 +196,7 @@ class StudyPlan:
             v2g_share={s: a[index] for s, a in self.v2g_share.items()},
             geo=self.geo if whole else None,
             timings_s=dict(self.timings_s),
+            warnings=list(self.warnings),
         )
 
 
@@ -222,6 +227,16 @@ def plan_study(study: Study | str | Path, client: Any = None) -> StudyPlan:
         ps_ids = [str(p) for p in geo.sites["ps_id"]]
         if capacity is None:
             capacity = read_capacity(files["inputs.capacity"], study.scenarios, ps_ids)
+        checks = study.model.checks
+        warnings = geo.warnings + settle(
+            ps_capacity_findings(
+                capacity,
+                geo.sites.set_index("ps_id")["rated_mva"],
+                files.get("inputs.ders", files.get("inputs.capacity")),
+                checks.ps_capacity_max_ratio,
+            ),
+            checks.accept,
+        )
         tmy = tmy_job.result()
     v2g_locations = frozenset(study.model.ev.v2g_locations)
     shared, per_ps = technology_sources(study, files, axis, geo, tmy)
@@ -242,6 +257,7 @@ def plan_study(study: Study | str | Path, client: Any = None) -> StudyPlan:
         v2g_share=v2g_shares(study.scenarios, ps_ids, v2g_locations, geo.ev_points),
         geo=geo,
         timings_s={"read": time.perf_counter() - t0},
+        warnings=warnings,
     )
 
 

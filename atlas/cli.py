@@ -50,6 +50,13 @@ out_option = click.option(
 )
 
 
+def _echo_warnings(warnings: list[dict]) -> None:
+    """Print the plausibility findings a study accepts, one ``warning:`` line each."""
+    for w in warnings:
+        where = f"{w['file']}:{w['line']}" if w.get("line") else w["file"]
+        click.echo(f"warning: {where}: {w['where']}: {w['problem']} (accepted)", err=True)
+
+
 def _echo_summary(summary: dict) -> None:
     """Print the geodata stage's counts (service areas, the DER join)."""
     click.echo(
@@ -86,6 +93,7 @@ def validate(study_file: Path) -> None:
 
     inputs = load_inputs(study_file)
     n_rows = len(inputs.capacity)
+    _echo_warnings([w.as_dict() for w in inputs.warnings])
     click.echo(
         f"{study_file}: ok: study {inputs.study.name!r}, year {inputs.study.year}, "
         f"{len(inputs.ps_ids)} substations, scenarios {inputs.study.scenarios}, {n_rows} capacity rows"
@@ -213,6 +221,7 @@ def run(
             f"  figures/ ({result.manifest['figures_written']} PNG, linked from report.html)"
         )
     _echo_summary(result.manifest["summary"])
+    _echo_warnings(result.manifest.get("warnings", []))
 
 
 @main.command()

@@ -95,6 +95,7 @@ def plan_from_inputs(inputs: StudyInputs) -> StudyPlan:
         v2g_share=inputs.v2g_share,
         geo=inputs.geo,
         timings_s=dict(inputs.timings_s),
+        warnings=list(inputs.warnings),
     )
 
 
@@ -247,6 +248,7 @@ def _run_plan(
         manifest["settings"]["formats"] = sorted(set(formats))
         manifest["overrides"] = given
         manifest["summary"] = summary
+        manifest["warnings"] = [w.as_dict() for w in plan.warnings]
         pngs = {p: paths for r in results for p, paths in r.figures.items()}
         manifest["figures"] = {p: pngs[p] for p in ps_ids if pngs.get(p)}
         manifest["figures_written"] = sum(len(v) for v in manifest["figures"].values())

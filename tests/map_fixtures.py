@@ -101,8 +101,12 @@ def hostile_run(tmp_path_factory, tiny) -> Path:
         )
         study = tiny.write(
             folder / "study",
-            toml=lambda t: t.replace(
-                'capacity = "capacity.csv"', 'ders = "ders.csv"\nboundary = "boundary.geojson"'
+            toml=lambda t: (
+                t.replace(
+                    'capacity = "capacity.csv"', 'ders = "ders.csv"\nboundary = "boundary.geojson"'
+                )
+                # the points stand for whole technologies of a PS, beyond one installation
+                + '\n[checks]\naccept = ["der_max_mw"]\n'
             ),
             substations=lambda t: t.replace("N,Nord,", f'N,"{name_csv}",'),
             capacity=False,

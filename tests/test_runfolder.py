@@ -44,6 +44,10 @@ REGISTER = (
     "D6,,ev,500,LV,work,,45.462,9.152\n"
 )
 
+#: The register's points stand for whole technologies of a PS (totals a test can check by
+#: hand), beyond the size of one real installation: the study accepts that on purpose.
+ACCEPT_AGGREGATES = '\n[checks]\naccept = ["der_max_mw"]\n'
+
 
 def files_of(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` (relative path -> bytes), run.json without its times."""
@@ -71,6 +75,7 @@ def register_study(tmp_path_factory, tiny) -> Path:
                 'capacity = "capacity.csv"', 'ders = "ders.csv"\nboundary = "boundary.geojson"'
             )
             + "\n[screening]\nthreshold_mw = 3\n"
+            + ACCEPT_AGGREGATES
         ),
         capacity=False,
         extra={"ders.csv": REGISTER, "boundary.geojson": json.dumps(BOUNDARY)},

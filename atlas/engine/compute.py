@@ -66,6 +66,8 @@ class StudyInputs:
         Service areas and the DER join (see :mod:`atlas.geo.join`).
     timings_s : dict
         Seconds spent reading. [s]
+    warnings : list of Finding
+        Plausibility findings the study accepts (:mod:`atlas.inputs.plausibility`).
     """
 
     study: Study
@@ -80,6 +82,7 @@ class StudyInputs:
     v2g_share: dict[str, np.ndarray]
     geo: GeoStage | None
     timings_s: dict[str, float] = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
 
     @property
     def ps_ids(self) -> list[str]:

@@ -35,6 +35,7 @@ from atlas.geo.register import (
     normalise_register,
 )
 from atlas.inputs.checks import raise_first_bad
+from atlas.inputs.plausibility import Finding, register_findings, settle
 from atlas.inputs.study import Study
 from atlas.inputs.tables import read_substations, read_weights
 
@@ -70,6 +71,8 @@ class GeoStage:
     report : AreaReport
     summary : dict
         Counts for the run summary.
+    warnings : list of Finding
+        Plausibility findings the study accepts (``[checks] accept``).
     """
 
     crs: pyproj.CRS
@@ -82,6 +85,7 @@ class GeoStage:
     voronoi: bool = False
     report: AreaReport = field(default_factory=AreaReport)
     summary: dict = field(default_factory=dict)
+    warnings: list[Finding] = field(default_factory=list)
 
     def assign(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Area of each point (metric CRS): see :func:`atlas.geo.areas.assign_points`."""
@@ -289,16 +293,35 @@ def _join_register(
             sites=stage.sites if stage.voronoi else None,
             boundary=stage.boundary if stage.voronoi else None,
         )
+        column = "capacity_kw" if "capacity_kw" in raw.columns else "capacity_mw"
         register = normalise_register(raw, path, study.scenarios, is_csv=False)
+        _check_not_empty(register, path)
     else:
         # in the metric CRS from the start (a CSV's points made there, not reprojected)
         raw = read_layer(path, "DER register", ("Point",), crs=stage.crs)
+        column = "capacity_kw" if "capacity_kw" in raw.columns else "capacity_mw"
         register = normalise_register(raw, path, study.scenarios, is_csv=is_csv)
         del raw  # a national register is large: one copy at a time
+        _check_not_empty(register, path)
         inside, nearest, distance = stage.assign(register.geometry.to_numpy())
+    checks = study.model.checks
+    stage.warnings += settle(
+        register_findings(register, path, column, checks.der_max_mw, is_csv=is_csv),
+        checks.accept,
+    )
     index = np.where(
         (inside < 0) & (distance <= study.model.areas.snap_distance_m), nearest, inside
     )
+    if not (index >= 0).any():
+        nearest_km = float(np.min(distance)) / 1000.0 if len(distance) else float("nan")
+        raise AtlasInputError(
+            path,
+            "",
+            f"none of its {len(register)} installations lies in a service area (the "
+            f"nearest is {nearest_km:.3g} km outside), expected points inside the study's "
+            "areas: check that the register and the areas declare the CRS their "
+            "coordinates are in",
+        )
     register["ps_id"] = np.where(index >= 0, ids[np.maximum(index, 0)], "")
     register["distance_m"] = distance
     register["nearest_ps_id"] = np.where(nearest >= 0, ids[np.maximum(nearest, 0)], "")
@@ -324,6 +347,13 @@ def _join_register(
         "capacity_unassigned_mw": float(register.loc[index < 0, "capacity_mw"].sum()),
         "snap_distance_m": study.model.areas.snap_distance_m,
     }
+
+
+def _check_not_empty(register: pd.DataFrame, path: Path) -> None:
+    if len(register) == 0:
+        raise AtlasInputError(
+            path, "", "holds no installation, expected one row (or point) per DER installation"
+        )
 
 
 def _add_growth(

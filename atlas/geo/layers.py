@@ -81,6 +81,8 @@ def read_layer(
     gdf.columns = [str(c).strip() if c != gdf.geometry.name else c for c in gdf.columns]
     gdf = gdf.reset_index(drop=True)
     geoms = gdf.geometry.to_numpy()
+    if not is_csv:
+        _check_units(gdf, path, what)
     raise_first_bad(
         shapely.is_missing(geoms) | shapely.is_empty(geoms),
         path,
@@ -114,6 +116,38 @@ def read_layer(
             gdf.drop(columns=gdf.geometry.name), geometry=geometry.to_numpy(), crs=geometry.crs
         )
     return gdf
+
+
+def _check_units(gdf: gpd.GeoDataFrame, path: Path, what: str) -> None:
+    """A layer's coordinates in the units of the CRS it declares.
+
+    Coordinates all within +-180 / +-90 under a projected CRS are degrees (a layer of metres
+    there would span less than 360 m around the CRS's false origin); coordinates beyond them
+    under a geographic CRS are metres. Both put every point in the wrong place.
+    """
+    with np.errstate(invalid="ignore"):
+        xmin, ymin, xmax, ymax = (float(v) for v in gdf.total_bounds)
+    if not np.isfinite([xmin, ymin, xmax, ymax]).all():
+        return  # no geometry: the checks below name the feature
+    within = -180.0 <= xmin and xmax <= 180.0 and -90.0 <= ymin and ymax <= 90.0
+    name = gdf.crs.to_string()
+    if gdf.crs.is_projected and within:
+        raise AtlasInputError(
+            path,
+            "crs",
+            f"the {what} layer declares the projected CRS {name} but every coordinate lies "
+            f"within +-180/+-90 (x {xmin:g}..{xmax:g}, y {ymin:g}..{ymax:g}), which looks "
+            "like longitude/latitude degrees; expected coordinates in the declared CRS, or "
+            "declare EPSG:4326",
+        )
+    if gdf.crs.is_geographic and not within:
+        raise AtlasInputError(
+            path,
+            "crs",
+            f"the {what} layer declares the geographic CRS {name} but its coordinates reach "
+            f"beyond +-180/+-90 degrees (x {xmin:g}..{xmax:g}, y {ymin:g}..{ymax:g}), which "
+            "looks like metres; expected degrees, or declare the projected CRS they are in",
+        )
 
 
 _TYPE_IDS = {

@@ -330,6 +330,49 @@ class ScreeningSection(_Strict):
         return value
 
 
+#: Names of the plausibility checks (:mod:`atlas.inputs.plausibility`), for ``[checks] accept``.
+CHECK_NAMES = ("der_max_mw", "capacity_unit", "ps_capacity_max_ratio")
+
+
+class ChecksSection(_Strict):
+    """Plausibility limits of the inputs (docs/study-file.md, ``[checks]``).
+
+    A value beyond a limit is an error naming the rows, unless the check is listed in
+    ``accept``: then it is a warning, printed and listed in run.json.
+    """
+
+    #: Largest plausible single installation per connection level, or per
+    #: ``technology.level`` (``"chp.MV"``), which wins over the level. [MW]
+    der_max_mw: dict[str, float] = {"LV": 0.2, "MV": 10.0}
+    #: Installed DER capacity of a PS in a scenario at most this multiple of its rating. [-]
+    ps_capacity_max_ratio: float = Field(default=3.0, gt=0.0)
+    accept: list[str] = []
+
+    @field_validator("der_max_mw")
+    @classmethod
+    def _levels(cls, value: dict[str, float]) -> dict[str, float]:
+        for key, limit in value.items():
+            tech, _, level = key.rpartition(".")
+            if level not in LEVELS or (tech and tech not in (*CAPACITY_TECHNOLOGIES, "ev")):
+                raise ValueError(
+                    f"der_max_mw: unknown key {key!r}, expected a level {list(LEVELS)} or "
+                    "technology.level such as 'chp.MV'"
+                )
+            if not limit > 0:
+                raise ValueError(f"der_max_mw: {key!r} = {limit}, expected a limit > 0 [MW]")
+        return {"LV": 0.2, "MV": 10.0} | value
+
+    @field_validator("accept")
+    @classmethod
+    def _known_checks(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if v not in CHECK_NAMES]
+        if bad:
+            raise ValueError(
+                f"accept: unknown check {bad[0]!r}, expected some of {list(CHECK_NAMES)}"
+            )
+        return value
+
+
 class EnvelopeSection(_Strict):
     concave_ratio: float = Field(default=0.2, gt=0.0, le=1.0)
 
@@ -350,6 +393,7 @@ class StudyModel(_Strict):
     ev: EvSection = EvSection()
     envelope: EnvelopeSection = EnvelopeSection()
     screening: ScreeningSection = ScreeningSection()
+    checks: ChecksSection = ChecksSection()
     areas: AreasSection = AreasSection()
     growth: list[GrowthEntry] = []
     capability: dict[str, dict[str, CapabilityOverride]] = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import geopandas as gpd
 import numpy as np
@@ -300,11 +300,40 @@ def ev_from_shapes(
         total = spec.energy_mwh.get(scenario, 0.0)
         if total == 0:
             continue  # zeros
+        if spec.allocate == "charging_points" and not weights.sum() > 0:
+            _no_charging_points(files["inputs.ders"], geo, scenario)
         try:
             energies[scenario] = allocate_energy(total, spec.location_shares, weights)
         except ValueError as exc:
             raise AtlasInputError(study.path, "profiles.ev", f"{scenario}: {exc}") from None
     return EvSource(study.scenarios, len(ps_ids), energies, hour, working, shapes)
+
+
+def _no_charging_points(path: Path, geo: GeoStage, scenario: str) -> NoReturn:
+    """The error of EV energy allocated by charging points when a scenario has none in any
+    service area: none in the register, or none of them inside an area."""
+    register = geo.register
+    assert register is not None  # charging_points needs a register (the study checks)
+    is_ev = (register["technology"] == "ev") & register["scenario"].isin(["", scenario])
+    expected = (
+        f"expected charging points (technology ev) to allocate profiles.ev.energy_mwh of "
+        f'{scenario!r}, or [profiles.ev] allocate = "table" with a weights file'
+    )
+    if not is_ev.any():
+        techs = sorted(set(register["technology"]))
+        raise AtlasInputError(
+            path,
+            "technology",
+            f"no charging point (technology ev) for scenario {scenario!r} among its "
+            f"{len(register)} installations (technologies: {', '.join(techs) or 'none'}); "
+            + expected,
+        )
+    raise AtlasInputError(
+        path,
+        "technology",
+        f"none of its {int(is_ev.sum())} charging points of scenario {scenario!r} lies in a "
+        "service area (atlas areas lists them in unassigned_ders.csv); " + expected,
+    )
 
 
 def v2g_shares(

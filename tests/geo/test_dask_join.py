@@ -267,7 +267,7 @@ def test_study_switch_gives_the_local_stage(client, tmp_path):
     register = pd.DataFrame(
         {
             "technology": rng.choice(["pv", "chp", "ev"], n),
-            "capacity_kw": rng.uniform(1, 900, n).round(1),
+            "capacity_kw": rng.uniform(1, 190, n).round(1),  # within LV's 0.2 MW
             "level": rng.choice(["MV", "LV", ""], n),
             "scenario": rng.choice(["", "2030"], n),
             "lat": rng.uniform(45.38, 45.52, n),  # some outside the boundary

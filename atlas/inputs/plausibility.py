@@ -1,0 +1,278 @@
+"""Plausibility checks of the inputs: values that parse but cannot be right.
+
+A register row of 1e9 kW (a 1 TW plant under a 63 MVA substation), a register whose
+``capacity_kw`` column was renamed ``capacity_mw`` with its values left in kW, or a PS whose
+DERs add up to forty times its rating all read without a parsing error. These checks find
+them after reading, as :class:`Finding` objects; :func:`settle` raises the first one as the
+atlas's error, or, for the checks the study accepts on purpose (``[checks] accept``), returns
+them as warnings that the command prints and run.json lists.
+
+The limits and their sources are in docs/study-file.md (``[checks]``):
+
+``der_max_mw``
+    A single installation larger than the level's limit: 0.2 MW on LV, 10 MW on MV by
+    default (ARERA's TICA connects up to 100 kW on LV and up to 6 MW on MV, CEI 0-16
+    applies to MV users up to 10 MW when the DSO decides so).
+``capacity_unit``
+    A capacity column whose values look like the other unit: most of a level's rows beyond
+    its limit in ``capacity_mw`` (values in kW), or a typical installation below 50 W in
+    ``capacity_kw`` (values in MW).
+``ps_capacity_max_ratio``
+    The DER capacity of a PS in a scenario beyond a multiple (3 by default) of its rating.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from atlas.errors import AtlasInputError
+from atlas.inputs.checks import record_label
+
+#: Records a finding names by number before it counts the rest.
+SHOWN_RECORDS = 5
+
+#: Below this typical installation (the median of a register's non-zero capacities) a
+#: ``capacity_kw`` column holds MW: the smallest DERs are single PV modules of about
+#: 0.3 kW. [kW]
+KW_MEDIAN_MIN = 0.05
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One implausible value (or set of values) found in an input.
+
+    Attributes
+    ----------
+    check : str
+        The check's name (``der_max_mw``, ``capacity_unit``, ``ps_capacity_max_ratio``).
+    path : str
+        The file at fault.
+    where : str
+        The rows or key (``rows 3, 9 and 12``, ``ps_id 'SUD', scenario '2030'``).
+    problem : str
+        What is wrong and what is expected.
+    line : int or None
+        File line of the last row named (CSV), if known.
+    """
+
+    check: str
+    path: str
+    where: str
+    problem: str
+    line: int | None = None
+
+    def error(self) -> AtlasInputError:
+        """The finding as the atlas's error (with the setting that accepts it)."""
+        return AtlasInputError(
+            self.path,
+            self.where,
+            f"{self.problem} (or, if this is right, accept it: [checks] accept = "
+            f"[{self.check!r}] in the study file)",
+            line=self.line,
+        )
+
+    def as_dict(self) -> dict[str, str | int | None]:
+        """For run.json's ``warnings``."""
+        return {
+            "check": self.check,
+            "file": self.path,
+            "where": self.where,
+            "problem": self.problem,
+            "line": self.line,
+        }
+
+    def one_line(self) -> str:
+        """``path[:line]: where: problem``, as printed after ``warning:``."""
+        return AtlasInputError(self.path, self.where, self.problem, line=self.line).one_line()
+
+
+def _records(positions: np.ndarray, is_csv: bool) -> tuple[str, int | None]:
+    """``rows 3, 9 and 12`` (the first :data:`SHOWN_RECORDS`), ``and N more`` after them."""
+    positions = np.asarray(positions)
+    label, line = record_label(positions[:SHOWN_RECORDS], is_csv=is_csv)
+    if len(positions) > SHOWN_RECORDS:
+        label = label.replace(" and ", ", ") + f" and {len(positions) - SHOWN_RECORDS} more"
+    return label, line
+
+
+def der_limits(
+    technology: np.ndarray, level: np.ndarray, der_max_mw: dict[str, float]
+) -> np.ndarray:
+    """The largest plausible installation of each register row. [MW]
+
+    Parameters
+    ----------
+    technology, level : numpy.ndarray
+        (n,) text per row.
+    der_max_mw : dict
+        Limits per level (``"LV"``) and per ``technology.level`` (``"chp.MV"``, which wins).
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) limit per row; inf where none is set. [MW]
+    """
+    limit = np.full(len(level), np.inf)
+    for key, value in der_max_mw.items():
+        tech, _, lv = key.rpartition(".")
+        if not tech:
+            limit[level == lv] = value
+    for key, value in der_max_mw.items():
+        tech, _, lv = key.rpartition(".")
+        if tech:
+            limit[(level == lv) & (technology == tech)] = value
+    return limit
+
+
+def register_findings(
+    register: pd.DataFrame,
+    path: Path,
+    column: str,
+    der_max_mw: dict[str, float],
+    is_csv: bool = True,
+) -> list[Finding]:
+    """Installations beyond their level's limit, and a capacity column in the wrong unit.
+
+    Parameters
+    ----------
+    register : pandas.DataFrame
+        The normalised register (technology, level, capacity_mw [MW]) in file order.
+    path : pathlib.Path
+        The register file.
+    column : {"capacity_kw", "capacity_mw"}
+        The capacity column the file has (the unit the values were read in).
+    der_max_mw : dict
+        ``[checks] der_max_mw``. [MW]
+    is_csv : bool
+        Rows (with lines) or features.
+
+    Returns
+    -------
+    list of Finding
+        A ``capacity_unit`` finding first where one applies (it explains the others), then
+        a ``der_max_mw`` finding naming the rows beyond their limit.
+    """
+    if len(register) == 0:
+        return []
+    tech = register["technology"].to_numpy(dtype=str)
+    level = register["level"].to_numpy(dtype=str)
+    mw = register["capacity_mw"].to_numpy(dtype=float)
+    limit = der_limits(tech, level, der_max_mw)
+    over = mw > limit
+    findings = []
+    if column == "capacity_mw":
+        for lv in sorted(set(level[over])):
+            rows = level == lv
+            if over[rows].mean() > 0.5:
+                median = float(np.median(mw[rows]))
+                where, line = _records(np.flatnonzero(over & rows), is_csv)
+                findings.append(
+                    Finding(
+                        "capacity_unit",
+                        str(path),
+                        f"{where}, capacity_mw",
+                        f"{int((over & rows).sum())} of {int(rows.sum())} {lv} installations "
+                        f"are beyond the {lv} limit (their median is {median:g} MW), which "
+                        "looks like kW; expected MW (rename the column capacity_kw if the "
+                        "values are in kW)",
+                        line,
+                    )
+                )
+                break
+    else:
+        positive = mw[mw > 0] * 1000.0
+        if len(positive) and float(np.median(positive)) < KW_MEDIAN_MIN:
+            findings.append(
+                Finding(
+                    "capacity_unit",
+                    str(path),
+                    "capacity_kw",
+                    f"the typical installation is {float(np.median(positive)):.3g} kW "
+                    f"(the median of {len(positive)} non-zero rows), below the smallest real "
+                    f"DER ({KW_MEDIAN_MIN * 1000:g} W), which looks like MW; expected kW "
+                    "(rename the column capacity_mw if the values are in MW)",
+                )
+            )
+    if over.any():
+        where, line = _records(np.flatnonzero(over), is_csv)
+        first = int(np.flatnonzero(over)[0])
+        findings.append(
+            Finding(
+                "der_max_mw",
+                str(path),
+                f"{where}, {column}",
+                f"{int(over.sum())} installation(s) beyond the plausible size of their "
+                f"technology and level, the first a {tech[first]} {level[first]} "
+                f"installation of {mw[first]:g} MW above {limit[first]:g} MW; expected "
+                "one installation per row, within [checks] der_max_mw",
+                line,
+            )
+        )
+    return findings
+
+
+def ps_capacity_findings(
+    capacity: pd.DataFrame,
+    rated_mva: pd.Series,
+    path: Path,
+    max_ratio: float,
+) -> list[Finding]:
+    """Substations whose installed DER capacity is beyond a multiple of their rating.
+
+    Parameters
+    ----------
+    capacity : pandas.DataFrame
+        scenario, ps_id, capacity_mw [MW] (every technology and level).
+    rated_mva : pandas.Series
+        Rating per ps_id; missing ratings are not checked. [MVA]
+    path : pathlib.Path
+        The file the capacities come from (the register or the capacity table).
+    max_ratio : float
+        ``[checks] ps_capacity_max_ratio``. [-]
+
+    Returns
+    -------
+    list of Finding
+        One finding naming the worst PS and scenario and how many others there are.
+    """
+    if capacity.empty:
+        return []
+    total = capacity.groupby(["scenario", "ps_id"], sort=False)["capacity_mw"].sum()
+    rated = rated_mva.reindex(total.index.get_level_values("ps_id")).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = total.to_numpy() / rated
+    over = np.isfinite(ratio) & (ratio > max_ratio)
+    if not over.any():
+        return []
+    worst = int(np.nanargmax(np.where(over, ratio, -np.inf)))
+    scenario, ps_id = total.index[worst]
+    others = int(over.sum()) - 1
+    more = f" ({others} other PS and scenario(s) too)" if others else ""
+    return [
+        Finding(
+            "ps_capacity_max_ratio",
+            str(path),
+            f"ps_id {ps_id!r}, scenario {scenario!r}",
+            f"{total.iloc[worst]:g} MW of DER under a PS rated {rated[worst]:g} MVA, "
+            f"{ratio[worst]:.3g} times its rating{more}; expected at most {max_ratio:g} "
+            "times ([checks] ps_capacity_max_ratio): a capacity in kW where MW is expected?",
+        )
+    ]
+
+
+def settle(findings: list[Finding], accept: list[str]) -> list[Finding]:
+    """Raise the first finding the study does not accept; return the accepted ones.
+
+    Raises
+    ------
+    AtlasInputError
+        The first finding whose check is not in ``accept``.
+    """
+    for finding in findings:
+        if finding.check not in accept:
+            raise finding.error()
+    return list(findings)
