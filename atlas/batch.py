@@ -570,17 +570,31 @@ class ProcessEngine:
     :data:`WORKER_MODULES` while this process reads the study; the workers are forked from
     it once the study is read (so the reading's peak memory and theirs do not add up), and
     each task carries its chunk's share of the plan (:meth:`StudyPlan.subset`). The workers
-    exit when the chunks are done or on any error or interrupt (the pool is shut down), and
-    the server exits when its parent does.
+    exit when the chunks are done or on any error or interrupt (the pool is shut down).
+
+    However this process ends (a SIGKILL too), its workers end with it: each holds the
+    read end of a pipe whose write end only this process holds, and a thread of the worker
+    waiting on it ends the worker once it reads the end of the pipe
+    (:func:`_exit_with_main`; no cost in the chunks). The server ends when this process
+    and the workers are gone (it waits on a pipe they all hold).
+
+    Parameters
+    ----------
+    workers : int
+    method : {"forkserver", "spawn"}, optional
+        How workers start (default ``forkserver`` where there is one).
     """
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, method: str | None = None):
         import multiprocessing
 
         self.workers = workers
         self.pool: Any = None
+        self.alive: Any = None  # (read end, write end) of the pipe the workers watch
         methods = multiprocessing.get_all_start_methods()
-        self.method = "forkserver" if "forkserver" in methods else "spawn"
+        self.method = method or ("forkserver" if "forkserver" in methods else "spawn")
+        if self.method not in ("forkserver", "spawn"):
+            raise ValueError(f"start method {self.method!r}, expected 'forkserver' or 'spawn'")
         self.context = multiprocessing.get_context(self.method)
         if self.method == "forkserver":
             # the server imports what a chunk needs while this process reads the study
@@ -590,16 +604,22 @@ class ProcessEngine:
 
             forkserver.ensure_running()
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Make the pool (its workers start with the first chunks)."""
         from concurrent.futures import ProcessPoolExecutor
 
-        self.pool = ProcessPoolExecutor(self.workers, self.context)
+        # only the read end goes to the workers (passed as a file descriptor when each
+        # starts): a worker forked or spawned later holds no write end
+        self.alive = self.context.Pipe(duplex=False)
+        self.pool = ProcessPoolExecutor(
+            self.workers, self.context, initializer=_exit_with_main, initargs=(self.alive[0],)
+        )
 
     def map(self, plan: StudyPlan, chunks: list[range], task: ChunkTask):
         from concurrent.futures import FIRST_COMPLETED, wait
 
         if self.pool is None:
-            self._start()
+            self.start()
         pending: dict[Any, int] = {}
         todo = list(enumerate(chunks))
         # at most two chunks queued per worker: results are small, but waiting ones are not
@@ -616,8 +636,35 @@ class ProcessEngine:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
+        if self.alive is not None:
+            for end in self.alive:
+                end.close()
+            self.alive = None
         if self.method == "forkserver":
             _stop_forkserver()
+
+
+def _exit_with_main(alive) -> None:
+    """Pool initializer: end this worker when the process that started the pool is gone.
+
+    ``alive`` is the read end of a pipe whose only write end that process holds: nothing
+    is ever written, so a thread waiting on it wakes only when the kernel closes the write
+    end, when that process ends however it ends (a SIGKILL too), and then ends this worker
+    at once (``os._exit``: its chunk is not needed any more; the part files it was writing
+    are in a staging folder that the next command removes). On Linux the parent-death
+    signal would not do: a worker's parent is the fork server, not that process. The same
+    design as dask.distributed's worker processes (``AsyncProcess``).
+    """
+    import threading
+
+    def watch() -> None:
+        try:
+            alive.recv_bytes()
+        except (EOFError, OSError):
+            pass
+        os._exit(1)
+
+    threading.Thread(target=watch, name="atlas-exit-with-main", daemon=True).start()
 
 
 def _stop_forkserver() -> None:
@@ -641,6 +688,11 @@ class DaskEngine:
     with the run. Each task carries its chunk's share of the plan (:meth:`StudyPlan.subset`,
     a few kB), writes its parts into the staging folder, which must be on storage that
     every worker can write (the same path), and hands back its per-PS summary.
+
+    If this process dies (a SIGKILL too), the LocalCluster's worker processes end with it
+    (dask.distributed's processes watch a pipe from their parent), and a scheduler drops
+    the run's tasks when the client's connection closes: a chunk already running finishes
+    in its worker's thread, its result dropped (``tests/test_faults.py``).
     """
 
     def __init__(self, address: str | None = None, workers: int = 1):
