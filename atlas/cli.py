@@ -19,14 +19,40 @@ from atlas.errors import AtlasInputError
 
 
 def _user_errors(func):
-    """Turn an AtlasInputError into one line on stderr and exit code 2."""
+    """Turn an AtlasInputError into one line on stderr and exit code 2.
+
+    A command with an output folder (``--out``, :data:`out_option`) first checks that it
+    may write there (:func:`atlas.files.check_writable`); an OSError naming a path in that
+    folder, or a write error naming none (a full disk, :data:`atlas.files.WRITE_ERRORS`),
+    is such an error too: ``error: FOLDER: cannot write into it (REASON), expected ...``.
+    (A run folder's own errors come from :class:`atlas.runfolder.Staging`.)
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        from atlas.files import WRITE_ERRORS, check_writable, error_path, folder_error
+
+        out = kwargs.get("out_dir")
         try:
+            if out is not None:
+                try:
+                    check_writable(out)
+                except OSError as exc:
+                    raise folder_error(out, exc, "write into it") from None
             return func(*args, **kwargs)
         except AtlasInputError as exc:
             click.echo(f"error: {exc.one_line()}", err=True)
+            sys.exit(2)
+        except OSError as exc:  # a write into the output folder that failed (a full disk)
+            path = error_path(exc)
+            if out is None:
+                raise
+            top = Path(out).absolute()
+            if path is None and exc.errno not in WRITE_ERRORS:
+                raise
+            if path is not None and not (path == top or top in path.parents):
+                raise  # another file's error (an input's)
+            click.echo(f"error: {folder_error(out, exc, 'write into it').one_line()}", err=True)
             sys.exit(2)
 
     return wrapper
@@ -43,7 +69,7 @@ config_option = click.option(
 out_option = click.option(
     "--out",
     "out_dir",
-    type=click.Path(path_type=Path, file_okay=False, writable=True),
+    type=click.Path(path_type=Path, file_okay=False),  # writable: checked by _user_errors
     default=Path("outputs"),
     show_default=True,
     help="Output folder.",

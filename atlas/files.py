@@ -1,4 +1,5 @@
-"""Atomic file writers, safe file names from ids, checksums.
+"""Atomic file writers, safe file names from ids, checksums, errors of a folder that cannot
+be written.
 
 Every file is written to a temporary file in its destination folder and moved into place
 with :func:`os.replace`, so a reader never sees half a file. (A run folder as a whole is
@@ -7,12 +8,16 @@ replaced by :class:`atlas.runfolder.Staging`.)
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import signal
 import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+
+from atlas.errors import AtlasInputError
 
 
 def _current_umask() -> int:
@@ -22,6 +27,18 @@ def _current_umask() -> int:
 
 
 _UMASK = _current_umask()
+
+#: Environment variable naming a point where an atlas process kills itself with SIGKILL, for
+#: the tests of interrupted runs: ``staged``, ``computed``, ``written``, ``swap`` (between
+#: the swap's two renames) or ``swapped`` (before the old run is removed), in
+#: :mod:`atlas.runfolder`; ``tmp`` (a file written beside its place, not yet moved there).
+FAULT_VARIABLE = "ATLAS_FAULT"
+
+
+def fault_point(name: str) -> None:
+    """Kill this process here if :data:`FAULT_VARIABLE` names ``name`` (tests only)."""
+    if os.environ.get(FAULT_VARIABLE) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @contextmanager
@@ -37,6 +54,7 @@ def atomic_path(dest: Path):
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
     try:
         yield Path(tmp)
+        fault_point("tmp")  # the file written, not yet in place
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -56,6 +74,87 @@ def write_atomic(dest: Path, writer: Callable[[Path], object]) -> Path:
 
 def write_text_atomic(dest: Path, text: str) -> Path:
     return write_atomic(dest, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+#: The errors of a write that the user can fix, in the atlas's words, by ``errno``.
+WRITE_ERRORS = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "a file too large for the file system",
+    errno.EIO: "input/output error on the device",
+}
+
+#: Of :data:`WRITE_ERRORS`, those that more space would fix.
+_SPACE_ERRORS = frozenset([errno.ENOSPC, errno.EDQUOT, errno.EFBIG])
+
+
+def error_path(exc: OSError) -> Path | None:
+    """The path an OSError names, absolute (None if it names none)."""
+    name = exc.filename
+    if not isinstance(name, str | bytes | os.PathLike):
+        return None
+    return Path(os.fsdecode(name)).absolute()
+
+
+def folder_error(
+    folder: str | os.PathLike, exc: OSError, what: str, shown: Path | None = None, note: str = ""
+) -> AtlasInputError:
+    """The user error for ``exc``, raised while writing into ``folder``.
+
+    Parameters
+    ----------
+    folder : path
+        The folder the user named (``--out``).
+    exc : OSError
+        The error, e.g. ``OSError(errno.ENOSPC, ...)``.
+    what : str
+        What could not be done, e.g. ``"write the run folder"``.
+    shown : pathlib.Path, optional
+        The path to name in the message instead of the one ``exc`` names (None: that one,
+        unless it is ``folder`` itself).
+    note : str
+        Appended to the message, e.g. ``"the folder is left as it was"``.
+
+    Returns
+    -------
+    AtlasInputError
+        ``folder: cannot WHAT (REASON: PATH), expected ...``.
+    """
+    reason = WRITE_ERRORS.get(exc.errno or 0) or exc.strerror or str(exc)
+    path = shown if shown is not None else error_path(exc)
+    if path is not None and path != Path(folder).absolute():
+        reason = f"{reason}: {path}"
+    if exc.errno in _SPACE_ERRORS:
+        expected = "free space on its device (free some, or choose another --out)"
+    else:
+        expected = "a folder you may write to (or choose another --out)"
+    return AtlasInputError(
+        folder, "", f"cannot {what} ({reason}), expected {expected}" + (f"; {note}" if note else "")
+    )
+
+
+def check_writable(folder: str | os.PathLike) -> None:
+    """Raise if files cannot be made in ``folder``, or ``folder`` cannot be made.
+
+    Checks the folder if it exists, else the nearest folder above it that exists (where it
+    would be made), with :func:`os.access`: quick, before any work; a write can still fail
+    later (a full disk), and the superuser passes.
+
+    Raises
+    ------
+    OSError
+        ``NotADirectoryError`` (a file is in the way) or ``PermissionError``, naming the path.
+    """
+    path = Path(folder).absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    if not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "a file, not a folder", str(path))
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "permission denied", str(path))
 
 
 #: Characters kept as they are in a file or folder name made from an id.

@@ -26,7 +26,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,7 +37,14 @@ import numpy as np
 import pandas as pd
 
 from atlas.errors import AtlasInputError
-from atlas.files import write_atomic, write_text_atomic
+from atlas.files import (
+    WRITE_ERRORS,
+    error_path,
+    fault_point,
+    folder_error,
+    write_atomic,
+    write_text_atomic,
+)
 from atlas.inputs.checks import raise_first_bad
 
 #: What draws a page (or figures) of a run into a folder: ``writer(run, folder)``.
@@ -1335,18 +1341,6 @@ def read_manifest(folder: Path) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-#: Environment variable naming a point where an atlas process kills itself with SIGKILL, for
-#: the tests of interrupted runs: ``staged``, ``computed``, ``written``, ``swap`` (between
-#: the swap's two renames) or ``swapped`` (before the old run is removed).
-FAULT_VARIABLE = "ATLAS_FAULT"
-
-
-def fault_point(name: str) -> None:
-    """Kill this process here if :data:`FAULT_VARIABLE` names ``name`` (tests only)."""
-    if os.environ.get(FAULT_VARIABLE) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def _sibling(folder: Path, what: str) -> Path:
     return folder.parent / f".{folder.name}.atlas-{what}"
 
@@ -1409,7 +1403,7 @@ def _foreign_figures(folder: Path) -> list[str]:
 
 
 def check_run_folder(folder: str | Path) -> None:
-    """Refuse a folder that a run must not replace.
+    """Refuse a folder that a run must not, or cannot, replace.
 
     A missing or empty folder, or one holding only the files of a run (and a README.md,
     kept), may be written. Anything else is refused: its contents are never touched.
@@ -1418,7 +1412,8 @@ def check_run_folder(folder: str | Path) -> None:
     ------
     AtlasInputError
         ``folder`` is a file, or holds a file or folder that is not part of a run, or holds
-        run files without an atlas ``run.json``.
+        run files without an atlas ``run.json``, or is read-only, or holds a read-only
+        folder (its old run could not be removed).
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
@@ -1447,6 +1442,18 @@ def check_run_folder(folder: str | Path) -> None:
                 "missing or not an atlas run manifest, so the folder is not an atlas run "
                 "folder: expected an empty folder or the folder of an earlier run",
             )
+    _check_replaceable(folder)
+
+
+def _check_replaceable(folder: Path) -> None:
+    """Refuse a run folder this process may not empty: it or a folder in it is read-only
+    (:func:`os.access`; the superuser passes)."""
+    if not folder.is_dir():
+        return
+    for top, _, _ in os.walk(folder):
+        if not os.access(top, os.W_OK | os.X_OK):
+            exc = PermissionError(errno.EACCES, "permission denied", top)
+            raise _folder_error(folder, exc, what="replace the run folder")
 
 
 @contextmanager
@@ -1493,11 +1500,17 @@ def recover(folder: str | Path) -> list[str]:
         old = _sibling(folder, "old")
         if old.is_dir():
             if not folder.exists():
-                os.rename(old, folder)
+                try:
+                    os.rename(old, folder)
+                except OSError as exc:
+                    raise _folder_error(
+                        folder, exc, what="restore the previous run", note=f"it is in {old}"
+                    ) from None
                 done.append(f"restored the previous run of {folder} (a swap was interrupted)")
             else:
                 shutil.rmtree(old, ignore_errors=True)
-                done.append(f"removed the previous run left beside {folder}")
+                if not old.exists():
+                    done.append(f"removed the previous run left beside {folder}")
         prefix = f".{folder.name}.atlas-staging-"
         for entry in folder.parent.iterdir():
             if not entry.name.startswith(prefix):
@@ -1506,7 +1519,8 @@ def recover(folder: str | Path) -> list[str]:
             if pid.isdigit() and _pid_alive(int(pid)):
                 continue
             shutil.rmtree(entry, ignore_errors=True)
-            done.append(f"removed {entry.name}, left by an interrupted run")
+            if not entry.exists():  # (a read-only folder keeps it)
+                done.append(f"removed {entry.name}, left by an interrupted run")
     return done
 
 
@@ -1519,7 +1533,9 @@ class Staging:
     On entering, the destination is recovered (:func:`recover`) and checked
     (:func:`check_run_folder`). On a clean exit the staging folder replaces the destination
     whole (a README.md of the destination is kept); on an error it is removed and the
-    destination is left as it was.
+    destination is left as it was. An OSError of writing the run folder (a read-only
+    place, a full disk: :meth:`writing`) is raised as an :class:`AtlasInputError` naming
+    the destination.
     """
 
     def __init__(self, dest: str | Path):
@@ -1542,13 +1558,15 @@ class Staging:
         try:
             self.path.mkdir(parents=True)
         except OSError as exc:
-            raise _folder_error(self.dest, exc) from None
+            raise _folder_error(self.dest, exc, self.path) from None
         fault_point("staged")
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             shutil.rmtree(self.path, ignore_errors=True)
+            if isinstance(exc, OSError) and self.writing(exc):  # a full disk, say
+                raise _folder_error(self.dest, exc, self.path) from exc
             return
         try:
             for name in KEPT_FILES:
@@ -1556,9 +1574,25 @@ class Staging:
                     link_or_copy(self.dest / name, self.path / name)
             fault_point("written")
             swap(self.path, self.dest)
+        except OSError as err:
+            shutil.rmtree(self.path, ignore_errors=True)
+            if not self.writing(err):
+                raise
+            raise _folder_error(self.dest, err, self.path) from err
         except BaseException:
             shutil.rmtree(self.path, ignore_errors=True)
             raise
+
+    def writing(self, exc: OSError) -> bool:
+        """Whether ``exc`` comes from writing the run folder: it names the staging folder,
+        the run folder or a path in them, or the folder they are in; or it names no path
+        (a write to an open file) and is one of :data:`atlas.files.WRITE_ERRORS`. An error
+        about another path (an input file) is not the run folder's."""
+        path = error_path(exc)
+        if path is None:
+            return exc.errno in WRITE_ERRORS
+        places = (self.path, self.dest, _sibling(self.dest, "old"))
+        return path == self.dest.parent or any(p == path or p in path.parents for p in places)
 
 
 def swap(staging: Path, dest: Path) -> None:
@@ -1575,17 +1609,30 @@ def swap(staging: Path, dest: Path) -> None:
         if dest.exists():
             os.rename(dest, old)
         fault_point("swap")
-        os.rename(staging, dest)
+        try:
+            os.rename(staging, dest)
+        except OSError:
+            if old.exists() and not dest.exists():
+                os.rename(old, dest)  # the previous run back in its place
+            raise
         fault_point("swapped")
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _folder_error(folder: Path, exc: OSError) -> AtlasInputError:
-    reason = {
-        errno.EACCES: "permission denied",
-        errno.EROFS: "the file system is read-only",
-        errno.ENOSPC: "no space left on the device",
-    }.get(exc.errno or 0, exc.strerror or str(exc))
-    return AtlasInputError(
-        folder, "", f"cannot write the run folder beside it ({reason}), expected a writable place"
-    )
+def _folder_error(
+    folder: Path,
+    exc: OSError,
+    staging: Path | None = None,
+    what: str = "write the run folder",
+    note: str = "the folder is left as it was",
+) -> AtlasInputError:
+    """The user error for an OSError while a run folder is written (a read-only place, a
+    full disk: :func:`atlas.files.folder_error`), naming the run folder. A path in the
+    staging folder is named as the run file it was to be; the staging folder itself, as
+    the folder that holds the run folder."""
+    path = error_path(exc)
+    shown = None
+    if staging is not None and path is not None and (path == staging or staging in path.parents):
+        rel = path.relative_to(staging)
+        shown = folder.parent if rel == Path() else folder / rel
+    return folder_error(folder, exc, what, shown, note)
