@@ -40,7 +40,14 @@ from atlas.engine.compute import (
 )
 from atlas.errors import AtlasInputError
 from atlas.geo.join import GeoStage, build_geodata
-from atlas.inputs.plausibility import Finding, ps_capacity_findings, settle
+from atlas.inputs.plausibility import (
+    Finding,
+    load_findings,
+    load_peaks,
+    ps_capacity_findings,
+    rating_findings,
+    settle,
+)
 from atlas.inputs.study import Study, load_study
 from atlas.inputs.tables import (
     check_load_parquet,
@@ -228,11 +235,18 @@ def plan_study(study: Study | str | Path, client: Any = None) -> StudyPlan:
         if capacity is None:
             capacity = read_capacity(files["inputs.capacity"], study.scenarios, ps_ids)
         checks = study.model.checks
+        sub_path = files["inputs.substations"]
         warnings = geo.warnings + settle(
-            ps_capacity_findings(
+            rating_findings(
+                geo.sites["rated_mva"].to_numpy(dtype=float),
+                sub_path,
+                checks.ps_rated_mva_max,
+                is_csv=sub_path.name.lower().endswith((".csv", ".csv.gz")),
+            )
+            + ps_capacity_findings(
                 capacity,
                 geo.sites.set_index("ps_id")["rated_mva"],
-                files.get("inputs.ders", files.get("inputs.capacity")),
+                files.get("inputs.ders") or files["inputs.capacity"],
                 checks.ps_capacity_max_ratio,
             ),
             checks.accept,
@@ -313,6 +327,8 @@ class ChunkResult:
         The chunk's hourly rows, when the task has no folder.
     statistics : pandas.DataFrame or None
         The chunk's statistics, when the task has no folder.
+    load_peak_mva : numpy.ndarray or None
+        (n_ps_chunk,) largest hourly apparent power of each PS's measured load. [MVA]
     """
 
     index: int
@@ -325,6 +341,7 @@ class ChunkResult:
     peak_rss_mb: float
     hourly: pd.DataFrame | None = None
     statistics: pd.DataFrame | None = None
+    load_peak_mva: np.ndarray | None = None
 
 
 def release_memory() -> None:
@@ -375,6 +392,7 @@ def run_chunk(plan: StudyPlan, index: int, chunk: range, task: ChunkTask) -> Chu
         seconds[name] = t[-1] - t[-2]
 
     inputs = plan.inputs(chunk)
+    load_peak, _ = check_load(inputs)  # the caller lists accepted findings once
     lap("profiles")
     values, envelopes, over = compute_chunk(inputs)
     lap("compute")
@@ -441,7 +459,25 @@ def run_chunk(plan: StudyPlan, index: int, chunk: range, task: ChunkTask) -> Chu
         peak_rss_mb=peak_rss_mb(),
         hourly=hourly if task.folder is None else None,
         statistics=stats if task.folder is None else None,
+        load_peak_mva=load_peak,
     )
+
+
+def check_load(inputs: StudyInputs) -> tuple[np.ndarray, list[Finding]]:
+    """Raise the load's plausibility finding (``[checks] load_max_ratio``) unless the study
+    accepts it; return each PS's largest hourly apparent power of the load [MVA] and the
+    accepted findings."""
+    study = inputs.study
+    checks = study.model.checks
+    peak = load_peaks(inputs.load)
+    findings = load_findings(
+        peak,
+        inputs.ps_ids,
+        inputs.substations["rated_mva"].to_numpy(dtype=float),
+        study.resolve(study.model.inputs.load),
+        checks.load_max_ratio,
+    )
+    return peak, settle(findings, checks.accept)
 
 
 #: Hidden folder of a staging folder holding the hourly CSV parts until they are joined.

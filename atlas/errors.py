@@ -36,6 +36,11 @@ class AtlasInputError(ValueError):
         self.line = line
         super().__init__(self.one_line())
 
+    def __reduce__(self):
+        # raised in a worker process, it crosses back pickled: rebuilt from its parts (the
+        # default would call the class with the one-line message alone)
+        return (type(self), (self.path, self.where, self.problem, self.line))
+
     def one_line(self) -> str:
         """The message on a single line: ``path[:line]: where: problem`` (without a file,
         ``where: problem``, e.g. a command-line option; ``<study>: problem`` if neither)."""

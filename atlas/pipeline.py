@@ -30,6 +30,7 @@ from atlas.batch import (
     ChunkTask,
     LoadSource,
     StudyPlan,
+    check_load,
     join_csv_parts,
     make_engine,
     peak_rss_mb,
@@ -40,6 +41,7 @@ from atlas.batch import (
 from atlas.engine.compute import FIGURE_COLUMNS, StudyInputs
 from atlas.errors import AtlasInputError
 from atlas.geo.stage import geodata_summary
+from atlas.inputs.plausibility import load_findings
 from atlas.inputs.study import Study
 from atlas.present import run_pages
 from atlas.runfolder import (
@@ -73,6 +75,7 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
     plan = plan_study(study)
     t0 = time.perf_counter()
     inputs = plan.inputs()
+    inputs.warnings += check_load(inputs)[1]
     inputs.timings_s["read"] += time.perf_counter() - t0
     return inputs
 
@@ -176,6 +179,24 @@ def run_study(
         runner.close()
 
 
+def _load_warnings(plan: StudyPlan, results: list) -> list:
+    """The load's plausibility findings over every PS, from the chunks' load peaks (each
+    chunk raised any finding the study does not accept)."""
+    ids = [p for r in results for p in r.ps_ids]
+    if not ids:
+        return []
+    peaks = np.concatenate([r.load_peak_mva for r in results])
+    rated = plan.substations.set_index("ps_id")["rated_mva"].reindex(ids).to_numpy(dtype=float)
+    study = plan.study
+    return load_findings(
+        peaks,
+        ids,
+        rated,
+        study.resolve(study.model.inputs.load),
+        study.model.checks.load_max_ratio,
+    )
+
+
 def _run_plan(
     plan: StudyPlan,
     out: str | Path | None,
@@ -248,7 +269,7 @@ def _run_plan(
         manifest["settings"]["formats"] = sorted(set(formats))
         manifest["overrides"] = given
         manifest["summary"] = summary
-        manifest["warnings"] = [w.as_dict() for w in plan.warnings]
+        manifest["warnings"] = [w.as_dict() for w in plan.warnings + _load_warnings(plan, results)]
         pngs = {p: paths for r in results for p, paths in r.figures.items()}
         manifest["figures"] = {p: pngs[p] for p in ps_ids if pngs.get(p)}
         manifest["figures_written"] = sum(len(v) for v in manifest["figures"].values())

@@ -198,7 +198,7 @@ ERROR_STUDIES = [
     ),
     pytest.param(
         {"load": lambda t: "".join(ln for ln in t.splitlines(True) if ",S," not in ln)},
-        "load.csv: ps_id=S: missing stamp 2030-01-01T00:00:00Z",
+        "load.csv: ps_id=S: no row for this substation, expected its 8760 hours of 2030",
         id="load",
     ),
     pytest.param({"hydro": False}, "study.toml:21: profiles.hydro.file", id="missing-file"),

@@ -285,6 +285,8 @@ def test_load_year_redating(study_dir):
     path = study_dir / "study.toml"
     path.write_text(
         path.read_text().replace('load = "load.csv"', 'load = "load.csv"\nload_year = 2024')
+        # the load counts the hours (checkable positions), beyond the PS's rating: accepted
+        + '\n[checks]\naccept = ["load_max_ratio"]\n'
     )
     inputs = load_inputs(path)
     assert_allclose(inputs.load[0, :, 0], hours)  # position i of 2024 -> position i of 2030

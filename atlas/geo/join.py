@@ -34,7 +34,7 @@ from atlas.geo.register import (
     ev_points_from_register,
     normalise_register,
 )
-from atlas.inputs.checks import raise_first_bad
+from atlas.inputs.checks import MAX_ID_CHARS, MAX_NAME_CHARS, check_text, raise_first_bad
 from atlas.inputs.plausibility import Finding, register_findings, settle
 from atlas.inputs.study import Study
 from atlas.inputs.tables import read_substations, read_weights
@@ -180,6 +180,8 @@ def read_sites(path: Path, id_column: str = "ps_id") -> gpd.GeoDataFrame:
         else pd.Series(np.nan, index=gdf.index)
     )
     name = gdf["name"].astype("string").fillna("") if "name" in gdf.columns else ids
+    check_text(ids, path, id_column, MAX_ID_CHARS, is_csv=False)
+    check_text(name, path, "name", MAX_NAME_CHARS, is_csv=False)
     out = gpd.GeoDataFrame(
         {
             "ps_id": ids.astype(str).to_numpy(),

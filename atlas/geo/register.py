@@ -31,7 +31,15 @@ import pandas as pd
 
 from atlas.conventions import CAPACITY_TECHNOLOGIES, EV_LOCATIONS, LEVELS
 from atlas.errors import AtlasInputError
-from atlas.inputs.checks import first_duplicate, float_values, raise_first_bad, record_label
+from atlas.inputs.checks import (
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    check_text,
+    first_duplicate,
+    float_values,
+    raise_first_bad,
+    record_label,
+)
 
 REGISTER_TECHNOLOGIES: tuple[str, ...] = (*CAPACITY_TECHNOLOGIES, "ev")
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -160,6 +168,9 @@ def normalise_register(
         is_csv=is_csv,
     )
     der_id = text("der_id")
+    names = text("name")
+    check_text(der_id, path, "der_id", MAX_ID_CHARS, is_csv=is_csv)
+    check_text(names, path, "name", MAX_NAME_CHARS, is_csv=is_csv)
     _check_unique_der_ids(
         der_id, scenario, scenarios, path, is_csv=is_csv, per_scenario="scenario" in cols
     )
@@ -167,7 +178,7 @@ def normalise_register(
     return gpd.GeoDataFrame(
         {
             "der_id": der_id.array,
-            "name": text("name").array,
+            "name": names.array,
             "technology": tech.array,
             "level": level.array,
             "capacity_mw": capacity_mw,

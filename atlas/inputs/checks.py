@@ -16,6 +16,7 @@ freshly read frame).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from os import PathLike
 from pathlib import Path
@@ -263,15 +264,56 @@ def read_csv_table(
             keep_default_na=keep_default_na,
             na_values=na_values,
         )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, exc) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
         raise AtlasInputError(
             path, "", f"cannot be read as CSV ({str(exc).splitlines()[0]})"
         ) from None
     return _required_columns(df, path, required)
 
 
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> AtlasInputError:
+    """The error of a CSV that is not UTF-8 text: its first bad byte and line."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        data = b""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return AtlasInputError(
+            path, "", "is UTF-16 text, expected a UTF-8 CSV (in a spreadsheet: save as 'CSV UTF-8')"
+        )
+    try:
+        data.decode("utf-8")
+        start, line = exc.start, None  # (a compressed file: the offset is of its text)
+    except UnicodeDecodeError as whole:
+        start, line = whole.start, data.count(b"\n", 0, whole.start) + 1
+        exc = whole
+    return AtlasInputError(
+        path,
+        "",
+        f"byte 0x{exc.object[start]:02x} is not UTF-8 text, expected a UTF-8 CSV (in a "
+        "spreadsheet: save as 'CSV UTF-8')",
+        line=line,
+    )
+
+
+#: Separators a CSV written with another locale's settings may use instead of commas.
+OTHER_SEPARATORS = (";", "\t", "|")
+
+
 def _required_columns(df: pd.DataFrame, path: Path, required: list[str]) -> pd.DataFrame:
     df.columns = [str(c).strip() for c in df.columns]
+    if len(df.columns) == 1:
+        sep = next((s for s in OTHER_SEPARATORS if s in df.columns[0]), None)
+        if sep is not None:
+            raise AtlasInputError(
+                path,
+                "header",
+                f"one column {df.columns[0]!r}: the columns are separated by {sep!r}, "
+                "expected commas (a CSV as written by a spreadsheet in an English locale)",
+                line=1,
+            )
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise AtlasInputError(
@@ -455,6 +497,65 @@ def id_column(df: pd.DataFrame, col: str, path: Path) -> pd.Series:
     empty = ids.isna() | (ids == "")
     raise_first_bad(empty, path, f"column {col}", "empty, expected an identifier")
     return ids.astype(str)
+
+
+#: Longest identifier (``ps_id``, ``der_id``) and name the atlas accepts: they head
+#: figures, tables and map labels, where a paragraph of text is an input error. [characters]
+MAX_ID_CHARS = 100
+MAX_NAME_CHARS = 200
+
+#: C0 and C1 control characters and DEL: never part of a name, invisible or harmful in a
+#: terminal, a CSV or a web page.
+_CONTROL = "[\x00-\x1f\x7f-\x9f]"
+
+
+def check_text(
+    values: pd.Series,
+    path: str | PathLike,
+    col: str,
+    max_chars: int,
+    *,
+    is_csv: bool = True,
+) -> None:
+    """Refuse control characters and text longer than ``max_chars`` in a text column.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The column as text (missing cells allowed), in file order.
+    path : str or path-like
+        The file, for the message.
+    col : str
+        The column's name.
+    max_chars : int
+        Longest text accepted. [characters]
+    is_csv : bool, default True
+        CSV rows or layer features.
+
+    Raises
+    ------
+    AtlasInputError
+        The first cell with a control character (named by its code point) or too long.
+    """
+    text = values.astype("string").fillna("")
+    control = text.str.contains(_CONTROL, regex=True)
+
+    def which(i: int) -> str:
+        char = re.search(_CONTROL, str(text.iloc[i]))
+        code = ord(char.group()) if char else 0
+        return (
+            f"control character U+{code:04X} in {str(text.iloc[i])[:40]!r}, expected printable text"
+        )
+
+    raise_first_bad(control, path, col, which, is_csv=is_csv)
+    length = text.str.len()
+    raise_first_bad(
+        length > max_chars,
+        path,
+        col,
+        lambda i: f"{int(length.iloc[i])} characters long, expected at most {max_chars}",
+        is_csv=is_csv,
+    )
 
 
 def code_column(

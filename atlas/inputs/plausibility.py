@@ -15,10 +15,14 @@ The limits and their sources are in docs/study-file.md (``[checks]``):
     applies to MV users up to 10 MW when the DSO decides so).
 ``capacity_unit``
     A capacity column whose values look like the other unit: most of a level's rows beyond
-    its limit in ``capacity_mw`` (values in kW), or a typical installation below 50 W in
-    ``capacity_kw`` (values in MW).
+    its limit in ``capacity_mw`` (values in kW), or a level's typical installation below
+    the smallest real ones (0.5 kW on LV, 10 kW on MV) in ``capacity_kw`` (values in MW).
 ``ps_capacity_max_ratio``
     The DER capacity of a PS in a scenario beyond a multiple (3 by default) of its rating.
+``ps_rated_mva_max``
+    A substation rated beyond 1000 MVA (a rating in kVA where MVA is expected).
+``load_max_ratio``
+    A measured load whose apparent power goes beyond twice the PS's rating in some hour.
 """
 
 from __future__ import annotations
@@ -35,10 +39,10 @@ from atlas.inputs.checks import record_label
 #: Records a finding names by number before it counts the rest.
 SHOWN_RECORDS = 5
 
-#: Below this typical installation (the median of a register's non-zero capacities) a
-#: ``capacity_kw`` column holds MW: the smallest DERs are single PV modules of about
-#: 0.3 kW. [kW]
-KW_MEDIAN_MIN = 0.05
+#: Below this typical installation of a level (the median of its non-zero capacities) a
+#: ``capacity_kw`` column holds MW: the smallest LV DERs are single PV modules of about
+#: 0.3 kW (a home of 3-6 kW is typical), and MV connections start around 100 kW. [kW]
+KW_MEDIAN_MIN = {"LV": 0.5, "MV": 10.0}
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ class Finding:
 def _records(positions: np.ndarray, is_csv: bool) -> tuple[str, int | None]:
     """``rows 3, 9 and 12`` (the first :data:`SHOWN_RECORDS`), ``and N more`` after them."""
     positions = np.asarray(positions)
-    label, line = record_label(positions[:SHOWN_RECORDS], is_csv=is_csv)
+    label, line = record_label([int(p) for p in positions[:SHOWN_RECORDS]], is_csv=is_csv)
     if len(positions) > SHOWN_RECORDS:
         label = label.replace(" and ", ", ") + f" and {len(positions) - SHOWN_RECORDS} more"
     return label, line
@@ -184,19 +188,21 @@ def register_findings(
                 )
                 break
     else:
-        positive = mw[mw > 0] * 1000.0
-        if len(positive) and float(np.median(positive)) < KW_MEDIAN_MIN:
-            findings.append(
-                Finding(
-                    "capacity_unit",
-                    str(path),
-                    "capacity_kw",
-                    f"the typical installation is {float(np.median(positive)):.3g} kW "
-                    f"(the median of {len(positive)} non-zero rows), below the smallest real "
-                    f"DER ({KW_MEDIAN_MIN * 1000:g} W), which looks like MW; expected kW "
-                    "(rename the column capacity_mw if the values are in MW)",
+        for lv, floor in KW_MEDIAN_MIN.items():
+            kw = mw[(level == lv) & (mw > 0)] * 1000.0
+            if len(kw) and float(np.median(kw)) < floor:
+                findings.append(
+                    Finding(
+                        "capacity_unit",
+                        str(path),
+                        "capacity_kw",
+                        f"the typical {lv} installation is {float(np.median(kw)):.3g} kW (the "
+                        f"median of {len(kw)} non-zero rows), below the smallest real ones "
+                        f"({floor:g} kW), which looks like MW; expected kW (rename the column "
+                        "capacity_mw if the values are in MW)",
+                    )
                 )
-            )
+                break
     if over.any():
         where, line = _records(np.flatnonzero(over), is_csv)
         first = int(np.flatnonzero(over)[0])
@@ -260,6 +266,96 @@ def ps_capacity_findings(
             f"{total.iloc[worst]:g} MW of DER under a PS rated {rated[worst]:g} MVA, "
             f"{ratio[worst]:.3g} times its rating{more}; expected at most {max_ratio:g} "
             "times ([checks] ps_capacity_max_ratio): a capacity in kW where MW is expected?",
+        )
+    ]
+
+
+def rating_findings(rated_mva: np.ndarray, path: Path, limit: float, is_csv: bool) -> list[Finding]:
+    """Substations rated beyond a plausible primary substation (a rating in kVA?).
+
+    Parameters
+    ----------
+    rated_mva : numpy.ndarray
+        (n_ps,) rating per PS in file order; NaN where not given. [MVA]
+    path : pathlib.Path
+        The substations file.
+    limit : float
+        ``[checks] ps_rated_mva_max``. [MVA]
+    is_csv : bool
+        Rows (with lines) or features.
+    """
+    rated = np.asarray(rated_mva, dtype=float)
+    over = np.flatnonzero(np.nan_to_num(rated, nan=0.0) > limit)
+    if not len(over):
+        return []
+    where, line = _records(over, is_csv)
+    return [
+        Finding(
+            "ps_rated_mva_max",
+            str(path),
+            f"{where}, rated_mva",
+            f"a rating of {rated[over[0]]:g} MVA, beyond any primary substation (at most "
+            f"{limit:g} MVA, [checks] ps_rated_mva_max): a rating in kVA? expected MVA",
+            line,
+        )
+    ]
+
+
+def load_peaks(load: np.ndarray) -> np.ndarray:
+    """Largest hourly apparent power of each PS's measured load.
+
+    Parameters
+    ----------
+    load : numpy.ndarray
+        (n_ps, n_hours, 2) P [MW] and Q [Mvar].
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_ps,) max over the hours of sqrt(P^2 + Q^2). [MVA]
+    """
+    return np.hypot(load[..., 0], load[..., 1]).max(axis=1)
+
+
+def load_findings(
+    peak_mva: np.ndarray,
+    ps_ids: list[str],
+    rated_mva: np.ndarray,
+    path: Path,
+    max_ratio: float,
+) -> list[Finding]:
+    """Substations whose measured load is beyond a multiple of their rating (kW or kvar
+    where MW and Mvar are expected?).
+
+    Parameters
+    ----------
+    peak_mva : numpy.ndarray
+        (n_ps,) largest hourly apparent power of the load (:func:`load_peaks`). [MVA]
+    ps_ids : list of str
+    rated_mva : numpy.ndarray
+        (n_ps,) rating; NaN or 0 where not known (not checked). [MVA]
+    path : pathlib.Path
+        The load file.
+    max_ratio : float
+        ``[checks] load_max_ratio``. [-]
+    """
+    rated = np.asarray(rated_mva, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.asarray(peak_mva, dtype=float) / rated
+    over = np.isfinite(ratio) & (ratio > max_ratio)
+    if not over.any():
+        return []
+    worst = int(np.argmax(np.where(over, ratio, -np.inf)))
+    others = int(over.sum()) - 1
+    more = f" ({others} other PS too)" if others else ""
+    return [
+        Finding(
+            "load_max_ratio",
+            str(path),
+            f"ps_id={ps_ids[worst]}",
+            f"a load of {peak_mva[worst]:g} MVA under a PS rated {rated[worst]:g} MVA, "
+            f"{ratio[worst]:.3g} times its rating{more}; expected at most {max_ratio:g} "
+            "times ([checks] load_max_ratio): kW and kvar where MW and Mvar are expected?",
         )
     ]
 

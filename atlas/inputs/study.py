@@ -331,7 +331,13 @@ class ScreeningSection(_Strict):
 
 
 #: Names of the plausibility checks (:mod:`atlas.inputs.plausibility`), for ``[checks] accept``.
-CHECK_NAMES = ("der_max_mw", "capacity_unit", "ps_capacity_max_ratio")
+CHECK_NAMES = (
+    "der_max_mw",
+    "capacity_unit",
+    "ps_capacity_max_ratio",
+    "ps_rated_mva_max",
+    "load_max_ratio",
+)
 
 
 class ChecksSection(_Strict):
@@ -346,6 +352,10 @@ class ChecksSection(_Strict):
     der_max_mw: dict[str, float] = {"LV": 0.2, "MV": 10.0}
     #: Installed DER capacity of a PS in a scenario at most this multiple of its rating. [-]
     ps_capacity_max_ratio: float = Field(default=3.0, gt=0.0)
+    #: Largest plausible rating of one primary substation. [MVA]
+    ps_rated_mva_max: float = Field(default=1000.0, gt=0.0)
+    #: Largest hourly apparent power of a PS's measured load, as a multiple of its rating. [-]
+    load_max_ratio: float = Field(default=2.0, gt=0.0)
     accept: list[str] = []
 
     @field_validator("der_max_mw")
@@ -355,11 +365,11 @@ class ChecksSection(_Strict):
             tech, _, level = key.rpartition(".")
             if level not in LEVELS or (tech and tech not in (*CAPACITY_TECHNOLOGIES, "ev")):
                 raise ValueError(
-                    f"der_max_mw: unknown key {key!r}, expected a level {list(LEVELS)} or "
+                    f"unknown key {key!r}, expected a level {list(LEVELS)} or "
                     "technology.level such as 'chp.MV'"
                 )
             if not limit > 0:
-                raise ValueError(f"der_max_mw: {key!r} = {limit}, expected a limit > 0 [MW]")
+                raise ValueError(f"{key!r} = {limit}, expected a limit > 0 [MW]")
         return {"LV": 0.2, "MV": 10.0} | value
 
     @field_validator("accept")
@@ -367,9 +377,7 @@ class ChecksSection(_Strict):
     def _known_checks(cls, value: list[str]) -> list[str]:
         bad = [v for v in value if v not in CHECK_NAMES]
         if bad:
-            raise ValueError(
-                f"accept: unknown check {bad[0]!r}, expected some of {list(CHECK_NAMES)}"
-            )
+            raise ValueError(f"unknown check {bad[0]!r}, expected some of {list(CHECK_NAMES)}")
         return value
 
 

@@ -17,6 +17,9 @@ import pandas as pd
 from atlas.conventions import CAPACITY_TECHNOLOGIES, EV_LOCATIONS, LEVELS
 from atlas.errors import AtlasInputError
 from atlas.inputs.checks import (
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    check_text,
     code_column,
     csv_line,
     first_duplicate,
@@ -55,6 +58,8 @@ def read_substations(path: Path) -> pd.DataFrame:
             "rated_mva": numeric_column(df, "rated_mva", path, 0),
         }
     )
+    check_text(out["ps_id"], path, "ps_id", MAX_ID_CHARS)
+    check_text(out["name"], path, "name", MAX_NAME_CHARS)
     raise_first_bad(
         out["ps_id"].duplicated(),
         path,
@@ -431,11 +436,15 @@ def load_from_table(
     if not have.all():
         k, first = np.argwhere(~have)[0]
         axis = hourly_axis(source_year)
-        raise AtlasInputError(
-            path,
-            f"ps_id={ps_ids[k]}",
-            f"missing stamp {axis[first].strftime('%Y-%m-%dT%H:%M:%SZ')}, expected all {N_HOURS} hours of {source_year}",
+        n_missing = int((~have[k]).sum())
+        problem = (
+            f"no row for this substation, expected its {N_HOURS} hours of {source_year}"
+            if n_missing == N_HOURS
+            else f"missing stamp {axis[first].strftime('%Y-%m-%dT%H:%M:%SZ')}"
+            + (f" (and {n_missing - 1} more)" if n_missing > 1 else "")
+            + f", expected all {N_HOURS} hours of {source_year}"
         )
+        raise AtlasInputError(path, f"ps_id={ps_ids[k]}", problem)
     out = np.empty((len(ps_ids), N_HOURS, 2))
     out[ps, pos, 0] = p
     out[ps, pos, 1] = q

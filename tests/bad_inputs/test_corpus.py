@@ -8,6 +8,7 @@ that used to end in a traceback or pass silently.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,8 @@ class Case:
     message: list[str]
     toml: object = None  # None: unchanged; str: new text; callable: of the default text
     files: dict[str, str | bytes] = field(default_factory=dict)  # extra or replaced files
+    register: bool = False  # the study with a DER register and Voronoi areas (REGISTER)
+    edits: dict[str, object] = field(default_factory=dict)  # make_study's file overrides
 
 
 CASES = [
@@ -108,7 +111,7 @@ CASES = [
     Case(
         "ev-weights-latin1",
         2,
-        ["weights.csv: ", "cannot be read as CSV"],
+        ["weights.csv:3: byte 0xe9 is not UTF-8 text, expected a UTF-8 CSV"],
         toml=ev_by_weights,
         files={"weights.csv": "ps_id,weight\nN,1\n# caff\xe9\n".encode("latin-1")},
     ),
@@ -127,9 +130,542 @@ CASES += [
 ]
 
 
+# the tiny study with a register of plausible installations instead of its capacity table
+REGISTER = (
+    "der_id,name,technology,capacity_kw,level,location,scenario,lat,lon\n"
+    "D1,,pv,800,MV,,,45.461,9.151\n"
+    "D2,,chp,5000,MV,,,45.459,9.149\n"
+    "D3,,hydro,150,MV,,,45.501,9.201\n"
+    "D4,,pv,6,LV,,,45.499,9.199\n"
+    "D5,,pv,4.5,LV,,2030,45.421,9.191\n"
+    "D6,,ev,22,LV,work,,45.462,9.152\n"
+)
+BOUNDARY = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [[9.1, 45.39], [9.26, 45.39], [9.26, 45.54], [9.1, 45.54], [9.1, 45.39]]
+                ],
+            },
+        }
+    ],
+}
+
+
+def with_register(text: str) -> str:
+    return text.replace(
+        'capacity = "capacity.csv"', 'ders = "ders.csv"\nboundary = "boundary.geojson"'
+    )
+
+
+def areas_geojson(crs: str, scale: float = 1.0, ring_of=None) -> str:
+    """Service areas of the three PS as a GeoJSON declaring ``crs``, coordinates x ``scale``."""
+    boxes = {
+        "001": [[9.1, 45.39], [9.18, 45.39], [9.18, 45.48], [9.1, 45.48], [9.1, 45.39]],
+        "N": [[9.18, 45.48], [9.26, 45.48], [9.26, 45.54], [9.18, 45.54], [9.18, 45.48]],
+        "S": [[9.18, 45.39], [9.26, 45.39], [9.26, 45.48], [9.18, 45.48], [9.18, 45.39]],
+    }
+    if ring_of is not None:
+        boxes = {k: ring_of(k, v) for k, v in boxes.items()}
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"ps_id": k},
+            "geometry": (
+                None
+                if ring is None
+                else {"type": "Polygon", "coordinates": [[[x * scale, y * scale] for x, y in ring]]}
+            ),
+        }
+        for k, ring in boxes.items()
+    ]
+    return json.dumps(
+        {
+            "type": "FeatureCollection",
+            "crs": {"type": "name", "properties": {"name": crs}},
+            "features": features,
+        }
+    )
+
+
+def with_areas(text: str) -> str:
+    return with_register(text).replace(
+        'boundary = "boundary.geojson"', 'service_areas = "areas.geojson"'
+    )
+
+
+TOML_EV_BY_POINTS = '[profiles.ev]\nsource = "shapes"\nenergy_mwh = { "2030" = 100.0 }\n'
+
+
+def ev_by_points(text: str) -> str:
+    assert EV_FILE in text
+    return text.replace(EV_FILE, TOML_EV_BY_POINTS)
+
+
+def accept(check: str):
+    return lambda t: t + f'\n[checks]\naccept = ["{check}"]\n'
+
+
+def cells(old: str, new: str, count: int = 1):
+    """An edit of a default file's text: ``old`` replaced by ``new`` (checked present)."""
+
+    def edit(text: str) -> str:
+        assert old in text, old
+        return text.replace(old, new, count)
+
+    return edit
+
+
+def lines_without(pick):
+    return lambda t: "".join(ln for i, ln in enumerate(t.splitlines(True)) if not pick(i, ln))
+
+
+def register_edit(old: str, new: str) -> dict[str, str]:
+    assert old in REGISTER, old
+    return {"ders.csv": REGISTER.replace(old, new)}
+
+
+HEADER = REGISTER.splitlines()[0] + "\n"
+IN_MW = REGISTER
+for _kw in ("800", "5000", "150", "6", "4.5", "22"):
+    IN_MW = IN_MW.replace(f",{_kw},", f",{float(_kw) / 1000:g},")
+
+
+def load_in_kw(text: str) -> str:
+    """Every P and Q of the load x 1000 (kW and kvar under the MW and Mvar headers)."""
+    lines = text.splitlines()
+    out = [lines[0]]
+    for line in lines[1:]:
+        time, ps_id, p, q = line.split(",")
+        out.append(f"{time},{ps_id},{float(p) * 1000:g},{float(q) * 1000:g}")
+    return "\n".join(out) + "\n"
+
+
+CASES += [
+    # --- the DER register --------------------------------------------------------------------
+    Case("register-ok", 0, ["ok: study"], register=True),
+    Case(
+        "register-header-only",
+        2,
+        ["ders.csv: holds no installation, expected one row (or point) per DER installation"],
+        register=True,
+        files={"ders.csv": HEADER},
+    ),
+    Case(
+        "register-1e9-kw",
+        2,
+        [
+            "ders.csv:3: row 2, capacity_kw: 1 installation(s) beyond the plausible size",
+            "chp MV installation of 1e+06 MW above 10 MW",
+            "accept = ['der_max_mw']",
+        ],
+        register=True,
+        files=register_edit("D2,,chp,5000", "D2,,chp,1e9"),
+    ),
+    Case(
+        "register-kw-values-under-a-capacity_mw-header",
+        2,
+        [
+            "ders.csv:7: rows 4, 5 and 6, capacity_mw: 3 of 3 LV installations are beyond the LV "
+            "limit (their median is 6 MW), which looks like kW"
+        ],
+        register=True,
+        files={"ders.csv": REGISTER.replace("capacity_kw", "capacity_mw")},
+    ),
+    Case(
+        "register-mw-values-under-a-capacity_kw-header",
+        2,
+        ["ders.csv: capacity_kw: the typical LV installation is 0.006 kW", "which looks like MW"],
+        register=True,
+        files={"ders.csv": IN_MW},
+    ),
+    Case(
+        "register-large-plant-accepted-is-a-warning",
+        0,
+        [
+            "warning: ",
+            "ders.csv:3: row 2, capacity_kw: 1 installation(s) beyond",
+            "of 50 MW above 10 MW",
+            "(accepted)",
+            "ok: study",
+        ],
+        register=True,
+        toml=accept("der_max_mw"),
+        files=register_edit("D2,,chp,5000", "D2,,chp,50000"),
+    ),
+    Case(
+        "register-every-point-outside",
+        2,
+        [
+            "ders.csv: none of its 6 installations lies in a service area (the nearest is",
+            "check that the register and the areas declare the CRS",
+        ],
+        register=True,
+        files={"ders.csv": REGISTER.replace(",45.", ",55.")},
+    ),
+    Case(
+        "register-unknown-technology",
+        2,
+        [
+            "ders.csv:3: row 2, technology: 'wind', expected one of ['pv', 'chp', 'biomass', 'hydro', 'ev']"
+        ],
+        register=True,
+        files=register_edit(",chp,", ",wind,"),
+    ),
+    Case(
+        "register-negative-capacity",
+        2,
+        ["ders.csv:4: row 3, capacity_kw: '-150', expected a number >= 0"],
+        register=True,
+        files=register_edit(",150,", ",-150,"),
+    ),
+    Case(
+        "register-duplicate-der-id",
+        2,
+        ["ders.csv:4: rows 1 and 3, der_id: duplicate 'D1'"],
+        register=True,
+        files=register_edit("D3,", "D1,"),
+    ),
+    Case(
+        "register-latitude-out-of-range",
+        2,
+        ["ders.csv:4: row 3: lat/lon '95.501', '9.201', expected WGS84 degrees"],
+        register=True,
+        files=register_edit("45.501", "95.501"),
+    ),
+    Case(
+        "register-unknown-level",
+        2,
+        ["ders.csv:4: row 3, level: 'HV', expected one of ['MV', 'LV']"],
+        register=True,
+        files=register_edit("150,MV", "150,HV"),
+    ),
+    Case(
+        "register-unknown-scenario",
+        2,
+        ["ders.csv:6: row 5, scenario: '2040', expected empty (all scenarios) or one of"],
+        register=True,
+        files=register_edit(",2030,", ",2040,"),
+    ),
+    Case(
+        "register-semicolons",
+        2,
+        ["ders.csv:1: header: one column 'der_id;name;", "separated by ';', expected commas"],
+        register=True,
+        files={"ders.csv": REGISTER.replace(",", ";")},
+    ),
+    Case(
+        "register-utf16",
+        2,
+        ["ders.csv: is UTF-16 text, expected a UTF-8 CSV"],
+        register=True,
+        files={"ders.csv": REGISTER.encode("utf-16")},
+    ),
+    Case(
+        "register-latin1",
+        2,
+        ["ders.csv:2: byte 0xe8 is not UTF-8 text, expected a UTF-8 CSV"],
+        register=True,
+        files={
+            "ders.csv": REGISTER.replace(
+                "D1,,", "D1,Centrale Sant'Agata sul Santerno caff\xe8,"
+            ).encode("latin-1")
+        },
+    ),
+    Case(
+        "register-bom-and-crlf",
+        0,
+        ["ok: study"],
+        register=True,
+        files={"ders.csv": ("\ufeff" + REGISTER.replace("\n", "\r\n")).encode()},
+    ),
+    Case(
+        "register-control-character-in-a-name",
+        2,
+        ["ders.csv:3: row 2, name: control character U+001B", "expected printable text"],
+        register=True,
+        files=register_edit("D2,,", "D2,Plant\x1b[31m,"),
+    ),
+    Case(
+        "register-name-of-10000-characters",
+        2,
+        ["ders.csv:3: row 2, name: 10000 characters long, expected at most 200"],
+        register=True,
+        files=register_edit("D2,,", "D2," + "x" * 10_000 + ","),
+    ),
+    Case(
+        "register-one-technology-with-ev-by-charging-points",
+        2,
+        [
+            "ders.csv: technology: no charging point (technology ev) for scenario '2030' among its "
+            "5 installations (technologies: chp, hydro, pv)"
+        ],
+        register=True,
+        toml=ev_by_points,
+        files=register_edit("D6,,ev,22,LV,work,,45.462,9.152\n", ""),
+    ),
+    # --- service areas -------------------------------------------------------------------
+    Case(
+        "areas-projected-crs-holding-degrees",
+        2,
+        [
+            "areas.geojson: crs: the service areas layer declares the projected CRS EPSG:32632 but "
+            "every coordinate lies within +-180/+-90",
+            "looks like longitude/latitude degrees",
+        ],
+        register=True,
+        toml=with_areas,
+        files={"areas.geojson": areas_geojson("urn:ogc:def:crs:EPSG::32632")},
+    ),
+    Case(
+        "areas-geographic-crs-holding-metres",
+        2,
+        [
+            "areas.geojson: crs: the service areas layer declares the geographic CRS",
+            "which looks like metres",
+        ],
+        register=True,
+        toml=with_areas,
+        files={"areas.geojson": areas_geojson("urn:ogc:def:crs:OGC:1.3:CRS84", scale=10_000.0)},
+    ),
+    Case(
+        "areas-self-intersecting",
+        2,
+        ["areas.geojson: feature 2: invalid geometry (Self-intersection"],
+        register=True,
+        toml=with_areas,
+        files={
+            "areas.geojson": areas_geojson(
+                "urn:ogc:def:crs:OGC:1.3:CRS84",
+                ring_of=lambda k, r: [r[0], r[2], r[1], r[3], r[0]] if k == "N" else r,
+            )
+        },
+    ),
+    Case(
+        "areas-empty-geometry",
+        2,
+        ["areas.geojson: feature 3: empty geometry, expected a service areas geometry"],
+        register=True,
+        toml=with_areas,
+        files={
+            "areas.geojson": areas_geojson(
+                "urn:ogc:def:crs:OGC:1.3:CRS84", ring_of=lambda k, r: None if k == "S" else r
+            )
+        },
+    ),
+    # --- substations -------------------------------------------------------------------------
+    Case(
+        "substations-duplicate-id",
+        2,
+        ["substations.csv:5: row 4, ps_id: duplicate ps_id 'N', expected each PS once"],
+        edits={"substations": lambda t: t + "N,Nord2,45.51,9.21,100\n"},
+    ),
+    Case(
+        "substations-header-only",
+        2,
+        ["substations.csv: no substation, expected at least one row"],
+        edits={"substations": "ps_id,name,lat,lon,rated_mva\n"},
+    ),
+    Case(
+        "substations-rating-in-kva",
+        2,
+        [
+            "substations.csv:3: row 2, rated_mva: a rating of 200000 MVA, beyond any primary "
+            "substation (at most 1000 MVA, [checks] ps_rated_mva_max): a rating in kVA?"
+        ],
+        edits={"substations": cells(",200\n", ",200000\n")},
+    ),
+    Case(
+        "substations-rating-text",
+        2,
+        ["substations.csv:3: row 2, column rated_mva: got 'abc', expected a finite number >= 0"],
+        edits={"substations": cells(",200\n", ",abc\n")},
+    ),
+    Case(
+        "substations-control-character",
+        2,
+        ["substations.csv:3: row 2, name: control character U+0007"],
+        edits={"substations": cells("Nord", "No\x07rd")},
+    ),
+    Case(
+        "substations-name-of-10000-characters",
+        2,
+        ["substations.csv:3: row 2, name: 10000 characters long, expected at most 200"],
+        edits={"substations": cells("Nord", "N" * 10_000)},
+    ),
+    Case(
+        "substations-one-site-twice-for-voronoi",
+        2,
+        ["substations.csv: sites: substations 001, N share one site"],
+        register=True,
+        edits={"substations": cells("45.50,9.20", "45.46,9.15")},
+    ),
+    # --- capacity table ----------------------------------------------------------------------
+    Case(
+        "capacity-in-kw-under-capacity_mw",
+        2,
+        [
+            "capacity.csv: ps_id '001', scenario 'as-is': 10004 MW of DER under a PS rated 120 MVA, "
+            "83.4 times its rating; expected at most 3 times",
+            "accept = ['ps_capacity_max_ratio']",
+        ],
+        edits={"capacity": cells(",10,", ",10000,")},
+    ),
+    Case(
+        "capacity-beyond-the-rating-accepted",
+        0,
+        ["warning: ", "capacity.csv: ps_id '001', scenario 'as-is': 10004 MW", "(accepted)"],
+        toml=accept("ps_capacity_max_ratio"),
+        edits={"capacity": cells(",10,", ",10000,")},
+    ),
+    Case(
+        "capacity-unknown-technology",
+        2,
+        ["capacity.csv:4: row 3, technology: 'wind' expected one of"],
+        edits={"capacity": cells("hydro", "wind")},
+    ),
+    Case(
+        "capacity-duplicate-key",
+        2,
+        ["capacity.csv:14: row 13: duplicate key (as-is, 001, pv, MV)"],
+        edits={"capacity": lambda t: t + "as-is,001,pv,1,MV\n"},
+    ),
+    Case(
+        "capacity-infinite",
+        2,
+        ["capacity.csv:4: row 3, column capacity_mw: got inf, expected a finite number >= 0"],
+        edits={"capacity": cells(",1.5,", ",inf,")},
+    ),
+    # --- load --------------------------------------------------------------------------------
+    Case(
+        "load-gap",
+        2,
+        [
+            "load.csv: ps_id=001: missing stamp 2030-01-01T09:00:00Z, expected all 8760 hours of 2030"
+        ],
+        edits={"load": lines_without(lambda i, ln: i == 10)},
+    ),
+    Case(
+        "load-duplicate-hour",
+        2,
+        ["load.csv:12: row 11, ps_id=001: duplicate stamp 2030-01-01T09:00:00Z"],
+        edits={"load": lambda t: "".join(t.splitlines(True)[:11] + t.splitlines(True)[10:])},
+    ),
+    Case(
+        "load-local-stamps-without-zone",
+        2,
+        ["load.csv:2: row 1, time: got '2030-01-01T00:00:00', expected an ISO 8601 UTC stamp"],
+        edits={"load": lambda t: t.replace("Z,", ",")},
+    ),
+    Case(
+        "load-15-minute-data",
+        2,
+        ["load.csv:3: row 2, time: stamp '2030-01-01T00:15:00Z' is not an hour of the 2030 axis"],
+        edits={"load": lambda t: t.replace("T01:00:00Z", "T00:15:00Z", 1)},
+    ),
+    Case(
+        "load-a-ps-missing",
+        2,
+        ["load.csv: ps_id=S: no row for this substation, expected its 8760 hours of 2030"],
+        edits={"load": lines_without(lambda i, ln: ",S," in ln)},
+    ),
+    Case(
+        "load-in-kw",
+        2,
+        [
+            "load.csv: ps_id=",
+            "times its rating (2 other PS too); expected at most 2 times",
+            "kW and kvar where MW and Mvar are expected?",
+        ],
+        edits={"load": load_in_kw},
+    ),
+    # --- per-unit profiles, EV ---------------------------------------------------------------
+    Case(
+        "profile-above-one",
+        2,
+        ["pv.csv:101: row 100, column pu: got 1.5, expected a finite number >= 0.0 and <= 1.0"],
+        edits={
+            "pv": lambda t: "".join(
+                ln if i != 100 else "1.5\n" for i, ln in enumerate(t.splitlines(True))
+            )
+        },
+    ),
+    Case(
+        "profile-in-percent",
+        2,
+        ["pv.csv:", "column pu: got", "expected a finite number >= 0.0 and <= 1.0"],
+        edits={
+            "pv": lambda t: "pu\n" + "".join(f"{float(v) * 100:g}\n" for v in t.splitlines()[1:])
+        },
+    ),
+    Case(
+        "profile-one-hour-short",
+        2,
+        ["pv.csv: rows: 8759 rows, expected 8760 (one per hour of the study axis)"],
+        edits={"pv": lambda t: "".join(t.splitlines(True)[:-1])},
+    ),
+    Case(
+        "ev-unknown-location",
+        2,
+        ["ev.csv:2: row 1, location: 'garage' expected one of ['home', 'work', 'b2c', 'public']"],
+        edits={"ev": cells("work", "garage")},
+    ),
+    Case(
+        "ev-half-hour-stamp",
+        2,
+        ["ev.csv:2: row 1, time: stamp '2030-01-01T09:30:00Z' is not an hour of the 2030 axis"],
+        edits={"ev": cells("2030-01-01T09:00:00Z", "2030-01-01T09:30:00Z")},
+    ),
+    # --- the study file ----------------------------------------------------------------------
+    Case(
+        "study-unknown-key",
+        2,
+        ["study.toml:3: study.nme: unknown key, see docs/study-file.md for the keys"],
+        toml=lambda t: t.replace('name = "tiny"', 'name = "tiny"\nnme = "x"'),
+    ),
+    Case(
+        "study-unknown-check-accepted",
+        2,
+        ["study.toml:35: checks.accept: unknown check 'everything', expected some of"],
+        toml=accept("everything"),
+    ),
+    Case(
+        "study-unknown-level-limit",
+        2,
+        ["checks.der_max_mw: unknown key 'HV', expected a level ['MV', 'LV'] or technology.level"],
+        toml=lambda t: t + "\n[checks]\nder_max_mw = { HV = 1.0 }\n",
+    ),
+    Case(
+        "study-unknown-time-zone",
+        2,
+        ["study.toml:4: study.timezone: unknown time zone 'Europe/Milano'"],
+        toml=lambda t: t.replace("Europe/Rome", "Europe/Milano"),
+    ),
+    Case(
+        "study-missing-input-file",
+        2,
+        ["study.toml:9: inputs.load: file not found: ", "nope.csv"],
+        toml=lambda t: t.replace("load.csv", "nope.csv"),
+    ),
+]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case: Case, make_study, tmp_path):
-    study = make_study(toml=case.toml) if case.toml is not None else make_study()
+    kwargs: dict = dict(case.edits)
+    if case.register:
+        kwargs["capacity"] = False
+        kwargs["extra"] = {"ders.csv": REGISTER, "boundary.geojson": json.dumps(BOUNDARY)}
+        base = case.toml if case.toml is not None else (lambda t: t)
+        kwargs["toml"] = lambda t: base(with_register(t)) if callable(base) else base
+    elif case.toml is not None:
+        kwargs["toml"] = case.toml
+    study = make_study(**kwargs)
     for name, content in case.files.items():
         target = Path(study).parent / name
         if isinstance(content, bytes):
@@ -237,3 +773,50 @@ def test_spreadsheet_formulas_in_names_are_escaped_in_csv_only(make_study, tmp_p
     report = (out / "report.html").read_text()
     assert "=HYPERLINK(&#34;http" in report or "=HYPERLINK(&quot;http" in report
     assert '=HYPERLINK("http' not in report
+
+
+def test_accepted_findings_are_listed_in_run_json(make_study, tmp_path):
+    """A run that accepts two findings (one found while reading, one by the chunks) lists
+    both in run.json and prints them; a run without findings lists none."""
+    import json as _json
+
+    from atlas.pipeline import run_study
+
+    toml = lambda t: t + '\n[checks]\naccept = ["ps_capacity_max_ratio", "load_max_ratio"]\n'  # noqa: E731
+    study = make_study(toml=toml, capacity=cells(",10,", ",10000,"), load=load_in_kw)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main,
+        ["run", "--config", str(study), "--out", str(out), "--figures", "none", "--map", "none",
+         "--workers", "1", "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    warnings = _json.loads((out / "run.json").read_text())["warnings"]
+    assert [w["check"] for w in warnings] == ["ps_capacity_max_ratio", "load_max_ratio"]
+    assert warnings[0]["file"].endswith("capacity.csv") and warnings[0]["where"] == (
+        "ps_id '001', scenario 'as-is'"
+    )
+    assert warnings[1]["file"].endswith("load.csv")
+    assert "times its rating (2 other PS too)" in warnings[1]["problem"]
+    assert result.output.count("warning: ") == 2
+    clean = run_study(
+        make_study(folder=tmp_path / "clean"), tmp_path / "out2", figures="none", webmap="none"
+    )
+    assert clean.manifest["warnings"] == []
+
+
+def test_a_load_finding_stops_a_run_on_two_workers(make_study, tmp_path):
+    """The load is checked chunk by chunk (a Parquet load is read so): a chunk's finding ends
+    the run with the one-line error, whatever the engine, and no run folder is written."""
+    study = make_study(load=load_in_kw)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main,
+        ["run", "--config", str(study), "--out", str(out), "--figures", "none", "--map", "none",
+         "--workers", "2", "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: ") and "load.csv: ps_id=" in result.output
+    assert "expected at most 2 times ([checks] load_max_ratio)" in result.output
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []

@@ -99,7 +99,7 @@ def test_load_ps_missing_altogether(make_study):
         make_study, load=lambda t: "".join(ln for ln in t.splitlines(True) if ",S," not in ln)
     )
     assert "ps_id=S" in exc.one_line()
-    assert "missing stamp 2030-01-01T00:00:00Z" in exc.one_line()
+    assert "no row for this substation, expected its 8760 hours of 2030" in exc.one_line()
 
 
 def test_load_duplicate_stamp_names_it_and_its_line(make_study, tiny):
@@ -166,7 +166,12 @@ def _write_load(path, stamps, tiny):
 def test_load_year_redates_position_by_position(make_study, tiny):
     stamps = hourly_axis(2022).strftime("%Y-%m-%dT%H:%M:%SZ")
     path = make_study(
-        toml=_replace('load = "load.csv"', 'load = "load.csv"\nload_year = 2022'), load=""
+        # the load counts the hours (checkable positions), beyond any PS's rating: accepted
+        toml=lambda t: (
+            _replace('load = "load.csv"', 'load = "load.csv"\nload_year = 2022')(t)
+            + '\n[checks]\naccept = ["load_max_ratio"]\n'
+        ),
+        load="",
     )
     _write_load(path.parent / "load.csv", stamps, tiny)
     inputs = load_inputs(path)
