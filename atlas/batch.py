@@ -40,6 +40,7 @@ from atlas.engine.compute import (
 )
 from atlas.errors import AtlasInputError
 from atlas.geo.join import GeoStage, build_geodata
+from atlas.inputs.checks import PsIds
 from atlas.inputs.plausibility import (
     Finding,
     load_findings,
@@ -231,7 +232,7 @@ def plan_study(study: Study | str | Path, client: Any = None) -> StudyPlan:
         tmy_job = early.submit(study_tmy, study, files)
         geo = build_geodata(study, files, client)
         capacity = geo.capacity
-        ps_ids = [str(p) for p in geo.sites["ps_id"]]
+        ps_ids = PsIds((str(p) for p in geo.sites["ps_id"]), source=files["inputs.substations"])
         if capacity is None:
             capacity = read_capacity(files["inputs.capacity"], study.scenarios, ps_ids)
         checks = study.model.checks
@@ -248,6 +249,7 @@ def plan_study(study: Study | str | Path, client: Any = None) -> StudyPlan:
                 geo.sites.set_index("ps_id")["rated_mva"],
                 files.get("inputs.ders") or files["inputs.capacity"],
                 checks.ps_capacity_max_ratio,
+                rated_in=sub_path,
             ),
             checks.accept,
         )
@@ -476,6 +478,7 @@ def check_load(inputs: StudyInputs) -> tuple[np.ndarray, list[Finding]]:
         inputs.substations["rated_mva"].to_numpy(dtype=float),
         study.resolve(study.model.inputs.load),
         checks.load_max_ratio,
+        rated_in=study.resolve(study.model.inputs.substations),
     )
     return peak, settle(findings, checks.accept)
 

@@ -115,14 +115,14 @@ def main() -> None:
 @_user_errors
 def validate(study_file: Path) -> None:
     """Check a study file and every input it names, without computing."""
-    from atlas.pipeline import load_inputs
+    from atlas.pipeline import validate_study
 
-    inputs = load_inputs(study_file)
-    n_rows = len(inputs.capacity)
-    _echo_warnings([w.as_dict() for w in inputs.warnings])
+    plan = validate_study(study_file)
+    _echo_warnings([w.as_dict() for w in plan.warnings])
     click.echo(
-        f"{study_file}: ok: study {inputs.study.name!r}, year {inputs.study.year}, "
-        f"{len(inputs.ps_ids)} substations, scenarios {inputs.study.scenarios}, {n_rows} capacity rows"
+        f"{study_file}: ok: study {plan.study.name!r}, year {plan.study.year}, "
+        f"{len(plan.ps_ids)} substations, scenarios {plan.study.scenarios}, "
+        f"{len(plan.capacity)} capacity rows"
     )
 
 

@@ -41,7 +41,7 @@ from atlas.batch import (
 from atlas.engine.compute import FIGURE_COLUMNS, StudyInputs
 from atlas.errors import AtlasInputError
 from atlas.geo.stage import geodata_summary
-from atlas.inputs.plausibility import load_findings
+from atlas.inputs.plausibility import load_findings, load_peaks, settle
 from atlas.inputs.study import Study
 from atlas.present import run_pages
 from atlas.runfolder import (
@@ -78,6 +78,38 @@ def load_inputs(study: Study | str | Path) -> StudyInputs:
     inputs.warnings += check_load(inputs)[1]
     inputs.timings_s["read"] += time.perf_counter() - t0
     return inputs
+
+
+def validate_study(study: Study | str | Path) -> StudyPlan:
+    """Read and check every input of a study, computing nothing (``atlas validate``).
+
+    The study is planned (:func:`atlas.batch.plan_study`: every input read and checked,
+    a Parquet load's columns and PS) and the measured load is read chunk by chunk for its
+    hours and its plausibility (``[checks] load_max_ratio``); no profile is computed.
+
+    Returns
+    -------
+    StudyPlan
+        With the findings the study accepts in ``warnings``.
+
+    Raises
+    ------
+    AtlasInputError
+        On the first problem found, naming the file, row or key.
+    """
+    plan = plan_study(study)
+    checks = plan.study.model.checks
+    peaks = [plan.load.take(slice(c.start, c.stop)) for c in plan.chunks()]
+    findings = load_findings(
+        np.concatenate([load_peaks(x) for x in peaks]) if peaks else np.empty(0),
+        plan.ps_ids,
+        plan.substations["rated_mva"].to_numpy(dtype=float),
+        plan.study.resolve(plan.study.model.inputs.load),
+        checks.load_max_ratio,
+        rated_in=plan.study.resolve(plan.study.model.inputs.substations),
+    )
+    plan.warnings += settle(findings, checks.accept)
+    return plan
 
 
 def plan_from_inputs(inputs: StudyInputs) -> StudyPlan:
@@ -194,6 +226,7 @@ def _load_warnings(plan: StudyPlan, results: list) -> list:
         rated,
         study.resolve(study.model.inputs.load),
         study.model.checks.load_max_ratio,
+        rated_in=study.resolve(study.model.inputs.substations),
     )
 
 

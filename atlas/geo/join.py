@@ -34,7 +34,14 @@ from atlas.geo.register import (
     ev_points_from_register,
     normalise_register,
 )
-from atlas.inputs.checks import MAX_ID_CHARS, MAX_NAME_CHARS, check_text, raise_first_bad
+from atlas.inputs.checks import (
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    PsIds,
+    check_text,
+    raise_first_bad,
+    unknown_ps,
+)
 from atlas.inputs.plausibility import Finding, register_findings, settle
 from atlas.inputs.study import Study
 from atlas.inputs.tables import read_substations, read_weights
@@ -216,7 +223,7 @@ def _given_areas(
         ~gdf["ps_id"].isin(ps_ids),
         path,
         "ps_id",
-        lambda i: f"{gdf['ps_id'].iloc[i]!r} is not in the substations file",
+        lambda i: f"{gdf['ps_id'].iloc[i]!r} {unknown_ps(ps_ids)}",
         is_csv=False,
     )
     missing = [p for p in ps_ids if p not in set(gdf["ps_id"])]
@@ -258,7 +265,7 @@ def build_geodata(
         layers.append(boundary_gdf)
     crs = metric_crs(layers, None if opts.crs == "auto" else opts.crs)
     stage = GeoStage(crs=crs, sites=sites.to_crs(crs))
-    ps_ids = list(sites["ps_id"])
+    ps_ids = PsIds(sites["ps_id"], source=files["inputs.substations"])
     if "inputs.service_areas" in files:
         stage.areas, stage.report = _given_areas(
             files["inputs.service_areas"], ps_ids, crs, opts.overlap_tolerance_m2
@@ -273,6 +280,19 @@ def build_geodata(
     if stage.areas is not None:
         empty = shapely.is_empty(stage.areas.geometry.to_numpy())
         stage.report.empty_areas = sorted(str(p) for p in stage.areas["ps_id"].to_numpy()[empty])
+        if empty.all():
+            key = "inputs.service_areas" if "inputs.service_areas" in files else "inputs.boundary"
+            raise AtlasInputError(
+                files[key],
+                "",
+                "every service area is empty: "
+                + (
+                    "the layer holds no polygon, expected one per substation"
+                    if key == "inputs.service_areas"
+                    else "the boundary holds no polygon around the substations, expected "
+                    "the study area (the substations' Voronoi cells are clipped to it)"
+                ),
+            )
     if "inputs.ders" in files:
         _join_register(stage, study, files, client)
     return stage
@@ -316,13 +336,14 @@ def _join_register(
     )
     if not (index >= 0).any():
         nearest_km = float(np.min(distance)) / 1000.0 if len(distance) else float("nan")
+        source = files.get("inputs.service_areas") or files.get("inputs.boundary")
         raise AtlasInputError(
             path,
             "",
             f"none of its {len(register)} installations lies in a service area (the "
-            f"nearest is {nearest_km:.3g} km outside), expected points inside the study's "
-            "areas: check that the register and the areas declare the CRS their "
-            "coordinates are in",
+            f"nearest is {nearest_km:.3g} km outside the areas of {source}), expected points "
+            "inside the study's areas: check that the register, the areas and the "
+            "substations cover the same place and declare the CRS their coordinates are in",
         )
     register["ps_id"] = np.where(index >= 0, ids[np.maximum(index, 0)], "")
     register["distance_m"] = distance

@@ -558,6 +558,28 @@ def check_text(
     )
 
 
+class PsIds(list):
+    """The study's ps_ids in study order, and the substations file they come from.
+
+    A list of str everywhere; the readers that check a table's ps_id against it name that
+    file too (:func:`unknown_ps`), since an id missing there may be the substations file's
+    fault as much as the table's.
+    """
+
+    source: str | None = None
+
+    def __init__(self, ids=(), source: str | PathLike | None = None) -> None:
+        super().__init__(ids)
+        self.source = None if source is None else str(source)
+
+
+def unknown_ps(ps_ids) -> str:
+    """``is not in the substations file (PATH), expected a known ps_id``."""
+    source = getattr(ps_ids, "source", None)
+    where = f" ({source})" if source else ""
+    return f"is not in the substations file{where}, expected a known ps_id"
+
+
 def code_column(
     df: pd.DataFrame, col: str, path: Path, allowed: Sequence[str], expected: str
 ) -> np.ndarray:

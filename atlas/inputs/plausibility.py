@@ -103,6 +103,10 @@ def _records(positions: np.ndarray, is_csv: bool) -> tuple[str, int | None]:
     return label, line
 
 
+def _rated_in(path: Path | None) -> str:
+    return "" if path is None else f" (rated_mva in {path})"
+
+
 def der_limits(
     technology: np.ndarray, level: np.ndarray, der_max_mw: dict[str, float]
 ) -> np.ndarray:
@@ -226,6 +230,7 @@ def ps_capacity_findings(
     rated_mva: pd.Series,
     path: Path,
     max_ratio: float,
+    rated_in: Path | None = None,
 ) -> list[Finding]:
     """Substations whose installed DER capacity is beyond a multiple of their rating.
 
@@ -239,6 +244,8 @@ def ps_capacity_findings(
         The file the capacities come from (the register or the capacity table).
     max_ratio : float
         ``[checks] ps_capacity_max_ratio``. [-]
+    rated_in : pathlib.Path, optional
+        The substations file the ratings come from (named too: either may be wrong).
 
     Returns
     -------
@@ -263,7 +270,8 @@ def ps_capacity_findings(
             "ps_capacity_max_ratio",
             str(path),
             f"ps_id {ps_id!r}, scenario {scenario!r}",
-            f"{total.iloc[worst]:g} MW of DER under a PS rated {rated[worst]:g} MVA, "
+            f"{total.iloc[worst]:g} MW of DER under a PS rated {rated[worst]:g} MVA"
+            f"{_rated_in(rated_in)}, "
             f"{ratio[worst]:.3g} times its rating{more}; expected at most {max_ratio:g} "
             "times ([checks] ps_capacity_max_ratio): a capacity in kW where MW is expected?",
         )
@@ -323,6 +331,7 @@ def load_findings(
     rated_mva: np.ndarray,
     path: Path,
     max_ratio: float,
+    rated_in: Path | None = None,
 ) -> list[Finding]:
     """Substations whose measured load is beyond a multiple of their rating (kW or kvar
     where MW and Mvar are expected?).
@@ -338,6 +347,8 @@ def load_findings(
         The load file.
     max_ratio : float
         ``[checks] load_max_ratio``. [-]
+    rated_in : pathlib.Path, optional
+        The substations file the ratings come from (named too: either may be wrong).
     """
     rated = np.asarray(rated_mva, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -353,7 +364,8 @@ def load_findings(
             "load_max_ratio",
             str(path),
             f"ps_id={ps_ids[worst]}",
-            f"a load of {peak_mva[worst]:g} MVA under a PS rated {rated[worst]:g} MVA, "
+            f"a load of {peak_mva[worst]:g} MVA under a PS rated {rated[worst]:g} MVA"
+            f"{_rated_in(rated_in)}, "
             f"{ratio[worst]:.3g} times its rating{more}; expected at most {max_ratio:g} "
             "times ([checks] load_max_ratio): kW and kvar where MW and Mvar are expected?",
         )

@@ -28,6 +28,7 @@ from atlas.inputs.checks import (
     raise_first_bad,
     read_csv_table,
     record_label,
+    unknown_ps,
 )
 from atlas.inputs.timeaxis import N_HOURS, hourly_axis
 
@@ -116,7 +117,7 @@ def read_weights(path: Path, ps_ids: list[str], column: str = "weight") -> pd.Se
         ~ids.isin(ps_ids).to_numpy(),
         path,
         "ps_id",
-        lambda i: f"{ids.iloc[i]!r} is not in the substations file, expected a known ps_id",
+        lambda i: f"{ids.iloc[i]!r} {unknown_ps(ps_ids)}",
     )
     weights = numeric_column(df, column, path, lo=0)
     return pd.Series(weights, index=ids.to_numpy()).reindex(ps_ids, fill_value=0.0)
@@ -157,7 +158,7 @@ def read_capacity(path: Path, scenarios: list[str], ps_ids: list[str]) -> pd.Dat
     )
     checks = [
         ("scenario", set(scenarios), f"not a scenario of the study, expected one of {scenarios}"),
-        ("ps_id", set(ps_ids), "not in the substations file, expected a known ps_id"),
+        ("ps_id", set(ps_ids), unknown_ps(ps_ids).removeprefix("is ")),
         (
             "technology",
             set(CAPACITY_TECHNOLOGIES),
@@ -319,7 +320,7 @@ def check_load_parquet(path: Path, ps_ids: list[str]) -> None:
                 raise AtlasInputError(
                     path,
                     f"ps_id={value}",
-                    "is not in the substations file, expected a known ps_id",
+                    unknown_ps(ps_ids),
                 )
 
 
@@ -410,9 +411,7 @@ def load_from_table(
     :func:`read_load` says. ``time`` is text, or time zone aware timestamps (a Parquet
     table). ``rows="ps_id"`` names a bad row by its PS and stamp rather than its file line
     (a filtered read)."""
-    ps = code_column(
-        df, "ps_id", path, ps_ids, "is not in the substations file, expected a known ps_id"
-    )
+    ps = code_column(df, "ps_id", path, ps_ids, unknown_ps(ps_ids))
     p = numeric_column(df, "p_mw", path)
     q = numeric_column(df, "q_mvar", path)
     source_year = load_year or year
@@ -501,9 +500,7 @@ def read_ev(
         scenarios,
         f"is not a scenario of the study, expected one of {scenarios}",
     )
-    ps = code_column(
-        df, "ps_id", path, ps_ids, "is not in the substations file, expected a known ps_id"
-    )
+    ps = code_column(df, "ps_id", path, ps_ids, unknown_ps(ps_ids))
     loc = code_column(
         df, "location", path, list(EV_LOCATIONS), f"expected one of {list(EV_LOCATIONS)}"
     )

@@ -303,7 +303,7 @@ CASES += [
         2,
         [
             "ders.csv: none of its 6 installations lies in a service area (the nearest is",
-            "check that the register and the areas declare the CRS",
+            "check that the register, the areas and the substations cover the same place",
         ],
         register=True,
         files={"ders.csv": REGISTER.replace(",45.", ",55.")},
@@ -510,8 +510,9 @@ CASES += [
         "capacity-in-kw-under-capacity_mw",
         2,
         [
-            "capacity.csv: ps_id '001', scenario 'as-is': 10004 MW of DER under a PS rated 120 MVA, "
-            "83.4 times its rating; expected at most 3 times",
+            "capacity.csv: ps_id '001', scenario 'as-is': 10004 MW of DER under a PS rated 120 MVA "
+            "(rated_mva in ",
+            "substations.csv), 83.4 times its rating; expected at most 3 times",
             "accept = ['ps_capacity_max_ratio']",
         ],
         edits={"capacity": cells(",10,", ",10000,")},
@@ -573,6 +574,27 @@ CASES += [
         2,
         ["load.csv: ps_id=S: no row for this substation, expected its 8760 hours of 2030"],
         edits={"load": lines_without(lambda i, ln: ",S," in ln)},
+    ),
+    Case(
+        "areas-boundary-without-polygons",
+        2,
+        [
+            "boundary.geojson: every service area is empty: the boundary holds no polygon around "
+            "the substations"
+        ],
+        register=True,
+        files={"boundary.geojson": '{"type": "FeatureCollection", "features": []}'},
+    ),
+    Case(
+        "areas-boundary-far-from-the-substations",
+        2,
+        [
+            "ders.csv: none of its 6 installations lies in a service area (the nearest is",
+            "km outside the areas of ",
+            "boundary.geojson)",
+        ],
+        register=True,
+        files={"boundary.geojson": json.dumps(BOUNDARY).replace("45.", "55.")},
     ),
     Case(
         "load-in-kw",
