@@ -172,6 +172,27 @@ def test_figures_add_up(groups):
         assert np.all(flex.figures[name] >= 0)
 
 
+@settings(max_examples=80, deadline=None)
+@given(groups())
+def test_each_hours_envelope_contains_the_operating_point(groups):
+    """E(t), the PS's deviation set (generator convention), holds its own operating point,
+    the origin, every hour: no deviation is needed to stay where the PS is. Checked by the
+    edges (each turns left of the origin, or through it) and by shapely where E(t) has area."""
+    flex = ps_flexibility(groups, 6)
+    origin = shapely.Point(0.0, 0.0)
+    for h, v in enumerate(flex.vertices):
+        scale = max(1.0, float(np.abs(v).max()))
+        assert v[:, 0].min() <= 1e-9 * scale and v[:, 0].max() >= -1e-9 * scale
+        assert v[:, 1].min() <= 1e-9 * scale and v[:, 1].max() >= -1e-9 * scale
+        edge = np.roll(v, -1, axis=0) - v
+        cross = edge[:, 0] * (0.0 - v[:, 1]) - edge[:, 1] * (0.0 - v[:, 0])
+        assert (cross >= -1e-9 * scale**2).all(), h
+        if len(np.unique(v, axis=0)) >= 3:  # a polygon, not a point or a segment
+            polygon = shapely.Polygon(v)
+            if polygon.is_valid and polygon.area > 1e-9:
+                assert polygon.buffer(1e-9 * scale).covers(origin), h
+
+
 def test_no_group_is_the_origin():
     flex = ps_flexibility([], 3)
     assert flex.vertices.shape == (3, 1, 2) and np.all(flex.vertices == 0)
