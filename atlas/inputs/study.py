@@ -25,10 +25,24 @@ from atlas.conventions import (
     THRESHOLD_MW,
 )
 from atlas.errors import AtlasInputError
+from atlas.inputs.checks import MAX_ID_CHARS, MAX_NAME_CHARS
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _printable(value: str, what: str, max_chars: int) -> str:
+    """A name or id without control characters, at most ``max_chars`` long (it heads
+    tables, figures and the map)."""
+    bad = next((c for c in value if ord(c) < 32 or 127 <= ord(c) < 160), None)
+    if bad is not None:
+        raise ValueError(
+            f"{what} {value[:40]!r}: control character U+{ord(bad):04X}, expected printable text"
+        )
+    if len(value) > max_chars:
+        raise ValueError(f"{what} of {len(value)} characters, expected at most {max_chars}")
+    return value
 
 
 class StudySection(_Strict):
@@ -36,6 +50,11 @@ class StudySection(_Strict):
     year: int = Field(ge=1900, le=2200)
     timezone: str = "Europe/Rome"
     description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _printable(value, "study name", MAX_NAME_CHARS)
 
     @field_validator("timezone")
     @classmethod
@@ -293,6 +312,8 @@ class ScenariosSection(_Strict):
             raise ValueError("scenario names must be unique")
         if any(not v.strip() for v in value):
             raise ValueError("scenario names must not be empty")
+        for v in value:
+            _printable(v, "scenario name", MAX_ID_CHARS)
         return value
 
 

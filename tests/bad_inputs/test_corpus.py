@@ -663,6 +663,20 @@ CASES += [
         toml=lambda t: t + "\n[checks]\nder_max_mw = { HV = 1.0 }\n",
     ),
     Case(
+        "study-scenario-name-with-a-newline",
+        2,
+        [
+            "scenarios.names: scenario name 'a\\nb': control character U+000A, expected printable text"
+        ],
+        toml=lambda t: t.replace('names = ["as-is", "2030"]', 'names = ["as-is", "a\\nb"]'),
+    ),
+    Case(
+        "study-name-of-10000-characters",
+        2,
+        ["study.name: study name of 10000 characters, expected at most 200"],
+        toml=lambda t: t.replace('name = "tiny"', 'name = "' + "t" * 10_000 + '"'),
+    ),
+    Case(
         "study-unknown-time-zone",
         2,
         ["study.toml:4: study.timezone: unknown time zone 'Europe/Milano'"],
