@@ -77,10 +77,14 @@ out_option = click.option(
 
 
 def _echo_warnings(warnings: list[dict]) -> None:
-    """Print the plausibility findings a study accepts, one ``warning:`` line each."""
+    """Print the plausibility findings a study accepts and the DERs left outside every
+    area, one ``warning:`` line each."""
+    from atlas.inputs.study import CHECK_NAMES
+
     for w in warnings:
         where = f"{w['file']}:{w['line']}" if w.get("line") else w["file"]
-        click.echo(f"warning: {where}: {w['where']}: {w['problem']} (accepted)", err=True)
+        accepted = " (accepted)" if w["check"] in CHECK_NAMES else ""
+        click.echo(f"warning: {where}: {w['where']}: {w['problem']}{accepted}", err=True)
 
 
 def _echo_summary(summary: dict) -> None:

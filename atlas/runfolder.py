@@ -829,6 +829,7 @@ class Run:
             else:
                 tables[attr] = None
         _check_complete(tables["screening"], manifest["scenarios"], folder / "screening.csv")
+        _check_same_ps(tables, folder)
         return cls(
             manifest=manifest,
             envelopes=read_envelopes(folder / ENVELOPES_CSV),
@@ -866,6 +867,31 @@ def _check_complete(screening: pd.DataFrame, scenarios: list[str], path: Path) -
             f"holds scenarios {got} ({keys.to_dict()} rows), expected every scenario, PS and "
             f"direction of the run {scenarios} (run `atlas screen` on the folder)",
         )
+
+
+def _check_same_ps(tables: dict[str, Any], folder: Path) -> None:
+    """The run's per-PS tables name the PS of its substations.csv, no more, no fewer (a row
+    deleted or added by hand would make the report and the map fail half-way)."""
+    known = set(tables["substations"]["ps_id"])
+    for attr in ("screening", "capacity", "ev"):
+        table = tables[attr]
+        if table is None:
+            continue
+        ids = set(table["ps_id"])
+        extra, missing = sorted(ids - known), sorted(known - ids)
+        if extra or (attr == "screening" and missing):
+            name = CSV_TABLES[attr][0]
+            what = (
+                f"ps_id {extra[0]!r} is not in substations.csv"
+                if extra
+                else f"has no row for ps_id {missing[0]!r} of substations.csv"
+            )
+            raise AtlasInputError(
+                folder / name,
+                "ps_id",
+                f"{what}, expected the same substations in every table of the run (run the "
+                "study again)",
+            )
 
 
 def _frames_equal(a: pd.DataFrame, b: pd.DataFrame) -> bool:

@@ -229,7 +229,7 @@ def test_missing_study_file_is_a_one_line_error(tmp_path):
     result = _run(path, tmp_path / "out")
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        f"error: {path}: study file not found, expected a TOML file"
+        f"error: {path}: file not found, expected the study's TOML file"
     ]
 
 

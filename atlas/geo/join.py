@@ -40,9 +40,10 @@ from atlas.inputs.checks import (
     PsIds,
     check_text,
     raise_first_bad,
+    record_label,
     unknown_ps,
 )
-from atlas.inputs.plausibility import Finding, register_findings, settle
+from atlas.inputs.plausibility import Finding, boundary_findings, register_findings, settle
 from atlas.inputs.study import Study
 from atlas.inputs.tables import read_substations, read_weights
 
@@ -271,7 +272,21 @@ def build_geodata(
             files["inputs.service_areas"], ps_ids, crs, opts.overlap_tolerance_m2
         )
     elif boundary_gdf is not None:
-        boundary = shapely.union_all(boundary_gdf.to_crs(crs).geometry.to_numpy())
+        parts = shapely.get_parts(boundary_gdf.to_crs(crs).geometry.to_numpy())
+        sub_path = files["inputs.substations"]
+        stage.warnings += settle(
+            boundary_findings(
+                stage.sites.geometry.to_numpy(),
+                parts,
+                ps_ids,
+                sub_path,
+                files["inputs.boundary"],
+                m.checks.boundary_max_km,
+                sites_are_csv=sub_path.name.lower().endswith((".csv", ".csv.gz")),
+            ),
+            m.checks.accept,
+        )
+        boundary = shapely.union_all(parts)
         stage.boundary, stage.voronoi = boundary, True
         try:
             stage.areas = voronoi_areas(stage.sites, boundary)
@@ -361,6 +376,22 @@ def _join_register(
     stage.ev_points = ev_points_from_register(
         joined, study.scenarios, frozenset(study.model.ev.v2g_locations)
     )
+    outside = np.flatnonzero(index < 0)
+    if len(outside):  # never dropped silently: listed in unassigned_ders.csv, and said here
+        where, line = record_label(outside[:5].tolist(), is_csv=is_csv)
+        more = f" and {len(outside) - 5} more" if len(outside) > 5 else ""
+        stage.warnings.append(
+            Finding(
+                "unassigned_ders",
+                str(path),
+                where + more,
+                f"{len(outside)} of {len(register)} installations "
+                f"({float(register['capacity_mw'].to_numpy()[outside].sum()):.4g} MW) lie "
+                "outside every service area: left out of the figures and listed in "
+                "unassigned_ders.csv ([areas] snap_distance_m joins those near an area)",
+                line,
+            )
+        )
     n_in = int(((index >= 0) & (distance == 0)).sum())
     stage.summary = {
         "ders_total": len(register),

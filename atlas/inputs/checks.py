@@ -193,11 +193,15 @@ def first_duplicate(key) -> tuple[int, int] | None:
 def shown(value) -> str:
     """A cell as the user wrote it, for a message.
 
-    Numbers plainly (``-1``, not ``np.float64(-1.0)``), a missing number as ``empty``,
+    Numbers plainly (``-1``, not ``np.float64(-1.0)``), a missing number as empty or a
+    missing-value word,
     anything else quoted as text (``'5kW'``).
     """
     if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
-        return "empty" if pd.isna(value) else f"{value:g}"
+        # a CSV's empty cell and its missing-value words (NA, n/a, null...) both read as NaN
+        return (
+            "empty or a missing-value word (NA, n/a, null...)" if pd.isna(value) else f"{value:g}"
+        )
     if isinstance(value, str) and not value.strip():
         return "empty"
     return repr(str(value))
@@ -266,7 +270,9 @@ def read_csv_table(
         )
     except UnicodeDecodeError as exc:
         raise _not_utf8(path, exc) from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, EOFError, ValueError) as exc:
+        # OSError: unreadable, or not gzip; EOFError: a truncated compressed file;
+        # ValueError: a zip of several files, or compressed data that is corrupt
         raise AtlasInputError(
             path, "", f"cannot be read as CSV ({str(exc).splitlines()[0]})"
         ) from None
@@ -276,8 +282,8 @@ def read_csv_table(
 def _not_utf8(path: Path, exc: UnicodeDecodeError) -> AtlasInputError:
     """The error of a CSV that is not UTF-8 text: its first bad byte and line."""
     try:
-        data = Path(path).read_bytes()
-    except OSError:
+        data = _decompressed(Path(path))
+    except (OSError, EOFError, ValueError):
         data = b""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return AtlasInputError(
@@ -298,12 +304,39 @@ def _not_utf8(path: Path, exc: UnicodeDecodeError) -> AtlasInputError:
     )
 
 
+def _decompressed(path: Path) -> bytes:
+    """A file's bytes, decompressed if its suffix says so (.gz, .bz2, .xz)."""
+    import bz2
+    import gzip
+    import lzma
+
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        return gzip.decompress(path.read_bytes())
+    if suffix == ".bz2":
+        return bz2.decompress(path.read_bytes())
+    if suffix == ".xz":
+        return lzma.decompress(path.read_bytes())
+    return path.read_bytes()
+
+
 #: Separators a CSV written with another locale's settings may use instead of commas.
 OTHER_SEPARATORS = (";", "\t", "|")
 
 
 def _required_columns(df: pd.DataFrame, path: Path, required: list[str]) -> pd.DataFrame:
-    df.columns = [str(c).strip() for c in df.columns]
+    names = [str(c).strip() for c in df.columns]
+    for k, name in enumerate(names):  # pandas renames a repeated column 'x' to 'x.1'
+        base, dot, number = name.rpartition(".")
+        if name in names[:k] or (dot and number.isdigit() and base in names[:k]):
+            raise AtlasInputError(
+                path,
+                "header",
+                f"column {base if name not in names[:k] else name!r} appears twice, expected "
+                "each column once",
+                line=1,
+            )
+    df.columns = names
     if len(df.columns) == 1:
         sep = next((s for s in OTHER_SEPARATORS if s in df.columns[0]), None)
         if sep is not None:

@@ -23,6 +23,9 @@ The limits and their sources are in docs/study-file.md (``[checks]``):
     A substation rated beyond 1000 MVA (a rating in kVA where MVA is expected).
 ``load_max_ratio``
     A measured load whose apparent power goes beyond twice the PS's rating in some hour.
+``boundary_max_km``
+    A substation more than 50 km from the boundary, or a part of the boundary more than
+    50 km from every substation.
 """
 
 from __future__ import annotations
@@ -370,6 +373,86 @@ def load_findings(
             "times ([checks] load_max_ratio): kW and kvar where MW and Mvar are expected?",
         )
     ]
+
+
+def boundary_findings(
+    sites: np.ndarray,
+    boundary_parts: np.ndarray,
+    ps_ids: list[str],
+    substations: Path,
+    boundary: Path,
+    max_km: float,
+    sites_are_csv: bool = True,
+) -> list[Finding]:
+    """Substations far from the boundary, or boundary parts far from every substation (a
+    lat/lon swapped, a boundary of another place, a stray polygon).
+
+    Parameters
+    ----------
+    sites : numpy.ndarray of shapely Points
+        (n_ps,) the substations in a metric CRS, in file order.
+    boundary_parts : numpy.ndarray of shapely Polygons
+        The boundary's polygons, same CRS.
+    ps_ids : list of str
+    substations, boundary : pathlib.Path
+        The two files, for the message.
+    max_km : float
+        ``[checks] boundary_max_km``. [km]
+    sites_are_csv : bool
+        Rows (with lines) or features in the substations file.
+
+    Returns
+    -------
+    list of Finding
+        The boundary named when most substations are far from it (or a part of it is far
+        from all of them); else the substations far from it.
+    """
+    import shapely
+
+    if len(sites) == 0 or len(boundary_parts) == 0:
+        return []
+    whole = shapely.union_all(boundary_parts)
+    site_km = shapely.distance(sites, whole) / 1000.0
+    far = np.flatnonzero(site_km > max_km)
+    if len(far) > len(sites) / 2:
+        return [
+            Finding(
+                "boundary_max_km",
+                str(boundary),
+                "",
+                f"{len(far)} of {len(sites)} substations of {substations} lie more than "
+                f"{max_km:g} km from the boundary (the nearest {site_km.min():.4g} km), "
+                "expected a boundary around the substations (of the same place, in the CRS "
+                "it declares)",
+            )
+        ]
+    if len(far):
+        where, line = _records(far, sites_are_csv)
+        return [
+            Finding(
+                "boundary_max_km",
+                str(substations),
+                f"{where}, ps_id {ps_ids[far[0]]!r}",
+                f"{site_km[far[0]]:.4g} km from the boundary of {boundary} (lat and lon "
+                f"swapped?), expected substations within {max_km:g} km of it",
+                line,
+            )
+        ]
+    parts = np.asarray(boundary_parts)
+    part_km = np.array([shapely.distance(part, sites).min() for part in parts]) / 1000.0
+    stray = np.flatnonzero(part_km > max_km)
+    if len(stray):
+        return [
+            Finding(
+                "boundary_max_km",
+                str(boundary),
+                f"polygon {int(stray[0]) + 1}",
+                f"{part_km[stray[0]]:.4g} km from the nearest substation of {substations}, "
+                f"expected every part of the boundary within {max_km:g} km of a substation "
+                "(its Voronoi cell would take it in)",
+            )
+        ]
+    return []
 
 
 def settle(findings: list[Finding], accept: list[str]) -> list[Finding]:

@@ -29,7 +29,9 @@ from atlas.inputs.checks import MAX_ID_CHARS, MAX_NAME_CHARS
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # no NaN or infinity in any number of the study file: a limit, a coefficient or an
+    # energy of inf or nan runs to NaN figures or to nothing at all
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _printable(value: str, what: str, max_chars: int) -> str:
@@ -47,7 +49,7 @@ def _printable(value: str, what: str, max_chars: int) -> str:
 
 class StudySection(_Strict):
     name: str = Field(min_length=1)
-    year: int = Field(ge=1900, le=2200)
+    year: int = Field(ge=1900, le=2200, strict=True)  # not true, 2030.0 or "2030"
     timezone: str = "Europe/Rome"
     description: str = ""
 
@@ -72,7 +74,7 @@ class InputsSection(_Strict):
     substations: Path
     capacity: Path | None = None
     load: Path
-    load_year: int | None = Field(default=None, ge=1900, le=2200)
+    load_year: int | None = Field(default=None, ge=1900, le=2200, strict=True)
     service_areas: Path | None = None
     boundary: Path | None = None
     ders: Path | None = None
@@ -358,6 +360,7 @@ CHECK_NAMES = (
     "ps_capacity_max_ratio",
     "ps_rated_mva_max",
     "load_max_ratio",
+    "boundary_max_km",
 )
 
 
@@ -377,6 +380,9 @@ class ChecksSection(_Strict):
     ps_rated_mva_max: float = Field(default=1000.0, gt=0.0)
     #: Largest hourly apparent power of a PS's measured load, as a multiple of its rating. [-]
     load_max_ratio: float = Field(default=2.0, gt=0.0)
+    #: Largest distance between a substation and the boundary, or a part of the boundary
+    #: and the nearest substation. [km]
+    boundary_max_km: float = Field(default=50.0, gt=0.0)
     accept: list[str] = []
 
     @field_validator("der_max_mw")
@@ -580,7 +586,7 @@ def load_study(path: str | Path) -> Study:
     """
     path = Path(path)
     if not path.is_file():
-        raise AtlasInputError(path, "", "study file not found, expected a TOML file")
+        raise AtlasInputError(path, "", f"{_not_a_file(path)}, expected the study's TOML file")
     data = path.read_bytes()
     try:
         text = data.decode("utf-8").removeprefix("\ufeff")  # a BOM (Windows editors) is no key
@@ -628,9 +634,21 @@ def load_study(path: str | Path) -> Study:
     for key, file in study.input_files().items():
         if not file.is_file():
             raise AtlasInputError(
-                path, key, f"file not found: {file}", line=_line_of(text, tuple(key.split(".")))
+                path,
+                key,
+                f"{_not_a_file(file)}: {file}, expected a data file",
+                line=_line_of(text, tuple(key.split("."))),
             )
     return study
+
+
+def _not_a_file(path: Path) -> str:
+    """Why a path is no file to read: missing, a folder, or a device or pipe."""
+    if not path.exists():
+        return "file not found"
+    if path.is_dir():
+        return "is a folder"
+    return "is not a regular file"
 
 
 _UNION_TAGS = {"file", "clearsky", "tmy", "pvgis", "default", "polynomial", "none", "shapes"}

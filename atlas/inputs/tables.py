@@ -59,6 +59,12 @@ def read_substations(path: Path) -> pd.DataFrame:
             "rated_mva": numeric_column(df, "rated_mva", path, 0),
         }
     )
+    raise_first_bad(
+        out["rated_mva"].to_numpy() == 0,
+        path,
+        "rated_mva",
+        "0, expected the transformers' rating > 0 [MVA]",
+    )
     check_text(out["ps_id"], path, "ps_id", MAX_ID_CHARS)
     check_text(out["name"], path, "name", MAX_NAME_CHARS)
     raise_first_bad(

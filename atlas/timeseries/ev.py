@@ -39,8 +39,29 @@ def read_ev_shapes(path: Path | None = None) -> EvShapes:
     from atlas.errors import AtlasInputError
 
     path = Path(path) if path is not None else data_root("profiles") / "ev_shapes.csv"
-    table = pd.read_csv(path, comment="#")
     hours = [f"h{h:02d}" for h in range(24)]
+    try:
+        table = pd.read_csv(path, comment="#", dtype={"location": str, "day_type": str})
+    except (ValueError, OSError, EOFError, UnicodeDecodeError) as exc:
+        raise AtlasInputError(
+            path, "", f"cannot be read as CSV ({str(exc).splitlines()[0]})"
+        ) from None
+    table.columns = [str(c).strip() for c in table.columns]
+    missing_cols = [c for c in ["location", "day_type", "daily_energy", *hours] if c not in table]
+    if missing_cols:
+        raise AtlasInputError(
+            path,
+            "header",
+            f"missing column {missing_cols[0]!r}, expected location, day_type, daily_energy "
+            "and h00..h23 (docs/profiles.md)",
+            line=1,
+        )
+    numbers = table[["daily_energy", *hours]].apply(pd.to_numeric, errors="coerce")
+    bad = ~np.isfinite(numbers.to_numpy(dtype=float)).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise AtlasInputError(path, f"row {i + 1}", "expected numbers in daily_energy and h00..h23")
+    table[["daily_energy", *hours]] = numbers
     hourly: dict[str, dict[str, np.ndarray]] = {loc: {} for loc in EV_LOCATIONS}
     daily: dict[str, dict[str, float]] = {loc: {} for loc in EV_LOCATIONS}
     for row in table.itertuples(index=False):

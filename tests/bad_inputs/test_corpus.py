@@ -8,6 +8,7 @@ that used to end in a traceback or pass silently.
 
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -588,11 +589,7 @@ CASES += [
     Case(
         "areas-boundary-far-from-the-substations",
         2,
-        [
-            "ders.csv: none of its 6 installations lies in a service area (the nearest is",
-            "km outside the areas of ",
-            "boundary.geojson)",
-        ],
+        ["boundary.geojson: 3 of 3 substations of ", "lie more than 50 km from the boundary"],
         register=True,
         files={"boundary.geojson": json.dumps(BOUNDARY).replace("45.", "55.")},
     ),
@@ -642,6 +639,135 @@ CASES += [
         2,
         ["ev.csv:2: row 1, time: stamp '2030-01-01T09:30:00Z' is not an hour of the 2030 axis"],
         edits={"ev": cells("2030-01-01T09:00:00Z", "2030-01-01T09:30:00Z")},
+    ),
+    # --- found by a fresh corpus written without this file ----------------------------------
+    Case(
+        "substations-a-column-twice",
+        2,
+        ["substations.csv:1: header: column 'rated_mva' appears twice, expected each column once"],
+        edits={
+            "substations": lambda t: (
+                t.replace("rated_mva\n", "rated_mva,rated_mva\n", 1)
+                .replace(",120\n", ",120,1\n")
+                .replace(",200\n", ",200,1\n")
+                .replace(",376\n", ",376,1\n")
+            )
+        },
+    ),
+    Case(
+        "substations-rated-zero",
+        2,
+        ["substations.csv:3: row 2, rated_mva: 0, expected the transformers' rating > 0 [MVA]"],
+        edits={"substations": cells(",200\n", ",0\n")},
+    ),
+    Case(
+        "substations-lat-lon-swapped",
+        2,
+        [
+            "substations.csv:3: row 2, ps_id 'N': ",
+            "km from the boundary of ",
+            "(lat and lon swapped?)",
+        ],
+        register=True,
+        edits={"substations": cells("45.50,9.20", "9.20,45.50")},
+    ),
+    Case(
+        "boundary-with-a-stray-polygon",
+        2,
+        ["boundary.geojson: polygon 2: ", "km from the nearest substation of "],
+        register=True,
+        files={
+            "boundary.geojson": json.dumps(
+                {
+                    **BOUNDARY,
+                    "features": [
+                        *BOUNDARY["features"],
+                        {
+                            "type": "Feature",
+                            "properties": {},
+                            "geometry": {
+                                "type": "Polygon",
+                                "coordinates": [
+                                    [
+                                        [12.4, 41.8],
+                                        [12.6, 41.8],
+                                        [12.6, 41.95],
+                                        [12.4, 41.95],
+                                        [12.4, 41.8],
+                                    ]
+                                ],
+                            },
+                        },
+                    ],
+                }
+            )
+        },
+    ),
+    Case(
+        "register-one-point-outside-is-a-warning",
+        0,
+        [
+            "warning: ",
+            "ders.csv:2: row 1: 1 of 6 installations (0.8 MW) lie outside every service area",
+            "ok: study",
+        ],
+        register=True,
+        files=register_edit("D1,,pv,800,MV,,,45.461,9.151", "D1,,pv,800,MV,,,0,0"),
+    ),
+    Case(
+        "register-truncated-gzip",
+        2,
+        ["ders.csv.gz: cannot be read as CSV (Compressed file ended before the end-of-stream"],
+        register=True,
+        toml=lambda t: t.replace('ders = "ders.csv"', 'ders = "ders.csv.gz"'),
+        files={"ders.csv.gz": gzip.compress(REGISTER.encode() * 200, mtime=0)[:400]},
+    ),
+    Case(
+        "load-text-that-reads-as-missing",
+        2,
+        ["load.csv:6: row 5, column p_mw: got empty or a missing-value word (NA, n/a, null...)"],
+        edits={
+            "load": lambda t: "".join(
+                ln if i != 5 else ",".join([*ln.split(",")[:2], "n/a", ln.split(",")[3]])
+                for i, ln in enumerate(t.splitlines(True))
+            )
+        },
+    ),
+    Case(
+        "study-year-as-a-boolean",
+        2,
+        ["study.toml:3: study.year: Input should be a valid integer"],
+        toml=lambda t: t.replace("year = 2030", "year = true"),
+    ),
+    Case(
+        "study-input-path-is-a-folder",
+        2,
+        ["study.toml:9: inputs.load: is a folder: ", "expected a data file"],
+        toml=lambda t: t.replace('load = "load.csv"', 'load = "."'),
+    ),
+    Case(
+        "study-nan-coefficient",
+        2,
+        ["profiles.chp.coefficients.0: Input should be a finite number"],
+        toml=lambda t: t.replace(
+            '[profiles.chp]\nsource = "file"\nfile = "chp.csv"',
+            '[profiles.chp]\nsource = "polynomial"\ncoefficients = [nan, 0, 0, 0, 0, 0]',
+        ),
+    ),
+    Case(
+        "study-infinite-threshold",
+        2,
+        ["screening.threshold_mw: Input should be a finite number"],
+        toml=lambda t: t + "\n[screening]\nthreshold_mw = inf\n",
+    ),
+    Case(
+        "ev-shapes-pointing-at-another-table",
+        2,
+        ["substations.csv:1: header: missing column 'location', expected location, day_type"],
+        toml=lambda t: ev_by_weights(t).replace(
+            'weights = "weights.csv"\n', 'weights = "weights.csv"\nshapes = "substations.csv"\n'
+        ),
+        files={"weights.csv": "ps_id,weight\n001,1\nN,1\n"},
     ),
     # --- the study file ----------------------------------------------------------------------
     Case(
@@ -856,3 +982,22 @@ def test_a_load_finding_stops_a_run_on_two_workers(make_study, tmp_path):
     assert "expected at most 2 times ([checks] load_max_ratio)" in result.output
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
+def test_a_run_folder_missing_a_substation_is_one_error(make_study, tmp_path):
+    """A row deleted by hand from a run's substations.csv: ``atlas screen`` names the table
+    that no longer agrees (it ended in a KeyError)."""
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main, ["run", "--config", str(make_study()), "--out", str(out), "--figures", "none",
+               "--map", "none", "--workers", "1", "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    path = out / "substations.csv"
+    path.write_text(
+        "".join(ln for ln in path.read_text().splitlines(True) if not ln.startswith("S,"))
+    )
+    result = CliRunner().invoke(main, ["screen", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: ") and result.output.count("\n") == 1
+    assert "screening.csv: ps_id: ps_id 'S' is not in substations.csv" in result.output

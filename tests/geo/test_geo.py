@@ -253,6 +253,10 @@ def test_voronoi_partitions_and_joins_to_nearest_site(seed, n):
     assert all(shapely.equals_exact(a, b, tolerance=0) for a, b in zip(cells, again, strict=True))
 
 
+#: Substations about 110 km outside the boundary, on purpose (beyond [checks] boundary_max_km).
+FAR_ON_PURPOSE = '[checks]\naccept = ["boundary_max_km"]\n'
+
+
 def test_cell_outside_the_boundary_is_an_empty_area(tmp_path):
     pd.DataFrame(
         {
@@ -271,6 +275,7 @@ def test_cell_outside_the_boundary_is_an_empty_area(tmp_path):
     study = _study(
         tmp_path,
         {"substations": "substations.csv", "boundary": "boundary.geojson", "ders": "ders.csv"},
+        FAR_ON_PURPOSE,
     )
     _, geo, capacity = build_areas(study)
     assert geo.report.empty_areas == ["FAR"]
@@ -298,6 +303,7 @@ def test_empty_areas_are_sorted_by_ps_id_as_text(tmp_path):
     study = _study(
         tmp_path,
         {"substations": "substations.csv", "boundary": "boundary.geojson", "ders": "ders.csv"},
+        FAR_ON_PURPOSE,
     )
     _, geo, _ = build_areas(study)
     empty = shapely.is_empty(geo.areas.set_index("ps_id").geometry)

@@ -18,6 +18,9 @@ from atlas.inputs.checks import (
     shown,
 )
 
+#: How a message shows a CSV cell read as missing (empty, NA, n/a, null...).
+MISSING = "empty or a missing-value word (NA, n/a, null...)"
+
 
 def _raised(fn, *args, **kwargs) -> AtlasInputError:
     with pytest.raises(AtlasInputError) as err:
@@ -143,7 +146,7 @@ def test_first_duplicate_matches_pandas_on_random_keys():
         (np.float64(-1.0), "-1"),
         (2.5, "2.5"),
         (np.int64(3), "3"),
-        (float("nan"), "empty"),
+        (float("nan"), "empty or a missing-value word (NA, n/a, null...)"),
         ("5kW", "'5kW'"),
         (" x ", "' x '"),
         (True, "'True'"),
@@ -194,8 +197,8 @@ def test_numeric_column_values(tmp_path):
     ("cells", "lo", "hi", "row", "got", "expected"),
     [
         (["1", "2", "x"], None, None, 3, "'x'", "a finite number"),
-        (["1", "", "3"], None, None, 2, "empty", "a finite number"),  # an empty cell
-        (["1", "nan", "3"], None, None, 2, "empty", "a finite number"),
+        (["1", "", "3"], None, None, 2, MISSING, "a finite number"),  # an empty cell
+        (["1", "nan", "3"], None, None, 2, MISSING, "a finite number"),
         (["1", "inf", "3"], None, None, 2, "inf", "a finite number"),
         (["0", "-1", "-2"], 0, None, 2, "-1", "a finite number >= 0"),
         (["0.5", "1", "1.2"], 0.0, 1.0, 3, "1.2", "a finite number >= 0.0 and <= 1.0"),

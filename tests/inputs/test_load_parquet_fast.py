@@ -131,7 +131,7 @@ def test_values_are_checked_before_stamps(tmp_path, tiny):
     path = _edited(tmp_path, tiny, edit)
     exc = _error(lambda: read_load(path, 2030, tiny.ps_ids))
     assert exc.where == f"row {2 * 8760 + 32 * 24 + 2 + 1}, column q_mvar"
-    assert exc.problem == "got empty, expected a finite number"
+    assert exc.problem.startswith("got empty") and "expected a finite number" in exc.problem
 
 
 def test_naive_timestamps_and_unknown_ps(tmp_path, tiny):
