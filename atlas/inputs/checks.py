@@ -542,6 +542,12 @@ MAX_NAME_CHARS = 200
 _CONTROL = "[\x00-\x1f\x7f-\x9f]"
 
 
+def control_character(value: str) -> str | None:
+    """``control character U+0007`` for the first control character of a text, else None."""
+    found = re.search(_CONTROL, value)
+    return None if found is None else f"control character U+{ord(found.group()):04X}"
+
+
 def check_text(
     values: pd.Series,
     path: str | PathLike,
@@ -574,11 +580,8 @@ def check_text(
     control = text.str.contains(_CONTROL, regex=True)
 
     def which(i: int) -> str:
-        char = re.search(_CONTROL, str(text.iloc[i]))
-        code = ord(char.group()) if char else 0
-        return (
-            f"control character U+{code:04X} in {str(text.iloc[i])[:40]!r}, expected printable text"
-        )
+        value = str(text.iloc[i])
+        return f"{control_character(value)} in {value[:40]!r}, expected printable text"
 
     raise_first_bad(control, path, col, which, is_csv=is_csv)
     length = text.str.len()

@@ -25,7 +25,7 @@ from atlas.conventions import (
     THRESHOLD_MW,
 )
 from atlas.errors import AtlasInputError
-from atlas.inputs.checks import MAX_ID_CHARS, MAX_NAME_CHARS
+from atlas.inputs.checks import MAX_ID_CHARS, MAX_NAME_CHARS, control_character
 
 
 class _Strict(BaseModel):
@@ -37,11 +37,9 @@ class _Strict(BaseModel):
 def _printable(value: str, what: str, max_chars: int) -> str:
     """A name or id without control characters, at most ``max_chars`` long (it heads
     tables, figures and the map)."""
-    bad = next((c for c in value if ord(c) < 32 or 127 <= ord(c) < 160), None)
-    if bad is not None:
-        raise ValueError(
-            f"{what} {value[:40]!r}: control character U+{ord(bad):04X}, expected printable text"
-        )
+    control = control_character(value)
+    if control is not None:
+        raise ValueError(f"{what} {value[:40]!r}: {control}, expected printable text")
     if len(value) > max_chars:
         raise ValueError(f"{what} of {len(value)} characters, expected at most {max_chars}")
     return value
