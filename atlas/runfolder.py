@@ -1593,6 +1593,15 @@ class Staging:
             shutil.rmtree(self.path, ignore_errors=True)
             if isinstance(exc, OSError) and self.writing(exc):  # a full disk, say
                 raise _folder_error(self.dest, exc, self.path) from exc
+            staged, where = str(self.path), getattr(exc, "path", None) or ""
+            if isinstance(exc, AtlasInputError) and where.startswith(staged):
+                # a file linked from the run into the staging folder: name it in the run
+                raise AtlasInputError(
+                    str(self.dest) + where[len(staged) :],
+                    exc.where,
+                    exc.problem.replace(staged, str(self.dest)),
+                    exc.line,
+                ) from None
             return
         try:
             for name in KEPT_FILES:

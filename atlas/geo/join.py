@@ -352,6 +352,15 @@ def _join_register(
     if not (index >= 0).any():
         nearest_km = float(np.min(distance)) / 1000.0 if len(distance) else float("nan")
         source = files.get("inputs.service_areas") or files.get("inputs.boundary")
+        n_empty, n_areas = len(stage.report.empty_areas), len(ids)
+        if n_empty > n_areas / 2:  # the areas are the likelier fault: name them first
+            raise AtlasInputError(
+                source,
+                "",
+                f"{n_empty} of {n_areas} service areas are empty and none of the "
+                f"{len(register)} installations of {path} lies in one, expected areas "
+                "around the substations and the register (a boundary of the study area)",
+            )
         raise AtlasInputError(
             path,
             "",

@@ -135,8 +135,16 @@ def read_measured(path: Path, column: str = "pu", sn_mva: float | None = None) -
     from atlas.errors import AtlasInputError
 
     try:
-        df = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        # an empty line of a one-column file is a gap (an empty cell), not nothing
+        df = pd.read_csv(path, skip_blank_lines=False)
+    except (
+        OSError,
+        EOFError,
+        ValueError,
+        UnicodeDecodeError,
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+    ) as exc:
         raise AtlasInputError(path, "", f"cannot be read as CSV ({exc})") from None
     if column not in df.columns:
         raise AtlasInputError(

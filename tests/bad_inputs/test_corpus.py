@@ -704,6 +704,37 @@ CASES += [
         },
     ),
     Case(
+        "boundary-a-tiny-square-around-one-substation",
+        2,
+        ["boundary.geojson: 2 of 3 service areas are empty and none of the 6 installations of "],
+        register=True,
+        files={
+            "boundary.geojson": json.dumps(
+                {
+                    **BOUNDARY,
+                    "features": [
+                        {
+                            "type": "Feature",
+                            "properties": {},
+                            "geometry": {
+                                "type": "Polygon",
+                                "coordinates": [
+                                    [
+                                        [9.1899, 45.4199],
+                                        [9.1901, 45.4199],
+                                        [9.1901, 45.4201],
+                                        [9.1899, 45.4201],
+                                        [9.1899, 45.4199],
+                                    ]
+                                ],
+                            },
+                        }
+                    ],
+                }
+            )
+        },
+    ),
+    Case(
         "register-one-point-outside-is-a-warning",
         0,
         [
@@ -1001,3 +1032,34 @@ def test_a_run_folder_missing_a_substation_is_one_error(make_study, tmp_path):
     assert result.exit_code == 2, result.output
     assert result.output.startswith("error: ") and result.output.count("\n") == 1
     assert "screening.csv: ps_id: ps_id 'S' is not in substations.csv" in result.output
+
+
+def test_a_damaged_part_of_a_run_is_named_in_the_run_folder(make_study, tmp_path):
+    """``atlas map`` on a run whose statistics part was emptied: the error names the file in
+    the run folder, not its link in the update's staging folder (which is gone)."""
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main, ["run", "--config", str(make_study()), "--out", str(out), "--figures", "none",
+               "--map", "none", "--workers", "1", "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    part = sorted((out / "statistics.parquet").glob("*.parquet"))[0]
+    part.write_bytes(b"")
+    result = CliRunner().invoke(main, ["map", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: {out}/statistics.parquet/{part.name}: "), result.output
+    assert "atlas-staging" not in result.output
+
+
+def test_empty_lines_of_a_one_column_series_are_gaps(tmp_path):
+    """``atlas profiles fit``: a one-column series with empty lines keeps its 8760 rows, the
+    empty ones gaps (pandas drops blank lines by default)."""
+    from atlas.timeseries.seasonal import read_measured
+
+    values = ["0.5"] * 8760
+    values[10] = values[20] = ""
+    path = tmp_path / "measured.csv"
+    path.write_text("pu\n" + "\n".join(values) + "\n")
+    pu = read_measured(path)
+    assert len(pu) == 8760
+    assert sorted(int(i) for i in (pu != pu).nonzero()[0]) == [10, 20]
