@@ -69,7 +69,7 @@ config_option = click.option(
 out_option = click.option(
     "--out",
     "out_dir",
-    type=click.Path(path_type=Path, file_okay=False),  # writable: checked by _user_errors
+    type=click.Path(path_type=Path),  # a folder that may be written: checked by _user_errors
     default=Path("outputs"),
     show_default=True,
     help="Output folder.",

@@ -735,6 +735,20 @@ CASES += [
         },
     ),
     Case(
+        "growth-weights-text-value",
+        2,
+        ["gw.csv:3: row 2, column weight: got 'abc', expected a finite number >= 0"],
+        register=True,
+        toml=lambda t: (
+            t
+            + (
+                '\n[[growth]]\nscenario = "2030"\ntechnology = "pv"\nadded_mw = 1.0\n'
+                'allocate = "weight"\nweights = "gw.csv"\n'
+            )
+        ),
+        files={"gw.csv": "ps_id,weight\n001,1\nN,abc\n"},
+    ),
+    Case(
         "register-one-point-outside-is-a-warning",
         0,
         [
@@ -1063,3 +1077,18 @@ def test_empty_lines_of_a_one_column_series_are_gaps(tmp_path):
     pu = read_measured(path)
     assert len(pu) == 8760
     assert sorted(int(i) for i in (pu != pu).nonzero()[0]) == [10, 20]
+
+
+def test_an_out_that_is_a_file_is_one_error(make_study, tmp_path):
+    """``--out`` naming a file: the atlas's one line (click's usage error had three)."""
+    target = tmp_path / "results.txt"
+    target.write_text("mine\n")
+    result = CliRunner().invoke(
+        main, ["run", "--config", str(make_study()), "--out", str(target), "--no-progress"]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"error: {target}: cannot write into it (a file, not a folder), expected a folder you "
+        "may write to (or choose another --out)\n"
+    )
+    assert target.read_text() == "mine\n"
