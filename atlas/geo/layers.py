@@ -9,6 +9,7 @@ Areas, distances and Voronoi cells are computed in a metric CRS: the UTM zone of
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -69,7 +70,11 @@ def read_layer(
                 # GeoParquet through pyarrow (a GDAL build may lack its Parquet driver)
                 gdf = gpd.read_parquet(path)
             else:
-                gdf = gpd.read_file(path)
+                with warnings.catch_warnings():
+                    # GDAL's notes on features it could not read (a NULL geometry, an open
+                    # ring): the checks below name those features in one error instead
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    gdf = gpd.read_file(path)
         except Exception as exc:  # pyogrio and pyarrow raise several types for unreadable files
             raise AtlasInputError(path, "", f"cannot be read as a {what} layer ({exc})") from None
         if gdf.crs is None:

@@ -267,6 +267,9 @@ def read_csv_table(
             skipinitialspace=True,
             keep_default_na=keep_default_na,
             na_values=na_values,
+            # one type per column for the whole file (no DtypeWarning on the user's terminal
+            # when a bad cell sits in a later block): the cell is named below instead
+            low_memory=False,
         )
     except UnicodeDecodeError as exc:
         raise _not_utf8(path, exc) from None

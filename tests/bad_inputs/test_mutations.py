@@ -30,11 +30,11 @@ FILES = ["study.toml", "substations.csv", "boundary.geojson", "ders.csv.gz", "lo
 #: Examples per input file, 500 mutations in all. The study file's cost little (most end
 #: at the study file); each of the others reads the whole demo (about 0.7 s).
 EXAMPLES = {
-    "study.toml": 200,
-    "substations.csv": 75,
-    "boundary.geojson": 75,
-    "ders.csv.gz": 75,
-    "load.csv.gz": 75,
+    "study.toml": 260,
+    "substations.csv": 60,
+    "boundary.geojson": 60,
+    "ders.csv.gz": 60,
+    "load.csv.gz": 60,
 }
 
 #: Cell values a mutation writes: empty, missing-value words, numbers of every kind,
