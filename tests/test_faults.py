@@ -228,8 +228,15 @@ def test_tasks_on_an_external_scheduler_are_cancelled_when_the_run_is_killed(stu
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
-            _wait_for(lambda: "processing" in client.run_on_scheduler(states), "task", proc)
-            assert len(client.run_on_scheduler(states)) == 3  # one a chunk
+            # the run submits its chunks one after the other: wait for all three (one a
+            # chunk), one of them running
+            _wait_for(
+                lambda: (
+                    (s := client.run_on_scheduler(states)).count("processing") >= 1 and len(s) == 3
+                ),
+                "three tasks, one running",
+                proc,
+            )
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
         finally:
