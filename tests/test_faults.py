@@ -6,7 +6,6 @@ staging folder survives a run, and what a killed run left is removed by the next
 from __future__ import annotations
 
 import errno
-import multiprocessing
 import os
 import shutil
 import signal
@@ -20,6 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 from click.testing import CliRunner
+from test_runfolder import _run_killed_at
 
 import atlas.files
 from atlas.cli import main
@@ -481,22 +481,9 @@ def test_every_file_of_a_run_is_written_in_its_staging_folder(study, previous, m
     assert outside == []
 
 
-def _run_killed_at(point: str, study: Path, out: Path) -> int:
-    """Run the study into ``out`` in a forked process that SIGKILLs itself at ``point``."""
-
-    def target() -> None:
-        os.environ["ATLAS_FAULT"] = point
-        run_study(study, out, figures="summary", webmap="offline", workers=1)
-
-    proc = multiprocessing.get_context("fork").Process(target=target)
-    proc.start()
-    proc.join()
-    return proc.exitcode
-
-
 def test_a_run_killed_while_writing_a_file_is_cleaned_by_the_next_command(study, previous):
     before = files_of(previous)
-    assert _run_killed_at("tmp", study, previous) == -signal.SIGKILL
+    assert _run_killed_at("tmp", study, previous, figures="summary") == -signal.SIGKILL
     left = leftovers(previous.parent)
     assert any(n.endswith(".tmp") for n in left), left  # killed between write and rename
     assert all(n.startswith(".D.atlas-staging-") for n in left)

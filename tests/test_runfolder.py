@@ -350,13 +350,13 @@ def test_recover_keeps_the_staging_folder_of_a_live_run(tmp_path):
     assert live.is_dir()
 
 
-def _run_killed_at(point: str, study: Path, out: Path) -> int:
+def _run_killed_at(point: str, study: Path, out: Path, figures: str = "none") -> int:
     """Run the study into ``out`` in a forked process that SIGKILLs itself at ``point``."""
     import multiprocessing
 
     def target() -> None:
         os.environ["ATLAS_FAULT"] = point
-        run_study(study, out, figures="none", webmap="offline", workers=1)
+        run_study(study, out, figures=figures, webmap="offline", workers=1)
 
     proc = multiprocessing.get_context("fork").Process(target=target)
     proc.start()

@@ -110,6 +110,15 @@ def _rated_in(path: Path | None) -> str:
     return "" if path is None else f" (rated_mva in {path})"
 
 
+def _worst_over(ratio: np.ndarray, max_ratio: float) -> tuple[int, int] | None:
+    """Position of the largest finite ratio beyond ``max_ratio`` and how many others are
+    beyond it; None if none is. [-]"""
+    over = np.isfinite(ratio) & (ratio > max_ratio)
+    if not over.any():
+        return None
+    return int(np.argmax(np.where(over, ratio, -np.inf))), int(over.sum()) - 1
+
+
 def der_limits(technology, level, der_max_mw: dict[str, float]) -> np.ndarray:
     """The largest plausible installation of each register row. [MW]
 
@@ -260,12 +269,11 @@ def ps_capacity_findings(
     rated = rated_mva.reindex(total.index.get_level_values("ps_id")).to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = total.to_numpy() / rated
-    over = np.isfinite(ratio) & (ratio > max_ratio)
-    if not over.any():
+    found = _worst_over(ratio, max_ratio)
+    if found is None:
         return []
-    worst = int(np.nanargmax(np.where(over, ratio, -np.inf)))
+    worst, others = found
     scenario, ps_id = total.index[worst]
-    others = int(over.sum()) - 1
     more = f" ({others} other PS and scenario(s) too)" if others else ""
     return [
         Finding(
@@ -355,11 +363,10 @@ def load_findings(
     rated = np.asarray(rated_mva, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.asarray(peak_mva, dtype=float) / rated
-    over = np.isfinite(ratio) & (ratio > max_ratio)
-    if not over.any():
+    found = _worst_over(ratio, max_ratio)
+    if found is None:
         return []
-    worst = int(np.argmax(np.where(over, ratio, -np.inf)))
-    others = int(over.sum()) - 1
+    worst, others = found
     more = f" ({others} other PS too)" if others else ""
     return [
         Finding(
