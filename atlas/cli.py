@@ -33,12 +33,18 @@ def _user_errors(func):
         from atlas.files import WRITE_ERRORS, check_writable, error_path, folder_error
 
         out = kwargs.get("out_dir")
+        # "choose another --out", or "another folder" for an argument (atlas init FOLDER)
+        ctx = click.get_current_context(silent=True)
+        option = ctx is not None and any(
+            isinstance(p, click.Option) for p in ctx.command.params if p.name == "out_dir"
+        )
+        named_by = "--out" if option else "folder"
         try:
             if out is not None:
                 try:
                     check_writable(out)
                 except OSError as exc:
-                    raise folder_error(out, exc, "write into it") from None
+                    raise folder_error(out, exc, "write into it", named_by=named_by) from None
             return func(*args, **kwargs)
         except AtlasInputError as exc:
             click.echo(f"error: {exc.one_line()}", err=True)
@@ -52,7 +58,8 @@ def _user_errors(func):
                 raise
             if path is not None and not (path == top or top in path.parents):
                 raise  # another file's error (an input's)
-            click.echo(f"error: {folder_error(out, exc, 'write into it').one_line()}", err=True)
+            error = folder_error(out, exc, "write into it", named_by=named_by)
+            click.echo(f"error: {error.one_line()}", err=True)
             sys.exit(2)
 
     return wrapper
@@ -464,10 +471,10 @@ def profiles_export(config: Path | None, out_dir: Path) -> None:
 
 
 @main.command("init")
-@click.argument("folder", type=click.Path(path_type=Path))
+@click.argument("out_dir", metavar="FOLDER", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite the starter's files if FOLDER has them.")
 @_user_errors
-def init_command(folder: Path, force: bool) -> None:
+def init_command(out_dir: Path, force: bool) -> None:
     """Write a small SYNTHETIC starter study into FOLDER, to edit into your own.
 
     FOLDER is created if missing; a folder that already holds one of the starter's files is
@@ -477,11 +484,11 @@ def init_command(folder: Path, force: bool) -> None:
 
     from atlas.inputs.starter import init_study
 
-    written = init_study(folder, force=force)
-    click.echo(f"wrote a SYNTHETIC starter study ({len(written)} files) to {folder}:")
+    written = init_study(out_dir, force=force)
+    click.echo(f"wrote a SYNTHETIC starter study ({len(written)} files) to {out_dir}:")
     for p in written:
         click.echo(f"  {p.name}")
-    study = shlex.quote(str(folder / "study.toml"))
+    study = shlex.quote(str(out_dir / "study.toml"))
     click.echo("next (then edit study.toml and replace the inputs with your own data):")
     click.echo(f"  atlas validate {study}")
     click.echo(f"  atlas run --config {study} --out results")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import signal
 import tempfile
 from collections.abc import Callable
@@ -41,6 +42,58 @@ def fault_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+#: A temporary file of :func:`atomic_path`: ``.{name}.{pid of its writer}.{8 random}.tmp``.
+_TEMPORARY = re.compile(r"^\..+\.(\d+)\.[a-z0-9_]{8}\.tmp$")
+#: The folders this process has swept of stale temporary files.
+_SWEPT: set[Path] = set()
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (on this machine)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files that a killed atlas process left in ``folder``.
+
+    A file being written is ``.{name}.{pid}.{random}.tmp`` beside its place
+    (:func:`atomic_path`); one whose writer no longer exists was left by a process that
+    was killed before it could move or remove it. Only those are removed: the files of a
+    command writing into the same folder at the same time are kept, and so is every file
+    not named that way. The first write of a process into a folder calls this, so a killed
+    command's leftovers go with the next command that writes there.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files removed.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(os.fspath(folder)))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:  # gone already, or not ours to remove: left as it is
+            pass
+    return removed
+
+
 @contextmanager
 def atomic_path(dest: Path):
     """Yield a temporary path beside ``dest``; on success move it onto ``dest``.
@@ -49,7 +102,12 @@ def atomic_path(dest: Path):
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    if dest.parent.absolute() not in _SWEPT:
+        remove_stale_temporaries(dest.parent)
+        _SWEPT.add(dest.parent.absolute())
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{dest.name}.{os.getpid()}.", suffix=".tmp", dir=dest.parent
+    )
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
     try:
@@ -100,7 +158,12 @@ def error_path(exc: OSError) -> Path | None:
 
 
 def folder_error(
-    folder: str | os.PathLike, exc: OSError, what: str, shown: Path | None = None, note: str = ""
+    folder: str | os.PathLike,
+    exc: OSError,
+    what: str,
+    shown: Path | None = None,
+    note: str = "",
+    named_by: str = "--out",
 ) -> AtlasInputError:
     """The user error for ``exc``, raised while writing into ``folder``.
 
@@ -117,6 +180,9 @@ def folder_error(
         unless it is ``folder`` itself).
     note : str
         Appended to the message, e.g. ``"the folder is left as it was"``.
+    named_by : str
+        How the user named the folder, for "choose another ...": ``"--out"``, or
+        ``"folder"`` for a command's argument (``atlas init FOLDER``).
 
     Returns
     -------
@@ -128,9 +194,9 @@ def folder_error(
     if path is not None and path != Path(folder).absolute():
         reason = f"{reason}: {path}"
     if exc.errno in _SPACE_ERRORS:
-        expected = "free space on its device (free some, or choose another --out)"
+        expected = f"free space on its device (free some, or choose another {named_by})"
     else:
-        expected = "a folder you may write to (or choose another --out)"
+        expected = f"a folder you may write to (or choose another {named_by})"
     return AtlasInputError(
         folder, "", f"cannot {what} ({reason}), expected {expected}" + (f"; {note}" if note else "")
     )

@@ -321,6 +321,25 @@ def test_an_out_folder_under_a_read_only_folder(unprivileged, study, tmp_path):
     assert list(locked.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", ["init", "synth"])
+def test_a_command_writing_into_a_read_only_folder_is_one_line(unprivileged, tmp_path, command):
+    """``atlas init FOLDER`` and ``atlas synth OUT_DIR`` under a read-only folder, or
+    naming a file: one line naming the folder (no traceback), nothing written."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    more = ["--n-ps", "2"] if command == "synth" else []
+    out = locked / "study"
+    with _read_only(locked):
+        done = _atlas_as(unprivileged, command, str(out), *more)
+    _assert_one_line_error(done, out, "permission denied")
+    assert "choose another folder" in done.stderr
+    assert list(locked.iterdir()) == []
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    done = _atlas_as([], command, str(a_file), *more)
+    _assert_one_line_error(done, a_file, "a file, not a folder")
+
+
 @pytest.mark.parametrize("command", ["run", "areas", "profiles export"])
 def test_a_read_only_out_folder_is_one_line(unprivileged, study, previous, command):
     """Not click's three-line usage error; the previous run as it was, nothing beside it."""
@@ -491,3 +510,61 @@ def test_a_run_killed_while_writing_a_file_is_cleaned_by_the_next_command(study,
     result = CliRunner().invoke(main, ["screen", str(previous), "--format", "csv"])
     assert result.exit_code == 0, result.output
     assert leftovers(previous.parent) == []
+
+
+def _cli_killed_at(point: str, args: list[str]) -> int:
+    """Run ``atlas ARGS`` in a subprocess that SIGKILLs itself at ``point``."""
+    env = dict(os.environ, ATLAS_FAULT=point)
+    proc = subprocess.run(
+        [sys.executable, "-m", "atlas.cli", *args], env=env, capture_output=True, timeout=300
+    )
+    return proc.returncode
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["init", "{out}"],
+        ["synth", "{out}", "--n-ps", "3", "--ders-per-ps", "5"],
+        ["profiles", "export", "--config", "{study}", "--out", "{out}"],
+    ],
+    ids=["init", "synth", "profiles-export"],
+)
+def test_a_folder_command_killed_while_writing_is_cleaned_by_the_next_one(study, tmp_path, command):
+    """Commands that write files into a folder (not a run folder): a SIGKILL between a
+    file's writing and its move leaves ``.NAME.PID.XXXXXXXX.tmp``; the same command run
+    again removes it (its writer is gone) and writes every file."""
+    out = tmp_path / "out"
+    args = [a.format(out=out, study=study) for a in command]
+    assert _cli_killed_at("tmp", args) == -signal.SIGKILL
+    left = [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+    assert len(left) == 1 and left[0].startswith("."), left
+    again = [*args, "--force"] if command[0] in ("init", "synth") else args
+    result = CliRunner().invoke(main, again)
+    assert result.exit_code == 0, result.output
+    assert leftovers(out) == []
+
+
+def test_a_temporary_file_of_a_live_writer_is_kept(tmp_path):
+    """Only a dead writer's temporary files are removed: one of a process still running,
+    and any file not named like a temporary file, stay."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        names = {
+            "live": f".a.csv.{sleeper.pid}.abcd1234.tmp",
+            "dead": f".a.csv.{int(dead.stdout)}.abcd1234.tmp",
+            "other": ".a.csv.abcd1234.tmp",  # not the atlas's pattern
+            "user": "notes.tmp",
+        }
+        for name in names.values():
+            (tmp_path / name).write_text("x")
+        removed = atlas.files.remove_stale_temporaries(tmp_path)
+        assert [p.name for p in removed] == [names["dead"]]
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            v for k, v in names.items() if k != "dead"
+        )
+    finally:
+        sleeper.kill()
+        sleeper.wait()

@@ -331,13 +331,17 @@ def _join_register(
             boundary=stage.boundary if stage.voronoi else None,
         )
         column = "capacity_kw" if "capacity_kw" in raw.columns else "capacity_mw"
-        register = normalise_register(raw, path, study.scenarios, is_csv=False)
+        register = normalise_register(
+            raw, path, study.scenarios, is_csv=False, warnings=stage.warnings
+        )
         _check_not_empty(register, path)
     else:
         # in the metric CRS from the start (a CSV's points made there, not reprojected)
         raw = read_layer(path, "DER register", ("Point",), crs=stage.crs)
         column = "capacity_kw" if "capacity_kw" in raw.columns else "capacity_mw"
-        register = normalise_register(raw, path, study.scenarios, is_csv=is_csv)
+        register = normalise_register(
+            raw, path, study.scenarios, is_csv=is_csv, warnings=stage.warnings
+        )
         del raw  # a national register is large: one copy at a time
         _check_not_empty(register, path)
         inside, nearest, distance = stage.assign(register.geometry.to_numpy())

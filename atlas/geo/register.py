@@ -40,6 +40,7 @@ from atlas.inputs.checks import (
     raise_first_bad,
     record_label,
 )
+from atlas.inputs.plausibility import Finding
 
 REGISTER_TECHNOLOGIES: tuple[str, ...] = (*CAPACITY_TECHNOLOGIES, "ev")
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -47,7 +48,11 @@ _FALSE = {"false", "0", "no", "n", "f"}
 
 
 def normalise_register(
-    raw: gpd.GeoDataFrame, path: Path, scenarios: list[str], is_csv: bool = True
+    raw: gpd.GeoDataFrame,
+    path: Path,
+    scenarios: list[str],
+    is_csv: bool = True,
+    warnings: list | None = None,
 ) -> gpd.GeoDataFrame:
     """Check a register layer and bring it to the atlas's columns and units.
 
@@ -61,6 +66,10 @@ def normalise_register(
         The study's scenarios.
     is_csv : bool
         Whether rows are CSV lines (for line numbers in messages).
+    warnings : list, optional
+        Where to add a :class:`~atlas.inputs.plausibility.Finding` (``ignored_values``)
+        naming the rows of another technology than ``ev`` that give a ``location`` or a
+        ``v2g`` (only charging points have them: the values are not used).
 
     Returns
     -------
@@ -146,7 +155,6 @@ def normalise_register(
         ),
         is_csv=is_csv,
     )
-    location = location.where(is_ev, "")
     v2g_text = text("v2g").str.lower()
     v2g = np.full(n, np.nan)
     v2g[v2g_text.isin(_TRUE).to_numpy()] = 1.0
@@ -158,6 +166,23 @@ def normalise_register(
         lambda i: f"{v2g_text.iloc[i]!r}, expected true, false or empty",
         is_csv=is_csv,
     )
+    ignored = ~is_ev & ((location != "").to_numpy() | (v2g_text != "").to_numpy())
+    if warnings is not None and ignored.any():
+        rows = np.flatnonzero(ignored)
+        where, line = record_label(rows[:5].tolist(), is_csv=is_csv)
+        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        warnings.append(
+            Finding(
+                "ignored_values",
+                str(path),
+                f"{where}{more}, location/v2g",
+                f"{len(rows)} installation(s) of another technology than ev give a location "
+                f"or a v2g (the first a {tech.iloc[rows[0]]!r} row): not used, only charging "
+                "points (technology ev) have them",
+                line,
+            )
+        )
+    location = location.where(is_ev, "")
     v2g[~is_ev] = np.nan
     scenario = text("scenario")
     raise_first_bad(

@@ -760,6 +760,18 @@ CASES += [
         files=register_edit("D1,,pv,800,MV,,,45.461,9.151", "D1,,pv,800,MV,,,0,0"),
     ),
     Case(
+        "register-location-on-pv-is-a-warning",
+        0,
+        [
+            "warning: ",
+            "ders.csv:5: row 4, location/v2g: 1 installation(s) of another technology than ev "
+            "give a location or a v2g (the first a 'pv' row): not used",
+            "ok: study",
+        ],
+        register=True,
+        files=register_edit("D4,,pv,6,LV,,,", "D4,,pv,6,LV,home,,"),
+    ),
+    Case(
         "register-truncated-gzip",
         2,
         ["ders.csv.gz: cannot be read as CSV (Compressed file ended before the end-of-stream"],
