@@ -479,3 +479,342 @@ class DerSpec:
         if self.kind == "ev_v2g":
             return np.zeros_like(s), s
         return -0.5 * s, 0.5 * s
+
+
+# ---------------------------------------------------------------------------------------------
+# Beyond the seed paper: storage, STATCOMs, tap changers (METHOD.md, "Beyond the seed paper")
+# ---------------------------------------------------------------------------------------------
+
+#: Relative tolerance on a battery's state of energy leaving [0, E] (rounding of the
+#: recursion, not a real excursion). [-]
+ENERGY_TOLERANCE = 1e-9
+
+
+class EnergyLimitError(ValueError):
+    """A battery schedule that empties or overfills it.
+
+    Attributes
+    ----------
+    hour : int
+        The first hour (index into the axis) at whose end the state of energy leaves [0, E].
+    energy_mwh : float
+        The state of energy it would reach. [MWh]
+    """
+
+    def __init__(self, hour: int, energy_mwh: float, capacity_mwh: float):
+        self.hour = hour
+        self.energy_mwh = energy_mwh
+        self.capacity_mwh = capacity_mwh
+        side = "below 0 (empty)" if energy_mwh < 0 else f"above its {capacity_mwh:g} MWh (full)"
+        super().__init__(
+            f"the schedule takes the state of energy to {energy_mwh:.6g} MWh at the end of "
+            f"hour {hour}, {side}"
+        )
+
+
+def bess_energy(
+    p0_mw: np.ndarray,
+    energy_mwh: float,
+    e_init: float = 0.5,
+    eta_charge: float = 0.95,
+    eta_discharge: float = 0.95,
+) -> np.ndarray:
+    """State of energy of a battery following its schedule, at the start of every hour.
+
+    ``e(0) = e_init * E`` and ``e(t+1) = e(t) - max(p0(t), 0) / eta_d + max(-p0(t), 0) * eta_c``
+    (one-hour steps; METHOD.md).
+
+    Parameters
+    ----------
+    p0_mw : numpy.ndarray
+        (n_hours,) scheduled power, generator convention: > 0 discharges. [MW]
+    energy_mwh : float
+        Usable energy E. [MWh]
+    e_init : float, default 0.5
+        State of energy at the start of the first hour per unit of E. [-]
+    eta_charge, eta_discharge : float, default 0.95
+        Charging and discharging efficiencies, in (0, 1]. [-]
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_hours + 1,): ``e(t)`` at the start of each hour, then after the last. [MWh]
+
+    Raises
+    ------
+    EnergyLimitError
+        If the state leaves [0, E] (beyond a relative :data:`ENERGY_TOLERANCE`), naming the
+        first hour at whose end it does.
+
+    Notes
+    -----
+    The running sum is numpy's ``cumsum``, which adds in order: each value is bit for bit
+    the recursion's, then clipped to [0, E] (a schedule that empties the battery exactly
+    in real numbers may end a few 1e-16 MWh below 0 in floating point).
+    """
+    p0 = np.asarray(p0_mw, dtype=float)
+    if not 0.0 < eta_charge <= 1.0 or not 0.0 < eta_discharge <= 1.0:
+        raise ValueError("the efficiencies must be within (0, 1]")
+    if not 0.0 <= e_init <= 1.0:
+        raise ValueError(f"e_init must be within [0, 1], got {e_init}")
+    steps = np.empty(len(p0) + 1)
+    steps[0] = e_init * energy_mwh
+    steps[1:] = np.maximum(-p0, 0.0) * eta_charge - np.maximum(p0, 0.0) / eta_discharge
+    energy = np.cumsum(steps)
+    slack = ENERGY_TOLERANCE * max(energy_mwh, 1.0)
+    outside = np.flatnonzero((energy < -slack) | (energy > energy_mwh + slack))
+    if len(outside):
+        first = int(outside[0])
+        raise EnergyLimitError(first - 1, float(energy[first]), float(energy_mwh))
+    return np.clip(energy, 0.0, energy_mwh)
+
+
+def bess_limits(
+    sn_mva: float,
+    energy_mwh: float,
+    energy_start: np.ndarray,
+    eta_charge: float = 0.95,
+    eta_discharge: float = 0.95,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Active range of a battery held for a whole hour from its state of energy.
+
+    Parameters
+    ----------
+    sn_mva : float
+        Converter rating. [MVA]
+    energy_mwh : float
+        Usable energy E. [MWh]
+    energy_start : numpy.ndarray
+        (n_hours,) state of energy at the start of each hour (:func:`bess_energy`). [MWh]
+    eta_charge, eta_discharge : float
+
+    Returns
+    -------
+    p_min, p_max : numpy.ndarray
+        ``p_max = min(Sn, eta_d e)`` and ``p_min = -min(Sn, (E - e) / eta_c)``, generator
+        convention. [MW]
+    """
+    e = np.asarray(energy_start, dtype=float)
+    sn = float(sn_mva)
+    p_max = np.minimum(sn, eta_discharge * e)
+    p_min = -np.minimum(sn, (energy_mwh - e) / eta_charge)
+    return p_min, p_max
+
+
+#: Segments of each quarter-circle arc of a battery's set (5 degrees at most).
+_QUARTER_STEPS = math.ceil(90.0 / MAX_ARC_STEP_DEG - 1e-12)
+
+
+def bess_set(
+    sn_mva: float,
+    energy_mwh: float,
+    p0_mw: np.ndarray,
+    energy_start: np.ndarray,
+    eta_charge: float = 0.95,
+    eta_discharge: float = 0.95,
+    with_vertices: bool = True,
+) -> DeviationSet:
+    """Deviation sets of a battery, vectorised over hours.
+
+    The capability set of the hour is ``p_min(t) <= p <= p_max(t)``,
+    ``p**2 + q**2 <= Sn**2`` (:func:`bess_limits`); the deviation set is that set minus the
+    scheduled point ``(p0(t), 0)``.
+
+    Parameters
+    ----------
+    sn_mva : float
+        Converter rating. [MVA]
+    energy_mwh : float
+        Usable energy. [MWh]
+    p0_mw : numpy.ndarray
+        (n_hours,) schedule, generator convention. [MW]
+    energy_start : numpy.ndarray
+        (n_hours,) state of energy at the start of each hour. [MWh]
+    eta_charge, eta_discharge : float
+    with_vertices : bool, default True
+
+    Returns
+    -------
+    DeviationSet
+        ``p_up = p_max - p0``, ``p_down = p0 - p_min``, ``q_up = q_down = Sn`` (the range
+        holds p = 0, where the circle is widest), and polygons of ``4 * 18 + 2`` vertices:
+        the circle's points at the two active limits and at q = +-Sn exactly, arcs between
+        them in steps of at most :data:`MAX_ARC_STEP_DEG`.
+    """
+    sn = float(sn_mva)
+    p0 = np.asarray(p0_mw, dtype=float)
+    p_min, p_max = bess_limits(sn, energy_mwh, energy_start, eta_charge, eta_discharge)
+    p_up = np.maximum(p_max - p0, 0.0)
+    p_down = np.maximum(p0 - p_min, 0.0)
+    q = np.full_like(p0, sn)
+    vertices = None
+    if with_vertices:
+        vertices = _bess_vertices(sn, p_min, p_max)
+        vertices[..., 0] -= p0[:, None]
+    return DeviationSet(p_up, p_down, q, q.copy(), vertices)
+
+
+def _bess_vertices(sn: float, p_min: np.ndarray, p_max: np.ndarray) -> np.ndarray:
+    """Counter-clockwise vertices (n_hours, 4 n + 2, 2) of the disc of radius sn between
+    the vertical lines p_min <= 0 <= p_max."""
+    n = _QUARTER_STEPS
+    if sn <= 0.0:
+        return np.zeros((len(p_min), 4 * n + 2, 2))
+    left = np.arccos(np.clip(p_min / sn, -1.0, 1.0))  # in [pi/2, pi]
+    right = np.arccos(np.clip(p_max / sn, -1.0, 1.0))  # in [0, pi/2]
+    frac = np.arange(n + 1) / n
+    half = 0.5 * np.pi
+    # angles counter-clockwise from the bottom-left corner: -left .. -pi/2 .. -right, then
+    # right .. pi/2 .. left (the two vertical sides are the closing edges)
+    angles = np.concatenate(
+        [
+            -left[:, None] + (left - half)[:, None] * frac,
+            -half + (half - right)[:, None] * frac[1:],
+            right[:, None] + (half - right)[:, None] * frac,
+            half + (left - half)[:, None] * frac[1:],
+        ],
+        axis=1,
+    )
+    out = np.stack([sn * np.cos(angles), sn * np.sin(angles)], axis=-1)
+    # a quarter arc of zero span (an empty or a full battery) is one point, exactly (0, +-sn)
+    # (cos(pi/2) is 6e-17 in floating point, a spike against the exact points below)
+    out[np.abs(angles) == half] = 0.0
+    out[..., 1][angles == half] = sn
+    out[..., 1][angles == -half] = -sn
+    # the extreme points exact: the active limits, and q = -sn, +sn at p = 0
+    height_l = np.sqrt(np.maximum(sn * sn - p_min * p_min, 0.0))
+    height_r = np.sqrt(np.maximum(sn * sn - p_max * p_max, 0.0))
+    out[:, 0] = np.stack([p_min, -height_l], axis=-1)
+    out[:, n] = (0.0, -sn)
+    out[:, 2 * n] = np.stack([p_max, -height_r], axis=-1)
+    out[:, 2 * n + 1] = np.stack([p_max, height_r], axis=-1)
+    out[:, 3 * n + 1] = (0.0, sn)
+    out[:, 4 * n + 1] = np.stack([p_min, height_l], axis=-1)
+    return out
+
+
+def statcom_set(
+    sn_mva: float, n_hours: int, q0_mvar: float = 0.0, with_vertices: bool = True
+) -> DeviationSet:
+    """Deviation sets of a STATCOM: the segment ``{0} x [-Sn - q0, Sn - q0]`` every hour.
+
+    Parameters
+    ----------
+    sn_mva : float
+        Rating. [MVA]
+    n_hours : int
+    q0_mvar : float, default 0
+        Set point, generator convention (> 0 injects), within [-Sn, Sn]. [Mvar]
+    with_vertices : bool, default True
+
+    Returns
+    -------
+    DeviationSet
+        ``p_up = p_down = 0`` (losses neglected), ``q_up = Sn - q0``, ``q_down = Sn + q0``;
+        two vertices per hour.
+    """
+    sn = float(sn_mva)
+    if not -sn <= q0_mvar <= sn:
+        raise ValueError(f"the set point {q0_mvar} Mvar is beyond the rating {sn} MVA")
+    zero = np.zeros(n_hours)
+    vertices = None
+    if with_vertices:
+        vertices = np.zeros((n_hours, 2, 2))
+        vertices[:, 0, 1] = -sn - q0_mvar
+        vertices[:, 1, 1] = sn - q0_mvar
+    return DeviationSet(
+        zero, zero.copy(), np.full(n_hours, sn - q0_mvar), np.full(n_hours, sn + q0_mvar), vertices
+    )
+
+
+#: Voltages sampled on each side of 1 p.u. for a tap changer's curve.
+OLTC_SAMPLES = 8
+
+
+def oltc_curve(
+    p_load_mw: np.ndarray,
+    q_load_mvar: np.ndarray,
+    dv_down: float,
+    dv_up: float,
+    kp: float,
+    kq: float,
+    n: int = OLTC_SAMPLES,
+) -> np.ndarray:
+    """Points of the tap changer's deviation curve, vectorised over hours.
+
+    ``v -> (-P_L (v**kp - 1), -Q_L (v**kq - 1))`` for ``v`` from ``1 - dv_down`` to
+    ``1 + dv_up`` (generator convention: a lower voltage draws less load, an upward
+    deviation), ``n`` voltages on each side of 1 p.u., both ends and 1 itself included.
+
+    Parameters
+    ----------
+    p_load_mw, q_load_mvar : numpy.ndarray
+        (n_hours,) gross load ``P_L``, ``Q_L`` at 1 p.u., load convention. [MW], [Mvar]
+    dv_down, dv_up : float
+        The band below and above the set point, p.u. (0.1 for 10 %). [-]
+    kp, kq : float
+        Exponents of the load's voltage dependence. [-]
+    n : int
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_hours, 2 n + 1, 2) points in increasing voltage. [MW, Mvar]
+    """
+    if not 0.0 <= dv_down < 1.0 or dv_up < 0.0:
+        raise ValueError("the band must have 0 <= dv_down < 1 and dv_up >= 0")
+    volts = np.concatenate(
+        [np.linspace(1.0 - dv_down, 1.0, n + 1), np.linspace(1.0, 1.0 + dv_up, n + 1)[1:]]
+    )
+    p_l = np.asarray(p_load_mw, dtype=float)[:, None]
+    q_l = np.asarray(q_load_mvar, dtype=float)[:, None]
+    out = np.empty((p_l.shape[0], len(volts), 2))
+    out[..., 0] = -p_l * (volts**kp - 1.0)
+    out[..., 1] = -q_l * (volts**kq - 1.0)
+    out[:, n] = 0.0  # v = 1: no deviation, exactly
+    return out
+
+
+def oltc_set(
+    p_load_mw: np.ndarray,
+    q_load_mvar: np.ndarray,
+    dv_down: float,
+    dv_up: float,
+    kp: float,
+    kq: float,
+    with_vertices: bool = True,
+) -> DeviationSet:
+    """Deviation sets of a PS's tap changers over a voltage-dependent load.
+
+    The set of the hour is the convex hull of :func:`oltc_curve`. Each coordinate of the
+    curve is monotonic in v, so the figures are those of the band's ends (and of v = 1,
+    which gives 0): exact. The curve is the graph of a power function (of one coordinate
+    in the other), convex or concave, so the sampled curve closed by the chord between its
+    ends is a convex polygon; its vertices are put counter-clockwise hour by hour.
+
+    Parameters
+    ----------
+    p_load_mw, q_load_mvar : numpy.ndarray
+        (n_hours,) gross load at 1 p.u., load convention. [MW], [Mvar]
+    dv_down, dv_up : float
+        The voltage band, p.u. of the set point. [-]
+    kp, kq : float
+        Load exponents. [-]
+    with_vertices : bool, default True
+
+    Returns
+    -------
+    DeviationSet
+    """
+    curve = oltc_curve(p_load_mw, q_load_mvar, dv_down, dv_up, kp, kq)
+    dp, dq = curve[..., 0], curve[..., 1]
+    vertices = None
+    if with_vertices:
+        x, y = dp, dq
+        twice_area = np.sum(x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y, axis=1)
+        vertices = np.where((twice_area < 0.0)[:, None, None], curve[:, ::-1], curve)
+    # + 0.0: no negative zero from a curve that is all zeros
+    return DeviationSet(
+        dp.max(axis=1) + 0.0, -dp.min(axis=1) + 0.0, dq.max(axis=1) + 0.0,
+        -dq.min(axis=1) + 0.0, vertices,
+    )  # fmt: skip
