@@ -61,6 +61,8 @@ from atlas.inputs.timeaxis import N_HOURS, hourly_axis
 from atlas.timeseries.stage import (
     EvSource,
     PerPs,
+    check_batteries,
+    check_profiled,
     ev_source,
     study_tmy,
     technology_sources,
@@ -235,6 +237,7 @@ def plan_study(study: Study | str | Path, client: Any = None) -> StudyPlan:
         ps_ids = PsIds((str(p) for p in geo.sites["ps_id"]), source=files["inputs.substations"])
         if capacity is None:
             capacity = read_capacity(files["inputs.capacity"], study.scenarios, ps_ids)
+        check_profiled(study, capacity, files.get("inputs.ders") or files["inputs.capacity"])
         checks = study.model.checks
         sub_path = files["inputs.substations"]
         warnings = geo.warnings + settle(
@@ -256,6 +259,10 @@ def plan_study(study: Study | str | Path, client: Any = None) -> StudyPlan:
         tmy = tmy_job.result()
     v2g_locations = frozenset(study.model.ev.v2g_locations)
     shared, per_ps = technology_sources(study, files, axis, geo, tmy)
+    check_batteries(
+        study, capacity, shared, per_ps, list(ps_ids),
+        files.get("inputs.ders") or files["inputs.capacity"],
+    )  # fmt: skip
     return StudyPlan(
         study=study,
         substations=substations_table(geo),

@@ -35,7 +35,7 @@ FIGURES: dict[str, str] = {
 }
 
 #: Technologies with a per-technology breakdown column in the outputs.
-TECHNOLOGIES: tuple[str, ...] = ("pv", "chp", "biomass", "hydro", "ev")
+TECHNOLOGIES: tuple[str, ...] = ("pv", "chp", "biomass", "hydro", "ev", "wind", "bess", "statcom")
 #: Readable names of the technologies, for figures and reports.
 TECHNOLOGY_NAMES: dict[str, str] = {
     "pv": "rooftop PV",
@@ -43,10 +43,19 @@ TECHNOLOGY_NAMES: dict[str, str] = {
     "biomass": "biomass/biogas",
     "hydro": "run-of-river hydro",
     "ev": "EV charging",
+    "wind": "wind",
+    "bess": "battery storage",
+    "statcom": "STATCOM",
 }
 
-#: Technologies whose capacity comes from the capacity table (EV comes from charging power).
-CAPACITY_TECHNOLOGIES: tuple[str, ...] = ("pv", "chp", "biomass", "hydro")
+#: Technologies with a per-unit profile whose capacity comes from the capacity table or the
+#: register (EV comes from charging power).
+CAPACITY_TECHNOLOGIES: tuple[str, ...] = ("pv", "chp", "biomass", "hydro", "wind")
+#: Resources installed by capacity without a per-unit profile (METHOD.md, "Beyond the seed
+#: paper"): batteries (converter rating and energy, a schedule) and STATCOMs (rating, MVA).
+RESOURCE_TECHNOLOGIES: tuple[str, ...] = ("bess", "statcom")
+#: Every technology of the capacity table and the register but EV.
+INSTALLED_TECHNOLOGIES: tuple[str, ...] = CAPACITY_TECHNOLOGIES + RESOURCE_TECHNOLOGIES
 
 #: Connection levels: CEI 0-16 (MV) and CEI 0-21 (LV).
 LEVELS: tuple[str, ...] = ("MV", "LV")

@@ -38,7 +38,7 @@ from atlas.batch import (
     release_memory,
     run_chunks,
 )
-from atlas.engine.compute import FIGURE_COLUMNS, StudyInputs
+from atlas.engine.compute import VALUE_COLUMNS, StudyInputs
 from atlas.errors import AtlasInputError
 from atlas.geo.stage import geodata_summary
 from atlas.inputs.plausibility import load_findings, load_peaks, settle
@@ -57,7 +57,7 @@ from atlas.timeseries.stage import EvSource, InMemory, ev_table
 
 #: Columns of the hourly table, in order.
 HOURLY_COLUMNS = (
-    "scenario", "ps_id", "time", "p_mw", "q_mvar", *FIGURE_COLUMNS, "over_rating", "daylight",
+    "scenario", "ps_id", "time", "p_mw", "q_mvar", *VALUE_COLUMNS, "over_rating", "daylight",
 )  # fmt: skip
 
 

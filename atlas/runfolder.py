@@ -77,6 +77,7 @@ CAPACITY_SCHEMA = {
     "technology": "text",
     "level": "text",
     "capacity_mw": "float",
+    "energy_mwh": "float",
 }
 EV_SCHEMA = {
     "scenario": "text",
@@ -108,6 +109,7 @@ REGISTER_SCHEMA = {
     "v2g": "float",
     "scenario": "text",
     "capacity_mw": "float",
+    "energy_mwh": "float",
     "ps_id": "text",
     "lat": "float",
     "lon": "float",
@@ -437,7 +439,8 @@ class Run:
         One row per PS in study order: ps_id, name, lat, lon (the PS site, WGS84) [deg],
         rated_mva [MVA] (NaN where not given).
     capacity : pandas.DataFrame
-        scenario, ps_id, technology, level, capacity_mw [MW].
+        scenario, ps_id, technology, level, capacity_mw [MW], energy_mwh (of a battery,
+        NaN on other rows) [MWh].
     ev : pandas.DataFrame
         scenario, ps_id, charging_points (of the register, 0 without one), energy_mwh
         (yearly EV charging energy) [MWh].
@@ -1087,11 +1090,11 @@ def area_properties(run: Run) -> pd.DataFrame:
     """The properties of ``service_areas.geojson``, one row per area of ``run.areas``.
 
     ps_id, name, rated_mva [MVA], site_lat, site_lon (the PS site) [deg], area_km2
-    [km2], ders (the register's rows joined to the PS; without a register, no column), ``cap_{scenario}_{technology}_mw`` [MW], and for a run (not
+    [km2], ders (the register's rows joined to the PS; without a register, no column), ``cap_{scenario}_{technology}_mw`` [MW], ``cap_{scenario}_bess_mwh`` [MWh], and for a run (not
     ``atlas areas`` alone) ``ev_points_{scenario}`` (charging points of the register) and
     ``ev_mwh_{scenario}`` (yearly EV charging energy) [MWh].
     """
-    from atlas.conventions import CAPACITY_TECHNOLOGIES
+    from atlas.conventions import INSTALLED_TECHNOLOGIES
 
     areas = run.areas
     ps_ids = list(areas["ps_id"])
@@ -1110,11 +1113,19 @@ def area_properties(run: Run) -> pd.DataFrame:
         counts = run.register[run.register["ps_id"] != ""].groupby("ps_id").size()
         table["ders"] = counts.reindex(ps_ids, fill_value=0).to_numpy()
     pivot = run.capacity.groupby(["scenario", "technology", "ps_id"])["capacity_mw"].sum()
+    bess = run.capacity[run.capacity["technology"] == "bess"]
+    energy = bess.groupby(["scenario", "ps_id"])["energy_mwh"].sum() if len(bess) else None
     ev = run.ev.set_index(["scenario", "ps_id"])
     for scenario in run.scenarios:
-        for tech in CAPACITY_TECHNOLOGIES:
+        for tech in INSTALLED_TECHNOLOGIES:
             values = pivot.get((scenario, tech), pd.Series(dtype=float))
             table[f"cap_{scenario}_{tech}_mw"] = values.reindex(ps_ids, fill_value=0.0).to_numpy()
+        stored = (
+            energy.loc[scenario]
+            if energy is not None and scenario in energy.index.get_level_values(0)
+            else pd.Series(dtype=float)
+        )
+        table[f"cap_{scenario}_bess_mwh"] = stored.reindex(ps_ids, fill_value=0.0).to_numpy()
         if run.ev.empty:  # the geodata stage alone (`atlas areas`) computes no EV energy
             continue
         one = ev.loc[scenario] if scenario in ev.index.get_level_values(0) else None

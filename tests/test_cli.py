@@ -39,6 +39,7 @@ COLUMNS = [
     "p_mw",
     "q_mvar",
     *FIGURE_COLUMNS,
+    "bess_soe_mwh",
     "over_rating",
     "daylight",
 ]

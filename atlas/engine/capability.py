@@ -421,7 +421,7 @@ def ev_set(charging_mw: np.ndarray, v2g: bool, with_vertices: bool = True) -> De
     return DeviationSet(zero, d.copy(), zero.copy(), zero.copy(), vertices)
 
 
-GroupKind = Literal["box_disc", "ev_v2g", "ev_charge"]
+GroupKind = Literal["box_disc", "ev_v2g", "ev_charge", "bess", "statcom"]
 
 
 @dataclass(frozen=True)
@@ -434,15 +434,23 @@ class DerSpec:
         One of :data:`atlas.conventions.TECHNOLOGIES`.
     label : str
         A readable name, e.g. ``"pv/MV"`` or ``"ev/v2g"``.
-    kind : {'box_disc', 'ev_v2g', 'ev_charge'}
-        Which set (see the module docstring).
+    kind : {'box_disc', 'ev_v2g', 'ev_charge', 'bess', 'statcom'}
+        Which set (see the module docstring, and :func:`bess_set`, :func:`statcom_set`).
     series : numpy.ndarray
         (n_hours,): the per-unit profile for ``box_disc`` [-], the charging power d(t) for
-        the EV kinds [MW].
+        the EV kinds [MW], the schedule p0(t) of a battery [MW], zeros for a STATCOM.
     sn_mva : float
-        Installed capacity of a ``box_disc`` group. [MVA]
+        Installed capacity of a ``box_disc`` group, a battery's converter or a STATCOM's
+        rating. [MVA]
     params : CapabilityParams or None
         Grid-code parameters of a ``box_disc`` group.
+    energy_mwh : float
+        A battery's usable energy. [MWh]
+    energy : numpy.ndarray or None
+        (n_hours,) a battery's state of energy at the start of each hour
+        (:func:`bess_energy`). [MWh]
+    eta : tuple of float
+        A battery's charging and discharging efficiencies. [-]
     """
 
     technology: str
@@ -451,6 +459,9 @@ class DerSpec:
     series: np.ndarray
     sn_mva: float = 0.0
     params: CapabilityParams | None = None
+    energy_mwh: float = 0.0
+    energy: np.ndarray | None = None
+    eta: tuple[float, float] = (0.95, 0.95)
 
     def sets(self, hours: np.ndarray | None = None, with_vertices: bool = True) -> DeviationSet:
         """The group's deviation sets for ``hours`` (indices into the axis; default all)."""
@@ -458,6 +469,14 @@ class DerSpec:
         if self.kind == "box_disc":
             assert self.params is not None, "a box_disc group has parameters"
             return box_disc_set(self.params, self.sn_mva, series, with_vertices=with_vertices)
+        if self.kind == "bess":
+            assert self.energy is not None, "a battery group has its state of energy"
+            energy = self.energy if hours is None else self.energy[hours]
+            return bess_set(
+                self.sn_mva, self.energy_mwh, series, energy, *self.eta, with_vertices=with_vertices
+            )
+        if self.kind == "statcom":
+            return statcom_set(self.sn_mva, len(series), with_vertices=with_vertices)
         return ev_set(series, v2g=self.kind == "ev_v2g", with_vertices=with_vertices)
 
     def enclosing_disc(self) -> tuple[np.ndarray, np.ndarray]:
@@ -470,12 +489,18 @@ class DerSpec:
         Notes
         -----
         box_disc: the set lies in the circle of radius Sn about the origin of the (p, q)
-        plane, i.e. about (-p0, 0) in deviation coordinates. A V2G disc is its own bound; a
-        charging segment [-d, 0] lies in the disc of radius d/2 about -d/2.
+        plane, i.e. about (-p0, 0) in deviation coordinates; so does a battery's (its
+        series is p0 itself). A V2G disc is its own bound; a charging segment [-d, 0] lies
+        in the disc of radius d/2 about -d/2; a STATCOM's segment in the disc of radius Sn
+        about the origin.
         """
         s = np.asarray(self.series, dtype=float)
         if self.kind == "box_disc":
             return -s * self.sn_mva, np.full_like(s, self.sn_mva)
+        if self.kind == "bess":
+            return -s, np.full_like(s, self.sn_mva)
+        if self.kind == "statcom":
+            return np.zeros_like(s), np.full_like(s, self.sn_mva)
         if self.kind == "ev_v2g":
             return np.zeros_like(s), s
         return -0.5 * s, 0.5 * s
@@ -567,6 +592,34 @@ def bess_energy(
         first = int(outside[0])
         raise EnergyLimitError(first - 1, float(energy[first]), float(energy_mwh))
     return np.clip(energy, 0.0, energy_mwh)
+
+
+def battery_groups(rows: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Batteries of one PS that form one group: those with equal energy per MW.
+
+    Their sets are scale copies then (same e_init, efficiencies and per-unit schedule: a
+    study's), so one group with the summed rating and energy is exact; batteries with
+    another ratio form their own group (METHOD.md, aggregation).
+
+    Parameters
+    ----------
+    rows : list of (sn_mva, energy_mwh)
+        Ratings [MVA] and usable energies [MWh], in table order; rows of zero rating are
+        left out.
+
+    Returns
+    -------
+    list of (sn_mva, energy_mwh)
+        One per distinct ratio, in order of first appearance.
+    """
+    groups: dict[float, tuple[float, float]] = {}
+    for sn, energy in rows:
+        if not sn > 0:
+            continue
+        ratio = energy / sn
+        total_sn, total_e = groups.get(ratio, (0.0, 0.0))
+        groups[ratio] = (total_sn + sn, total_e + energy)
+    return list(groups.values())
 
 
 def bess_limits(

@@ -20,7 +20,13 @@ import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
 from atlas.conventions import CAPACITY_TECHNOLOGIES, FIGURES, TECHNOLOGIES
-from atlas.engine.capability import CapabilityParams, DerSpec, GroupKind
+from atlas.engine.capability import (
+    CapabilityParams,
+    DerSpec,
+    GroupKind,
+    battery_groups,
+    bess_energy,
+)
 from atlas.engine.envelope import (
     DerGroup,
     aggregate_figures,
@@ -100,17 +106,23 @@ class StudyInputs:
             raise KeyError(f"unknown ps_id {ps_id!r}") from None
 
     @cached_property
-    def capacity_groups(self) -> dict[tuple[str, str], list[tuple[str, str, float]]]:
-        """``{(scenario, ps_id): [(technology, level, capacity_mw), ...]}``, the rows with
-        capacity_mw > 0 in table order, found once (looking them up per PS in the whole
-        table grows with the square of the PS count). [MW]"""
+    def capacity_groups(self) -> dict[tuple[str, str], list[tuple[str, str, float, float]]]:
+        """``{(scenario, ps_id): [(technology, level, capacity_mw, energy_mwh), ...]}``,
+        the rows with capacity_mw > 0 in table order, found once (looking them up per PS
+        in the whole table grows with the square of the PS count); energy NaN but for
+        batteries. [MW], [MWh]"""
         cap = self.capacity[self.capacity["capacity_mw"] > 0]
-        out: dict[tuple[str, str], list[tuple[str, str, float]]] = {}
-        for s, p, tech, level, mw in zip(
+        energy = (
+            cap["energy_mwh"].to_numpy(dtype=float)
+            if "energy_mwh" in cap.columns
+            else np.full(len(cap), np.nan)
+        )
+        out: dict[tuple[str, str], list[tuple[str, str, float, float]]] = {}
+        for s, p, tech, level, mw, mwh in zip(
             cap["scenario"], cap["ps_id"], cap["technology"], cap["level"],
-            cap["capacity_mw"], strict=True,
+            cap["capacity_mw"], energy, strict=True,
         ):  # fmt: skip
-            out.setdefault((s, p), []).append((tech, level, float(mw)))
+            out.setdefault((s, p), []).append((tech, level, float(mw), float(mwh)))
         return out
 
 
@@ -128,7 +140,7 @@ def der_specs(inputs: StudyInputs, scenario: str, ps_id: str) -> list[DerSpec]:
     specs: list[DerSpec] = []
     for tech in CAPACITY_TECHNOLOGIES:
         merged: dict[tuple, tuple[CapabilityParams, float]] = {}
-        for level, sn in ((lv, mw) for t, lv, mw in rows if t == tech):
+        for level, sn in ((lv, mw) for t, lv, mw, _ in rows if t == tech):
             params = inputs.parameters[(tech, level)]
             first, total = merged.get(params.shape_key(), (params, 0.0))
             merged[params.shape_key()] = (first, total + float(sn))
@@ -146,6 +158,46 @@ def der_specs(inputs: StudyInputs, scenario: str, ps_id: str) -> list[DerSpec]:
         d = weight @ ev
         if np.any(d > 0):
             specs.append(DerSpec("ev", kind.replace("_", "/"), kind, d))
+    specs += storage_specs(inputs, k, [(t, mw, mwh) for t, _, mw, mwh in rows])
+    return specs
+
+
+def storage_specs(
+    inputs: StudyInputs, k: int, rows: list[tuple[str, float, float]]
+) -> list[DerSpec]:
+    """The battery and STATCOM groups of the k-th PS (METHOD.md, "Beyond the seed paper").
+
+    Batteries merge only when their energy per MW is equal (:func:`battery_groups`); each
+    group follows the study's schedule per unit of its rating from ``e_init`` (the schedule
+    was checked when the study was read). STATCOMs add up to one group (their segments do).
+
+    Parameters
+    ----------
+    inputs : StudyInputs
+    k : int
+        The PS's position.
+    rows : list of (technology, capacity_mw, energy_mwh)
+        The PS's rows of one scenario. [MW], [MWh]
+    """
+    specs: list[DerSpec] = []
+    batteries = [(mw, mwh) for t, mw, mwh in rows if t == "bess"]
+    if batteries:
+        bess = inputs.study.model.profiles.bess
+        schedule = inputs.profiles["bess"]
+        pu = schedule[k] if schedule.ndim == 2 else schedule
+        eta = (bess.eta_charge, bess.eta_discharge)
+        for sn, energy_mwh in battery_groups(batteries):
+            p0 = pu * sn
+            energy = bess_energy(p0, energy_mwh, bess.e_init, *eta)
+            specs.append(
+                DerSpec(
+                    "bess", f"bess/{energy_mwh / sn:g}h", "bess", p0, sn,
+                    energy_mwh=energy_mwh, energy=energy[:-1], eta=eta,
+                )
+            )  # fmt: skip
+    statcom = sum(mw for t, mw, _ in rows if t == "statcom")
+    if statcom > 0:
+        specs.append(DerSpec("statcom", "statcom", "statcom", np.zeros(N_HOURS), statcom))
     return specs
 
 
@@ -189,7 +241,7 @@ class EngineResult:
     ----------
     hourly : pandas.DataFrame
         One row per scenario, ps_id and hour: scenario, ps_id (str), time (UTC), p_mw,
-        q_mvar (PS point, load convention), the four figures, ``{figure}_{tech}`` and
+        q_mvar (PS point, load convention), the four figures, ``{figure}_{tech}``, ``bess_soe_mwh`` and
         ``over_rating`` (bool: a point of the hour's PS envelope beyond ``rated_mva``) and
         ``daylight`` (bool: the sun above the horizon at the PS site mid-hour).
     envelopes : pandas.DataFrame
@@ -208,6 +260,10 @@ class EngineResult:
 FIGURE_COLUMNS: list[str] = list(FIGURES) + [
     f"{fig}_{tech}" for fig in FIGURES for tech in TECHNOLOGIES
 ]
+#: The hourly values of a PS computed with its figures, in table order: the figures, then
+#: the batteries' state of energy at the start of the hour (summed over the PS's batteries,
+#: 0 without one). [MW, Mvar, MWh]
+VALUE_COLUMNS: list[str] = [*FIGURE_COLUMNS, "bess_soe_mwh"]
 
 
 def compute_ps(
@@ -218,7 +274,7 @@ def compute_ps(
     Returns
     -------
     values : numpy.ndarray
-        (n_scenarios, len(FIGURE_COLUMNS), 8760), generator convention. [MW, Mvar]
+        (n_scenarios, len(VALUE_COLUMNS), 8760), generator convention. [MW, Mvar, MWh]
     envelopes : list of (scenario, ps_id, kind, geometry)
         The yearly envelope per scenario and the as-is cloud hulls (first scenario).
     over_rating : numpy.ndarray
@@ -232,7 +288,7 @@ def compute_ps(
     point = inputs.load[k]
     rated = float(inputs.substations["rated_mva"].iloc[k])
     scenarios = inputs.study.scenarios
-    values = np.empty((len(scenarios), len(FIGURE_COLUMNS), N_HOURS))
+    values = np.empty((len(scenarios), len(VALUE_COLUMNS), N_HOURS))
     over = np.zeros((len(scenarios), N_HOURS), dtype=bool)
     envelopes = []
     for s, scenario in enumerate(scenarios):
@@ -245,6 +301,9 @@ def compute_ps(
         merged = figures | by_tech
         for c, name in enumerate(FIGURE_COLUMNS):
             values[s, c] = merged[name]
+        values[s, -1] = sum(
+            (spec.energy for spec in specs if spec.energy is not None), np.zeros(N_HOURS)
+        )
         # one support bound screens the hours for both the yearly hull and the rating check
         bound = SupportBound(point, specs, sets) if specs else None
         year = yearly_envelope_pruned(point, specs, sets, bound=bound)
@@ -272,7 +331,7 @@ def chunk_hourly(
     Parameters
     ----------
     values : numpy.ndarray
-        (n_scenarios, len(FIGURE_COLUMNS), n_ps, 8760). [MW, Mvar]
+        (n_scenarios, len(VALUE_COLUMNS), n_ps, 8760). [MW, Mvar, MWh]
     over : numpy.ndarray
         (n_scenarios, n_ps, 8760) bool.
     daylight : numpy.ndarray, optional
@@ -301,7 +360,7 @@ def chunk_hourly(
             ).tz_localize("UTC"),
             "p_mw": np.tile(inputs.load[..., 0].ravel(), n_sc),
             "q_mvar": np.tile(inputs.load[..., 1].ravel(), n_sc),
-            **{c: values[:, j].ravel() for j, c in enumerate(FIGURE_COLUMNS)},
+            **{c: values[:, j].ravel() for j, c in enumerate(VALUE_COLUMNS)},
             "over_rating": over.ravel(),
             "daylight": np.tile(daylight.ravel(), n_sc),
         }
@@ -319,7 +378,7 @@ def hourly_part_tables(
     Parameters
     ----------
     values : numpy.ndarray
-        (n_scenarios, len(FIGURE_COLUMNS), n_ps, 8760). [MW, Mvar]
+        (n_scenarios, len(VALUE_COLUMNS), n_ps, 8760). [MW, Mvar, MWh]
     over : numpy.ndarray
         (n_scenarios, n_ps, 8760) bool.
     daylight : numpy.ndarray
@@ -348,7 +407,7 @@ def hourly_part_tables(
             "time": time,
             "p_mw": load[0],
             "q_mvar": load[1],
-            **{c: pa.array(values[s, j].reshape(n_rows)) for j, c in enumerate(FIGURE_COLUMNS)},
+            **{c: pa.array(values[s, j].reshape(n_rows)) for j, c in enumerate(VALUE_COLUMNS)},
             "over_rating": pa.array(over[s].reshape(n_rows)),
             "daylight": day,
         }
@@ -367,7 +426,7 @@ def _hourly_pandas_metadata() -> dict:
             "scenario": pd.array([], dtype="str"),
             "ps_id": pd.array([], dtype="str"),
             "time": pd.DatetimeIndex([], dtype="datetime64[us, UTC]"),
-            **{c: np.empty(0) for c in ["p_mw", "q_mvar", *FIGURE_COLUMNS]},
+            **{c: np.empty(0) for c in ["p_mw", "q_mvar", *VALUE_COLUMNS]},
             "over_rating": np.empty(0, dtype=bool),
             "daylight": np.empty(0, dtype=bool),
         }
@@ -382,7 +441,7 @@ def compute_chunk(inputs: StudyInputs) -> tuple[np.ndarray, list[tuple], np.ndar
     Returns
     -------
     values : numpy.ndarray
-        (n_scenarios, len(FIGURE_COLUMNS), n_ps, 8760). [MW, Mvar]
+        (n_scenarios, len(VALUE_COLUMNS), n_ps, 8760). [MW, Mvar, MWh]
     envelopes : list of (scenario, ps_id, kind, geometry)
     over : numpy.ndarray
         (n_scenarios, n_ps, 8760) bool.
@@ -390,7 +449,7 @@ def compute_chunk(inputs: StudyInputs) -> tuple[np.ndarray, list[tuple], np.ndar
     from threadpoolctl import threadpool_limits
 
     n_ps, n_sc = len(inputs.ps_ids), len(inputs.study.scenarios)
-    values = np.empty((n_sc, len(FIGURE_COLUMNS), n_ps, N_HOURS))
+    values = np.empty((n_sc, len(VALUE_COLUMNS), n_ps, N_HOURS))
     over = np.zeros((n_sc, n_ps, N_HOURS), dtype=bool)
     envelopes: list[tuple] = []
     with threadpool_limits(limits=1):

@@ -29,7 +29,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from atlas.conventions import CAPACITY_TECHNOLOGIES, EV_LOCATIONS, LEVELS
+from atlas.conventions import EV_LOCATIONS, INSTALLED_TECHNOLOGIES, LEVELS
 from atlas.errors import AtlasInputError
 from atlas.inputs.checks import (
     MAX_ID_CHARS,
@@ -41,8 +41,9 @@ from atlas.inputs.checks import (
     record_label,
 )
 from atlas.inputs.plausibility import Finding
+from atlas.inputs.tables import storage_energy
 
-REGISTER_TECHNOLOGIES: tuple[str, ...] = (*CAPACITY_TECHNOLOGIES, "ev")
+REGISTER_TECHNOLOGIES: tuple[str, ...] = (*INSTALLED_TECHNOLOGIES, "ev")
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 
@@ -74,9 +75,10 @@ def normalise_register(
     Returns
     -------
     geopandas.GeoDataFrame
-        Columns der_id (str), name (str), technology, level, capacity_mw [MW], location
-        ("" for non-EV), v2g (float: 1, 0 or NaN when not given), scenario ("" = all), and
-        the point geometry, same CRS.
+        Columns der_id (str), name (str), technology, level, capacity_mw [MW] (of a bess
+        its converter's rating, of a statcom its rating in MVA), energy_mwh (a bess's
+        usable energy, NaN on other rows) [MWh], location ("" for non-EV), v2g (float: 1, 0
+        or NaN when not given), scenario ("" = all), and the point geometry, same CRS.
 
     Raises
     ------
@@ -136,6 +138,23 @@ def normalise_register(
         is_csv=is_csv,
     )
     capacity_mw = cap / 1000.0 if has_kw else cap
+    if "energy_kwh" in cols and "energy_mwh" in cols:
+        raise AtlasInputError(
+            path,
+            "header",
+            "both energy_kwh and energy_mwh, expected one of them (a battery's usable energy)",
+            line=1 if is_csv else None,
+        )
+    in_kwh = "energy_kwh" in cols
+    energy_mwh = storage_energy(
+        raw,
+        tech,
+        capacity_mw,
+        path,
+        "energy_kwh" if in_kwh else "energy_mwh",
+        1e-3 if in_kwh else 1.0,
+        is_csv=is_csv,
+    )
     level = text("level", "MV").str.upper()
     raise_first_bad(
         ~level.isin(LEVELS),
@@ -207,6 +226,7 @@ def normalise_register(
             "technology": tech.array,
             "level": level.array,
             "capacity_mw": capacity_mw,
+            "energy_mwh": energy_mwh,
             "location": location.array,
             "v2g": v2g,
             "scenario": scenario.array,
@@ -295,13 +315,28 @@ def capacity_from_register(register: pd.DataFrame, scenarios: list[str]) -> pd.D
     Returns
     -------
     pandas.DataFrame
-        scenario, ps_id, technology, level, capacity_mw [MW]: the engine's capacity table.
+        scenario, ps_id, technology, level, capacity_mw [MW], energy_mwh [MWh]: the
+        engine's capacity table. Batteries of a PS and level add up only when their
+        energy per MW of converter is equal (their sets scale then, METHOD.md): one row
+        per such group, so a (scenario, ps_id, bess, level) key may appear more than once.
     """
+    columns = ["scenario", "ps_id", "technology", "level", "capacity_mw", "energy_mwh"]
     rows = _per_scenario(register[register["technology"] != "ev"], scenarios)
-    out = rows.groupby(["scenario", "ps_id", "technology", "level"], sort=True, as_index=False)[
-        "capacity_mw"
+    is_bess = (rows["technology"] == "bess").to_numpy()
+    keys = ["scenario", "ps_id", "technology", "level"]
+    other = rows[~is_bess].groupby(keys, sort=True, as_index=False)["capacity_mw"].sum()
+    other["energy_mwh"] = np.nan
+    if not is_bess.any():
+        return other[columns]
+    bess = rows[is_bess]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = bess["energy_mwh"].to_numpy(dtype=float) / bess["capacity_mw"].to_numpy(dtype=float)
+    bess = bess.assign(ratio=np.where(np.isfinite(ratio), ratio, 0.0))
+    grouped = bess.groupby([*keys, "ratio"], sort=True, as_index=False)[
+        ["capacity_mw", "energy_mwh"]
     ].sum()
-    return out[["scenario", "ps_id", "technology", "level", "capacity_mw"]]
+    out = pd.concat([other, grouped[columns]], ignore_index=True)
+    return out.sort_values(keys, kind="stable", ignore_index=True)[columns]
 
 
 def ev_points_from_register(

@@ -20,6 +20,7 @@ from atlas.conventions import (
     CAPACITY_TECHNOLOGIES,
     EV_LOCATIONS,
     EV_V2G_DEFAULT,
+    INSTALLED_TECHNOLOGIES,
     LEVELS,
     THRESHOLD_MVAR,
     THRESHOLD_MW,
@@ -234,6 +235,12 @@ class NoEv(_Strict):
     source: Literal["none"]
 
 
+class NoProfile(_Strict):
+    """No profile: the technology must have no capacity (wind: the atlas ships none)."""
+
+    source: Literal["none"]
+
+
 class EvShapesProfile(_Strict):
     """EV charging from daily shapes by location, scaled to each scenario's yearly energy."""
 
@@ -281,6 +288,25 @@ SeasonalProfile = Annotated[
 ]
 BaseloadProfile = Annotated[FileProfile | DefaultProfile, Field(discriminator="source")]
 EvProfile = Annotated[FileProfile | NoEv | EvShapesProfile, Field(discriminator="source")]
+WindProfile = Annotated[FileProfile | NoProfile, Field(discriminator="source")]
+
+
+class BessProfile(_Strict):
+    """Battery schedules and state (METHOD.md, "Beyond the seed paper"; docs/profiles.md)."""
+
+    source: Literal["idle", "file"] = "idle"
+    file: Path | None = None
+    e_init: float = Field(default=0.5, ge=0.0, le=1.0)
+    eta_charge: float = Field(default=0.95, gt=0.0, le=1.0)
+    eta_discharge: float = Field(default=0.95, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _file(self):
+        if self.source == "file" and self.file is None:
+            raise ValueError("source = 'file' needs 'file' (a CSV time,pu or time,ps_id,pu)")
+        if self.source == "idle" and self.file is not None:
+            raise ValueError("'file' is only read with source = 'file', not 'idle'")
+        return self
 
 
 class ProfilesSection(_Strict):
@@ -289,6 +315,8 @@ class ProfilesSection(_Strict):
     hydro: SeasonalProfile = DefaultProfile(source="default")
     biomass: BaseloadProfile = DefaultProfile(source="default")
     ev: EvProfile = NoEv(source="none")
+    wind: WindProfile = NoProfile(source="none")
+    bess: BessProfile = BessProfile()
 
 
 class ScenariosSection(_Strict):
@@ -371,7 +399,7 @@ class ChecksSection(_Strict):
 
     #: Largest plausible single installation per connection level, or per
     #: ``technology.level`` (``"chp.MV"``), which wins over the level. [MW]
-    der_max_mw: dict[str, float] = {"LV": 0.2, "MV": 10.0}
+    der_max_mw: dict[str, float] = {"LV": 0.2, "MV": 10.0, "statcom.MV": 100.0}
     #: Installed DER capacity of a PS in a scenario at most this multiple of its rating. [-]
     ps_capacity_max_ratio: float = Field(default=3.0, gt=0.0)
     #: Largest plausible rating of one primary substation. [MVA]
@@ -388,14 +416,14 @@ class ChecksSection(_Strict):
     def _levels(cls, value: dict[str, float]) -> dict[str, float]:
         for key, limit in value.items():
             tech, _, level = key.rpartition(".")
-            if level not in LEVELS or (tech and tech not in (*CAPACITY_TECHNOLOGIES, "ev")):
+            if level not in LEVELS or (tech and tech not in (*INSTALLED_TECHNOLOGIES, "ev")):
                 raise ValueError(
                     f"unknown key {key!r}, expected a level {list(LEVELS)} or "
                     "technology.level such as 'chp.MV'"
                 )
             if not limit > 0:
                 raise ValueError(f"{key!r} = {limit}, expected a limit > 0 [MW]")
-        return {"LV": 0.2, "MV": 10.0} | value
+        return {"LV": 0.2, "MV": 10.0, "statcom.MV": 100.0} | value
 
     @field_validator("accept")
     @classmethod
@@ -526,9 +554,12 @@ class Study:
         for i, entry in enumerate(m.growth):
             if entry.weights is not None:
                 files[f"growth.{i}.weights"] = entry.weights
-        for tech in ("pv", "chp", "hydro", "biomass", "ev"):
+        for tech in ("pv", "chp", "hydro", "biomass", "ev", "wind", "bess"):
             prof = getattr(m.profiles, tech)
-            if isinstance(prof, FileProfile | PvTmyProfile | PvDefaultProfile) and prof.file:
+            if (
+                isinstance(prof, FileProfile | PvTmyProfile | PvDefaultProfile | BessProfile)
+                and prof.file
+            ):
                 files[f"profiles.{tech}.file"] = prof.file
         return {k: self.resolve(v) for k, v in files.items()}
 

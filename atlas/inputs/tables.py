@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from atlas.conventions import CAPACITY_TECHNOLOGIES, EV_LOCATIONS, LEVELS
+from atlas.conventions import EV_LOCATIONS, INSTALLED_TECHNOLOGIES, LEVELS
 from atlas.errors import AtlasInputError
 from atlas.inputs.checks import (
     MAX_ID_CHARS,
@@ -23,6 +23,7 @@ from atlas.inputs.checks import (
     code_column,
     csv_line,
     first_duplicate,
+    float_values,
     id_column,
     numeric_column,
     raise_first_bad,
@@ -135,22 +136,30 @@ def read_capacity(path: Path, scenarios: list[str], ps_ids: list[str]) -> pd.Dat
     Parameters
     ----------
     path : pathlib.Path
-        CSV ``scenario, ps_id, technology, capacity_mw[, level]``; ``level`` MV or LV,
-        default MV; technologies pv, chp, biomass, hydro (EV capacity comes from the EV
-        charging input).
+        CSV ``scenario, ps_id, technology, capacity_mw[, level][, energy_mwh]``; ``level``
+        MV or LV, default MV; technologies pv, chp, biomass, hydro, wind, bess (capacity:
+        the converter's rating, with its usable energy in ``energy_mwh``) and statcom (the
+        rating, read as MVA). EV capacity comes from the EV charging input.
     scenarios, ps_ids : list of str
         The study's scenarios and substations: anything else is an error.
 
     Returns
     -------
     pandas.DataFrame
-        Columns scenario, ps_id, technology, level (str), capacity_mw [MW]. A (scenario,
-        PS, technology, level) key appears once; every scenario has a row.
+        Columns scenario, ps_id, technology, level (str), capacity_mw [MW], energy_mwh
+        [MWh] (NaN but on bess rows). A (scenario, PS, technology, level) key appears
+        once; every scenario has a row.
     """
     df = read_csv_table(
         path,
         ["scenario", "ps_id", "technology", "capacity_mw"],
-        dtype={"scenario": str, "ps_id": str, "technology": str, "level": str},
+        dtype={
+            "scenario": str,
+            "ps_id": str,
+            "technology": str,
+            "level": str,
+            "energy_mwh": str,
+        },
     )
     level = df["level"] if "level" in df.columns else pd.Series("MV", index=df.index)
     out = pd.DataFrame(
@@ -162,13 +171,14 @@ def read_capacity(path: Path, scenarios: list[str], ps_ids: list[str]) -> pd.Dat
             "capacity_mw": numeric_column(df, "capacity_mw", path, 0),
         }
     )
+    out["energy_mwh"] = storage_energy(df, out["technology"], out["capacity_mw"], path)
     checks = [
         ("scenario", set(scenarios), f"not a scenario of the study, expected one of {scenarios}"),
         ("ps_id", set(ps_ids), unknown_ps(ps_ids).removeprefix("is ")),
         (
             "technology",
-            set(CAPACITY_TECHNOLOGIES),
-            f"expected one of {list(CAPACITY_TECHNOLOGIES)} (EV power comes from the EV input)",
+            set(INSTALLED_TECHNOLOGIES),
+            f"expected one of {list(INSTALLED_TECHNOLOGIES)} (EV power comes from the EV input)",
         ),
         ("level", set(LEVELS), f"expected one of {list(LEVELS)}"),
     ]
@@ -199,6 +209,94 @@ def read_capacity(path: Path, scenarios: list[str], ps_ids: list[str]) -> pd.Dat
             f"study {scenarios} (a scenario without DERs: one row with capacity_mw 0)",
         )
     return out
+
+
+def storage_energy(
+    df: pd.DataFrame,
+    technology: pd.Series,
+    capacity_mw: np.ndarray,
+    path: Path,
+    column: str = "energy_mwh",
+    scale: float = 1.0,
+    is_csv: bool = True,
+) -> np.ndarray:
+    """The usable energy of each battery row, NaN on the other rows.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table as read, with ``column`` if it has one.
+    technology : pandas.Series
+        Each row's technology (lower case).
+    capacity_mw : numpy.ndarray
+        Each row's capacity. [MW]
+    path : pathlib.Path
+    column : str
+        ``energy_mwh`` (or the register's ``energy_kwh``, with ``scale`` 1e-3).
+    scale : float
+        To MWh. [MWh per unit of the column]
+    is_csv : bool
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_rows,) energy [MWh]: > 0 on every bess row with capacity, NaN elsewhere.
+
+    Raises
+    ------
+    AtlasInputError
+        A bess row with capacity but no energy (or the column missing), an energy that is
+        not a finite number >= 0, or an energy on a row of another technology.
+    """
+    is_bess = (technology == "bess").to_numpy()
+    needed = is_bess & (np.asarray(capacity_mw) > 0)
+    if column not in df.columns:
+        raise_first_bad(
+            needed,
+            path,
+            "technology",
+            f"a bess row without {column}, expected the battery's usable energy in a "
+            f"column {column} (its capacity is the converter's rating)",
+            is_csv=is_csv,
+        )
+        return np.full(len(df), np.nan)
+    text = df[column].astype("string").str.strip().fillna("")
+    given = (text != "").to_numpy()
+    raise_first_bad(
+        given & ~is_bess,
+        path,
+        column,
+        lambda i: (
+            f"{text.iloc[i]!r} on a {technology.iloc[i]!r} row, expected an energy only on "
+            "bess rows (empty elsewhere)"
+        ),
+        is_csv=is_csv,
+    )
+    raise_first_bad(
+        needed & ~given,
+        path,
+        column,
+        "empty on a bess row, expected the battery's usable energy",
+        is_csv=is_csv,
+    )
+    values = np.full(len(df), np.nan)
+    if given.any():
+        values[given] = float_values(text[given])
+    raise_first_bad(
+        given & ~(values >= 0) | given & ~np.isfinite(values),
+        path,
+        column,
+        lambda i: f"got {text.iloc[i]!r}, expected a finite number >= 0",
+        is_csv=is_csv,
+    )
+    raise_first_bad(
+        needed & (values <= 0),
+        path,
+        column,
+        "0 on a bess row with capacity, expected the battery's usable energy > 0",
+        is_csv=is_csv,
+    )
+    return np.where(is_bess, values * scale, np.nan)
 
 
 def _stamp_positions(values: pd.Series, year: int, path: Path, col: str = "time") -> np.ndarray:
@@ -470,6 +568,57 @@ def read_profile(path: Path) -> np.ndarray:
             path, "rows", f"{len(df)} rows, expected {N_HOURS} (one per hour of the study axis)"
         )
     return numeric_column(df, "pu", path, 0.0, 1.0)
+
+
+def read_bess_schedule(path: Path, ps_ids: list[str], year: int) -> np.ndarray:
+    """Read battery schedules per unit of each battery's converter rating.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        CSV ``time, pu`` (one schedule for every battery) or ``time, ps_id, pu`` (one per
+        PS; a PS without rows keeps its batteries idle). ``pu`` in [-1, 1], generator
+        convention (> 0 discharges); every hour of the axis once per PS listed.
+    ps_ids : list of str
+        The study's substations.
+    year : int
+        The study year (stamps on its axis, ISO 8601 UTC).
+
+    Returns
+    -------
+    numpy.ndarray
+        (8760,) for a shared schedule, else (n_ps, 8760). [-]
+    """
+    df = read_csv_table(path, ["time", "pu"], dtype={"time": str, "ps_id": str})
+    pu = numeric_column(df, "pu", path, -1.0, 1.0)
+    pos = _stamp_positions(df["time"], year, path)
+    per_ps = "ps_id" in df.columns
+    ps = code_column(df, "ps_id", path, ps_ids, unknown_ps(ps_ids)) if per_ps else 0 * pos
+    key = ps * N_HOURS + pos
+    pair = first_duplicate(key)
+    if pair is not None:
+        dup = pair[1]
+        what = f"{ps_ids[ps[dup]]}, " if per_ps else ""
+        raise AtlasInputError(
+            path,
+            f"row {dup + 1}",
+            f"duplicate ({what}{df['time'].iloc[dup]}), expected one row per "
+            + ("ps_id and hour" if per_ps else "hour"),
+            line=csv_line(dup),
+        )
+    counts = np.bincount(ps, minlength=len(ps_ids) if per_ps else 1)
+    short = np.flatnonzero((counts > 0) & (counts < N_HOURS))
+    if len(short):
+        whose = f"ps_id {ps_ids[short[0]]!r}: " if per_ps else ""
+        raise AtlasInputError(
+            path,
+            "time",
+            f"{whose}{counts[short[0]]} hours, expected every one of the {N_HOURS} hours of "
+            f"the {year} axis",
+        )
+    out = np.zeros((len(ps_ids) if per_ps else 1, N_HOURS))
+    out[ps, pos] = pu
+    return out if per_ps else out[0]
 
 
 def read_ev(

@@ -41,7 +41,9 @@ def export_profiles(inputs: StudyInputs, out_dir: str | Path) -> list[Path]:
         f"# atlas profiles of study {inputs.study.name!r} ({inputs.study.path.name}), year {inputs.study.year}",
         "# time: hour start, UTC; pu: output per unit of installed capacity (PV: of the AC rating), generator convention",
     ]
-    for tech in CAPACITY_TECHNOLOGIES:
+    # the technologies with a profile (wind has none unless the study gives a file)
+    techs = [t for t in CAPACITY_TECHNOLOGIES if getattr(m.profiles, t).source != "none"]
+    for tech in techs:
         header.append(f"# {tech}: {getattr(m.profiles, tech).model_dump_json()}")
     pv_spec = m.profiles.pv
     if isinstance(pv_spec, PvTmyProfile | PvDefaultProfile):
@@ -54,7 +56,7 @@ def export_profiles(inputs: StudyInputs, out_dir: str | Path) -> list[Path]:
     written = []
     for k, ps_id in enumerate(inputs.ps_ids):
         frames = []
-        for tech in CAPACITY_TECHNOLOGIES:
+        for tech in techs:
             prof = inputs.profiles[tech]
             series = prof[k] if prof.ndim == 2 else prof
             frames.append(
@@ -90,7 +92,7 @@ def export_profiles(inputs: StudyInputs, out_dir: str | Path) -> list[Path]:
             )
             written.append(write_text_atomic(out_dir / f"ev_{names[ps_id]}.csv", ev_text))
     first = inputs.ps_ids[0]
-    for tech in CAPACITY_TECHNOLOGIES:
+    for tech in techs:
         prof = inputs.profiles[tech]
         series = prof[0] if prof.ndim == 2 else prof
         title = f"{tech} at {first} ({getattr(m.profiles, tech).source}), {series.sum():.0f} full-load hours"

@@ -37,7 +37,7 @@ from atlas.analysis.stats import (
     monthly_boxes,
 )
 from atlas.conventions import TECHNOLOGIES, TECHNOLOGY_NAMES
-from atlas.engine.capability import DeviationSet, box_disc_set, ev_set
+from atlas.engine.capability import DeviationSet, bess_set, box_disc_set, ev_set, statcom_set
 from atlas.engine.compute import StudyInputs, der_specs
 from atlas.engine.envelope import yearly_envelope_pruned
 from atlas.present import figures as fg
@@ -678,10 +678,11 @@ def technology_views(inputs: StudyInputs, ps_id: str) -> list:
     Returns
     -------
     list of TechView
-        PV, CHP, biomass and hydro with their capability sets in p.u. of Sn at three
+        PV, CHP, biomass, hydro and wind with their capability sets in p.u. of Sn at three
         operating points (p0 = 1, 0.6, 0.2); EV with its V2G disc and charge-only segment at
-        the PS's peak charging power, in MW. Technologies absent in every scenario are left
-        out.
+        the PS's peak charging power, in MW; a battery's set (p.u. of its rating) full, half
+        charged and empty; a STATCOM's segment. Technologies absent in every scenario are
+        left out.
     """
     k = inputs.ps_index(ps_id)
     point = inputs.load[k]
@@ -702,6 +703,22 @@ def technology_views(inputs: StudyInputs, ps_id: str) -> list:
                 what = "V2G disc" if spec.kind == "ev_v2g" else "charge only (adds load)"
                 curves.append((f"{what}, at the peak charging {d:.2f} MW", dev, (0.0, 0.0)))
             unit = "MW"
+        elif tech == "bess":  # the set held for an hour at three states of energy
+            first = present[0]
+            hours_of_energy = first.energy_mwh / first.sn_mva  # E / Sn [h]
+            for label, share in (("full", 1.0), ("half charged", 0.5), ("empty", 0.0)):
+                dev = _first_polygon(
+                    bess_set(
+                        1.0, hours_of_energy, np.zeros(1), np.array([share * hours_of_energy]),
+                        *first.eta,
+                    )
+                )  # fmt: skip
+                curves.append((f"{label} ({hours_of_energy:g} h of energy)", dev, (0.0, 0.0)))
+            unit = "p.u. of Sn"
+        elif tech == "statcom":
+            dev = _first_polygon(statcom_set(1.0, 1))
+            curves.append(("-Sn <= q <= Sn, p = 0", dev, (0.0, 0.0)))
+            unit = "p.u. of Sn"
         else:
             params = present[0].params
             assert params is not None  # a box_disc group has parameters

@@ -97,8 +97,20 @@ DER_COLORS = {
     "biomass": "#4d9221",
     "hydro": "#2166ac",
     "ev": "#762a83",
+    "wind": "#35978f",
+    "bess": "#8c510a",
+    "statcom": "#4d4d4d",
 }
-DER_LABELS = {"pv": "PV", "chp": "CHP", "biomass": "biomass/biogas", "hydro": "hydro", "ev": "EV"}
+DER_LABELS = {
+    "pv": "PV",
+    "chp": "CHP",
+    "biomass": "biomass/biogas",
+    "hydro": "hydro",
+    "ev": "EV",
+    "wind": "wind",
+    "bess": "battery",
+    "statcom": "STATCOM",
+}
 #: The directions as the map names and explains them.
 DIRECTION_TEXT = {
     "p_up": ("upward P", "P up", "extra active injection available (the PS withdraws less)"),

@@ -21,13 +21,14 @@ from atlas.geo.layers import WGS84
 from atlas.inputs.study import (
     EvShapesProfile,
     FileProfile,
+    NoProfile,
     PolynomialProfile,
     PvDefaultProfile,
     PvPvgisProfile,
     PvTmyProfile,
     Study,
 )
-from atlas.inputs.tables import read_ev, read_profile, read_weights
+from atlas.inputs.tables import read_bess_schedule, read_ev, read_profile, read_weights
 from atlas.inputs.timeaxis import N_HOURS, hourly_axis
 from atlas.timeseries.ev import allocate_energy, charging_power, local_day_types, read_ev_shapes
 from atlas.timeseries.pv import PvSystem, Tmy, pv_clearsky, pv_pvgis, pv_tmy, read_tmy
@@ -72,10 +73,22 @@ def technology_sources(
     m = study.model
     shared: dict[str, np.ndarray] = {}
     per_ps: dict[str, PerPs] = {}
+    bess = m.profiles.bess
+    if bess.source == "file":  # per-unit schedules, shared or one per PS
+        ps_ids = [str(p) for p in geo.sites["ps_id"]]
+        schedule = read_bess_schedule(files["profiles.bess.file"], ps_ids, study.year)
+        if schedule.ndim == 1:
+            shared["bess"] = schedule
+        else:
+            per_ps["bess"] = InMemory(schedule)
+    else:  # idle: every battery held at its initial charge for flexibility
+        shared["bess"] = np.zeros(len(axis))
     for tech in CAPACITY_TECHNOLOGIES:
         spec = getattr(m.profiles, tech)
         if isinstance(spec, FileProfile):
             shared[tech] = read_profile(files[f"profiles.{tech}.file"])
+        elif tech == "wind":  # no built-in wind profile: a study with wind gives a file
+            shared[tech] = np.zeros(len(axis))
         elif tech == "pv":
             pv_lat, pv_lon = pv_sites(geo)
             source = PvSource(study, spec, files, pv_lat, pv_lon, tmy)
@@ -87,6 +100,99 @@ def technology_sources(
         else:
             shared[tech] = polynomial_profile(default_coefficients()[tech])
     return shared, per_ps
+
+
+def check_profiled(study: Study, capacity: pd.DataFrame, source: Path) -> None:
+    """Refuse capacity of a technology whose profile is ``none`` (wind, by default).
+
+    Parameters
+    ----------
+    study : Study
+    capacity : pandas.DataFrame
+        scenario, ps_id, technology, level, capacity_mw. [MW]
+    source : pathlib.Path
+        The file the capacity came from (the register, or the capacity table).
+
+    Raises
+    ------
+    AtlasInputError
+        Naming the first PS and scenario with such capacity, and the setting that gives the
+        profile.
+    """
+    for tech in CAPACITY_TECHNOLOGIES:
+        if not isinstance(getattr(study.model.profiles, tech), NoProfile):
+            continue
+        rows = capacity[(capacity["technology"] == tech) & (capacity["capacity_mw"] > 0)]
+        if len(rows):
+            first = rows.iloc[0]
+            raise AtlasInputError(
+                source,
+                "technology",
+                f"{tech} capacity ({float(first['capacity_mw']):g} MW under PS "
+                f"{first['ps_id']!r} in scenario {first['scenario']!r}) without a {tech} "
+                f'profile, expected [profiles.{tech}] source = "file" in the study file (a '
+                "CSV of 8760 per-unit values, column pu: the atlas ships no built-in one)",
+            )
+
+
+def check_batteries(
+    study: Study,
+    capacity: pd.DataFrame,
+    shared: dict[str, np.ndarray],
+    per_ps: dict[str, PerPs],
+    ps_ids: list[str],
+    source: Path,
+) -> None:
+    """Refuse a battery schedule that empties or overfills a battery, before any chunk runs.
+
+    Parameters
+    ----------
+    study : Study
+    capacity : pandas.DataFrame
+        With ``energy_mwh`` on bess rows. [MW], [MWh]
+    shared, per_ps : dict
+        The profiles of :func:`technology_sources` (``bess``: per-unit schedules).
+    ps_ids : list of str
+    source : pathlib.Path
+        The file the batteries came from (for a message about the schedule, the schedule's
+        file is named instead, when there is one).
+
+    Raises
+    ------
+    AtlasInputError
+        Naming the PS, the scenario, the battery group and the first hour (UTC).
+    """
+    from atlas.engine.capability import EnergyLimitError, battery_groups, bess_energy
+    from atlas.inputs.timeaxis import hourly_axis
+
+    rows = capacity[(capacity["technology"] == "bess") & (capacity["capacity_mw"] > 0)]
+    if rows.empty:
+        return
+    spec = study.model.profiles.bess
+    files = study.input_files()
+    where = files.get("profiles.bess.file", study.path)
+    position = {p: k for k, p in enumerate(ps_ids)}
+    energy = rows["energy_mwh"] if "energy_mwh" in rows else pd.Series(np.nan, index=rows.index)
+    table = rows.assign(energy_mwh=energy)
+    for (scenario, ps_id), group in table.groupby(["scenario", "ps_id"], sort=False):
+        k = position[ps_id]
+        pu = shared["bess"] if "bess" in shared else per_ps["bess"].take([k])[0]
+        pairs = list(zip(group["capacity_mw"], group["energy_mwh"], strict=True))
+        for sn, e_max in battery_groups([(float(a), float(b)) for a, b in pairs]):
+            try:
+                bess_energy(pu * sn, e_max, spec.e_init, spec.eta_charge, spec.eta_discharge)
+            except EnergyLimitError as exc:
+                stamp = hourly_axis(study.year)[exc.hour].strftime("%Y-%m-%dT%H:%M:%SZ")
+                raise AtlasInputError(
+                    where,
+                    f"ps_id {ps_id!r}, scenario {scenario!r}",
+                    f"the schedule of its {sn:g} MW / {e_max:g} MWh battery takes the state "
+                    f"of energy to {exc.energy_mwh:.6g} MWh by the end of the hour starting "
+                    f"{stamp}, "
+                    + ("below 0 (empty)" if exc.energy_mwh < 0 else f"above {e_max:g} MWh (full)")
+                    + f", expected a schedule the battery can follow from e_init = "
+                    f"{spec.e_init:g} ({source.name} gives the battery)",
+                ) from None
 
 
 def study_tmy(study: Study, files: dict[str, Path]) -> Tmy | None:

@@ -313,10 +313,11 @@ CASES += [
         "register-unknown-technology",
         2,
         [
-            "ders.csv:3: row 2, technology: 'wind', expected one of ['pv', 'chp', 'biomass', 'hydro', 'ev']"
+            "ders.csv:3: row 2, technology: 'tidal', expected one of ['pv', 'chp', 'biomass', "
+            "'hydro', 'wind', 'bess', 'statcom', 'ev']"
         ],
         register=True,
-        files=register_edit(",chp,", ",wind,"),
+        files=register_edit(",chp,", ",tidal,"),
     ),
     Case(
         "register-negative-capacity",
@@ -528,8 +529,8 @@ CASES += [
     Case(
         "capacity-unknown-technology",
         2,
-        ["capacity.csv:4: row 3, technology: 'wind' expected one of"],
-        edits={"capacity": cells("hydro", "wind")},
+        ["capacity.csv:4: row 3, technology: 'tidal' expected one of"],
+        edits={"capacity": cells("hydro", "tidal")},
     ),
     Case(
         "capacity-duplicate-key",
@@ -770,6 +771,62 @@ CASES += [
         ],
         register=True,
         files=register_edit("D4,,pv,6,LV,,,", "D4,,pv,6,LV,home,,"),
+    ),
+    Case(
+        "capacity-bess-without-energy",
+        2,
+        [
+            "capacity.csv:14: row 13, technology: a bess row without energy_mwh, expected the "
+            "battery's usable energy in a column energy_mwh"
+        ],
+        edits={"capacity": lambda t: t + "2030,S,bess,10,MV\n"},
+    ),
+    Case(
+        "capacity-energy-on-a-pv-row",
+        2,
+        [
+            "capacity.csv:2: row 1, energy_mwh: '5' on a 'pv' row, expected an energy only on "
+            "bess rows"
+        ],
+        edits={
+            "capacity": lambda t: t.replace("level\n", "level,energy_mwh\n", 1).replace(
+                "as-is,001,pv,4,MV\n", "as-is,001,pv,4,MV,5\n", 1
+            )
+        },
+    ),
+    Case(
+        "register-bess-energy-text",
+        2,
+        ["ders.csv:8: row 7, energy_kwh: got 'lots', expected a finite number >= 0"],
+        register=True,
+        files={
+            "ders.csv": REGISTER.replace("lat,lon\n", "lat,lon,energy_kwh\n", 1)
+            .replace("\n", ",\n")
+            .replace("energy_kwh,\n", "energy_kwh\n")
+            + "B1,,bess,2000,MV,,,45.462,9.152,lots\n"
+        },
+    ),
+    Case(
+        "bess-schedule-out-of-range",
+        2,
+        ["sched.csv:3: row 2, column pu: got 1.5, expected a finite number >= -1.0 and <= 1.0"],
+        toml=lambda t: t + '\n[profiles.bess]\nsource = "file"\nfile = "sched.csv"\n',
+        files={"sched.csv": "time,pu\n2030-01-01T00:00:00Z,0\n2030-01-01T01:00:00Z,1.5\n"},
+    ),
+    Case(
+        "bess-schedule-file-key-without-source",
+        2,
+        ["study.toml", "'file' is only read with source = 'file', not 'idle'"],
+        toml=lambda t: t + '\n[profiles.bess]\nfile = "sched.csv"\n',
+    ),
+    Case(
+        "wind-capacity-without-a-profile",
+        2,
+        [
+            "capacity.csv: technology: wind capacity (3 MW under PS 'S' in scenario '2030') "
+            "without a wind profile"
+        ],
+        edits={"capacity": lambda t: t + "2030,S,wind,3,MV\n"},
     ),
     Case(
         "register-truncated-gzip",

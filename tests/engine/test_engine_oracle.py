@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from atlas.engine.capability import box_disc_set, default_parameters, ev_set
+from atlas.conventions import TECHNOLOGIES
+from atlas.engine.capability import (
+    bess_energy,
+    bess_set,
+    box_disc_set,
+    default_parameters,
+    ev_set,
+    statcom_set,
+)
 from atlas.engine.envelope import DerGroup, ps_flexibility, shoelace_area
 from atlas.testing import bruteforce_extents, bruteforce_minkowski
 
@@ -95,7 +103,7 @@ def groups(draw):
     n_hours = 6
     out = []
     for _ in range(draw(st.integers(1, 6))):
-        kind = draw(st.sampled_from([*TECHS, "ev_v2g", "ev_charge"]))
+        kind = draw(st.sampled_from([*TECHS, "ev_v2g", "ev_charge", "bess", "statcom"]))
         values = draw(
             st.lists(
                 st.sampled_from([0.0, 1.0, 0.25, 0.5, 0.731, 0.999]) | st.floats(0, 1),
@@ -117,6 +125,21 @@ def groups(draw):
             )
             sn = draw(st.sampled_from([0.0, 0.42, 5.0, 27.0, 50.0]))
             out.append(DerGroup(kind, kind, box_disc_set(params, sn, arr)))
+        elif kind == "bess":  # a schedule the battery can follow, from the drawn values
+            sn = draw(st.sampled_from([0.0, 2.0, 10.0]))
+            energy = draw(st.sampled_from([0.5, 20.0]))
+            e, p0 = 0.5 * energy, []
+            for x in 2.0 * arr - 1.0:
+                p = min(max(x * sn, -(energy - e) / 0.95), 0.95 * e)
+                p0.append(p)
+                e = e - max(p, 0.0) / 0.95 + max(-p, 0.0) * 0.95
+            p0 = np.array(p0)
+            state = bess_energy(p0, energy)[:-1]
+            out.append(DerGroup("bess", kind, bess_set(sn, energy, p0, state)))
+        elif kind == "statcom":
+            sn = draw(st.sampled_from([0.0, 15.0]))
+            q0 = draw(st.sampled_from([0.0, 5.0, -15.0])) if sn else 0.0
+            out.append(DerGroup("statcom", kind, statcom_set(sn, n_hours, q0)))
         else:
             out.append(DerGroup("ev", kind, ev_set(20.0 * arr, v2g=kind == "ev_v2g")))
     return out
@@ -165,9 +188,7 @@ def test_figures_add_up(groups):
         ("q_down_mvar", "q_down"),
     ):
         assert_allclose(flex.figures[name], sum(getattr(g.sets, attr) for g in groups), atol=1e-12)
-        per_tech = sum(
-            flex.by_technology[f"{name}_{t}"] for t in ("pv", "chp", "biomass", "hydro", "ev")
-        )
+        per_tech = sum(flex.by_technology[f"{name}_{t}"] for t in TECHNOLOGIES)
         assert_allclose(flex.figures[name], per_tech, atol=1e-12)
         assert np.all(flex.figures[name] >= 0)
 

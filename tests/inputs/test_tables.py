@@ -248,7 +248,10 @@ def test_compressed_load(make_study, tiny):
 
 def test_capacity_values(tiny_inputs, tiny):
     cap = tiny_inputs.capacity
-    assert list(cap.columns) == ["scenario", "ps_id", "technology", "level", "capacity_mw"]
+    assert list(cap.columns) == [
+        "scenario", "ps_id", "technology", "level", "capacity_mw", "energy_mwh",
+    ]  # fmt: skip
+    assert cap["energy_mwh"].isna().all()  # no battery
     assert len(cap) == len(tiny.capacity_rows)
     for (s, p, t, lv, mw), row in zip(tiny.capacity_rows, cap.itertuples(), strict=True):
         assert (row.scenario, row.ps_id, row.technology, row.level) == (s, p, t, lv or "MV")
