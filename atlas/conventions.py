@@ -35,7 +35,9 @@ FIGURES: dict[str, str] = {
 }
 
 #: Technologies with a per-technology breakdown column in the outputs.
-TECHNOLOGIES: tuple[str, ...] = ("pv", "chp", "biomass", "hydro", "ev", "wind", "bess", "statcom")
+TECHNOLOGIES: tuple[str, ...] = (
+    "pv", "chp", "biomass", "hydro", "ev", "wind", "bess", "statcom", "oltc",
+)  # fmt: skip
 #: Readable names of the technologies, for figures and reports.
 TECHNOLOGY_NAMES: dict[str, str] = {
     "pv": "rooftop PV",
@@ -46,6 +48,7 @@ TECHNOLOGY_NAMES: dict[str, str] = {
     "wind": "wind",
     "bess": "battery storage",
     "statcom": "STATCOM",
+    "oltc": "tap changers (voltage-dependent load)",
 }
 
 #: Technologies with a per-unit profile whose capacity comes from the capacity table or the

@@ -51,7 +51,7 @@ from atlas.inputs.checks import raise_first_bad
 Views = dict[str, "Callable[[Run, Path], Any]"]
 
 #: Version of the run-folder format written into ``run.json`` (``format_version``).
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 #: File names of a run folder.
 RUN_JSON = "run.json"

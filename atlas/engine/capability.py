@@ -421,7 +421,7 @@ def ev_set(charging_mw: np.ndarray, v2g: bool, with_vertices: bool = True) -> De
     return DeviationSet(zero, d.copy(), zero.copy(), zero.copy(), vertices)
 
 
-GroupKind = Literal["box_disc", "ev_v2g", "ev_charge", "bess", "statcom"]
+GroupKind = Literal["box_disc", "ev_v2g", "ev_charge", "bess", "statcom", "oltc"]
 
 
 @dataclass(frozen=True)
@@ -451,6 +451,10 @@ class DerSpec:
         (:func:`bess_energy`). [MWh]
     eta : tuple of float
         A battery's charging and discharging efficiencies. [-]
+    q_series : numpy.ndarray or None
+        (n_hours,) the tap changers' gross reactive load Q_L (their ``series`` is P_L). [Mvar]
+    oltc : tuple of float or None
+        The tap changers' ``(dv_down, dv_up, kp, kq)``. [-]
     """
 
     technology: str
@@ -462,6 +466,8 @@ class DerSpec:
     energy_mwh: float = 0.0
     energy: np.ndarray | None = None
     eta: tuple[float, float] = (0.95, 0.95)
+    q_series: np.ndarray | None = None
+    oltc: tuple[float, float, float, float] | None = None
 
     def sets(self, hours: np.ndarray | None = None, with_vertices: bool = True) -> DeviationSet:
         """The group's deviation sets for ``hours`` (indices into the axis; default all)."""
@@ -477,6 +483,10 @@ class DerSpec:
             )
         if self.kind == "statcom":
             return statcom_set(self.sn_mva, len(series), with_vertices=with_vertices)
+        if self.kind == "oltc":
+            assert self.q_series is not None and self.oltc is not None
+            q_l = self.q_series if hours is None else self.q_series[hours]
+            return oltc_set(series, q_l, *self.oltc, with_vertices=with_vertices)
         return ev_set(series, v2g=self.kind == "ev_v2g", with_vertices=with_vertices)
 
     def enclosing_disc(self) -> tuple[np.ndarray, np.ndarray]:
@@ -501,6 +511,10 @@ class DerSpec:
             return -s, np.full_like(s, self.sn_mva)
         if self.kind == "statcom":
             return np.zeros_like(s), np.full_like(s, self.sn_mva)
+        if self.kind == "oltc":  # about the origin, through the farthest corner of its box
+            f = self.sets(with_vertices=False)
+            radius = np.hypot(np.maximum(f.p_up, f.p_down), np.maximum(f.q_up, f.q_down))
+            return np.zeros_like(s), radius
         if self.kind == "ev_v2g":
             return np.zeros_like(s), s
         return -0.5 * s, 0.5 * s

@@ -159,7 +159,37 @@ def der_specs(inputs: StudyInputs, scenario: str, ps_id: str) -> list[DerSpec]:
         if np.any(d > 0):
             specs.append(DerSpec("ev", kind.replace("_", "/"), kind, d))
     specs += storage_specs(inputs, k, [(t, mw, mwh) for t, _, mw, mwh in rows])
+    oltc = inputs.study.model.oltc
+    band = oltc.band(ps_id)
+    if band is not None:
+        # gross load: the measured point plus the reference scenario's DER production at
+        # its operating points, the same in every scenario (METHOD.md)
+        reference = inputs.study.scenarios[0]
+        gross_p = inputs.load[k, :, 0] + production(inputs, reference, ps_id)
+        specs.append(
+            DerSpec(
+                "oltc", "oltc", "oltc", gross_p, q_series=inputs.load[k, :, 1].copy(),
+                oltc=(band[0], band[1], oltc.kp, oltc.kq),
+            )
+        )  # fmt: skip
     return specs
+
+
+def production(inputs: StudyInputs, scenario: str, ps_id: str) -> np.ndarray:
+    """A PS's DER production at the operating points in one scenario: the generators'
+    p0(t) = profile(t) x Sn and the batteries' schedules (EV charging is in the measured
+    load, METHOD.md). [MW], generator convention, (8760,)."""
+    k = inputs.ps_index(ps_id)
+    rows = inputs.capacity_groups.get((scenario, ps_id), [])
+    total = np.zeros(N_HOURS)
+    for tech, _, mw, _ in rows:
+        if tech in CAPACITY_TECHNOLOGIES:
+            profile = inputs.profiles[tech]
+            total += (profile[k] if profile.ndim == 2 else profile) * mw
+    for spec in storage_specs(inputs, k, [(t, mw, mwh) for t, _, mw, mwh in rows]):
+        if spec.kind == "bess":
+            total += spec.series
+    return total
 
 
 def storage_specs(

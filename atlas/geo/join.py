@@ -381,7 +381,16 @@ def _join_register(
     # the columns the tables below read, not a copy of the whole register
     joined = register.loc[
         register["ps_id"] != "",
-        ["scenario", "ps_id", "technology", "level", "location", "v2g", "capacity_mw"],
+        [
+            "scenario",
+            "ps_id",
+            "technology",
+            "level",
+            "location",
+            "v2g",
+            "capacity_mw",
+            "energy_mwh",
+        ],
     ]
     capacity = capacity_from_register(joined, study.scenarios)
     capacity = _add_growth(capacity, stage, study, files)
@@ -461,9 +470,16 @@ def _add_growth(
             )
         )
     out = pd.concat(rows, ignore_index=True)
-    return out.groupby(["scenario", "ps_id", "technology", "level"], sort=True, as_index=False)[
-        "capacity_mw"
-    ].sum()
+    keys = ["scenario", "ps_id", "technology", "level"]
+    # batteries keep their rows (one per energy-per-MW group, capacity_from_register); growth
+    # adds only technologies with a profile
+    bess = out["technology"] == "bess"
+    summed = out[~bess].groupby(keys, sort=True, as_index=False)["capacity_mw"].sum()
+    summed["energy_mwh"] = np.nan
+    if not bess.any():
+        return summed
+    both = pd.concat([summed, out[bess][summed.columns]], ignore_index=True)
+    return both.sort_values(keys, kind="stable", ignore_index=True)
 
 
 def _csv_header(path: Path) -> list[str]:

@@ -434,6 +434,33 @@ class ChecksSection(_Strict):
         return value
 
 
+class OltcSection(_Strict):
+    """The PS's on-load tap changers over a voltage-dependent load (METHOD.md, "Beyond the
+    seed paper"; docs/method.md). Off unless a band is given."""
+
+    dv_down: float | None = Field(default=None, ge=0.0, lt=0.5)
+    dv_up: float | None = Field(default=None, ge=0.0, lt=0.5)
+    kp: float = Field(default=1.2, ge=0.0, le=10.0)
+    kq: float = Field(default=3.2, ge=0.0, le=10.0)
+    ps_ids: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _band(self):
+        if (self.dv_down is None) != (self.dv_up is None):
+            raise ValueError("give both dv_down and dv_up (the band below and above 1 p.u.)")
+        if self.ps_ids is not None and self.dv_down is None:
+            raise ValueError("'ps_ids' needs a band (dv_down and dv_up)")
+        return self
+
+    def band(self, ps_id: str) -> tuple[float, float] | None:
+        """``(dv_down, dv_up)`` of a PS, or None where its tap changers are not counted."""
+        if self.dv_down is None or self.dv_up is None:
+            return None
+        if self.ps_ids is not None and ps_id not in self.ps_ids:
+            return None
+        return self.dv_down, self.dv_up
+
+
 class EnvelopeSection(_Strict):
     concave_ratio: float = Field(default=0.2, gt=0.0, le=1.0)
 
@@ -453,6 +480,7 @@ class StudyModel(_Strict):
     scenarios: ScenariosSection
     ev: EvSection = EvSection()
     envelope: EnvelopeSection = EnvelopeSection()
+    oltc: OltcSection = OltcSection()
     screening: ScreeningSection = ScreeningSection()
     checks: ChecksSection = ChecksSection()
     areas: AreasSection = AreasSection()

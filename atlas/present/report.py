@@ -37,7 +37,14 @@ from atlas.analysis.stats import (
     monthly_boxes,
 )
 from atlas.conventions import TECHNOLOGIES, TECHNOLOGY_NAMES
-from atlas.engine.capability import DeviationSet, bess_set, box_disc_set, ev_set, statcom_set
+from atlas.engine.capability import (
+    DeviationSet,
+    bess_set,
+    box_disc_set,
+    ev_set,
+    oltc_set,
+    statcom_set,
+)
 from atlas.engine.compute import StudyInputs, der_specs
 from atlas.engine.envelope import yearly_envelope_pruned
 from atlas.present import figures as fg
@@ -719,6 +726,19 @@ def technology_views(inputs: StudyInputs, ps_id: str) -> list:
             dev = _first_polygon(statcom_set(1.0, 1))
             curves.append(("-Sn <= q <= Sn, p = 0", dev, (0.0, 0.0)))
             unit = "p.u. of Sn"
+        elif tech == "oltc":  # the set at the hours of the largest and smallest gross load
+            first = present[0]
+            assert first.q_series is not None and first.oltc is not None
+            for label, h in (
+                ("largest", int(np.argmax(first.series))),
+                ("smallest", int(np.argmin(first.series))),
+            ):
+                flex = oltc_set(first.series[h : h + 1], first.q_series[h : h + 1], *first.oltc)
+                curves.append(
+                    (f"at the {label} gross load, {first.series[h]:.1f} MW", _first_polygon(flex),
+                     (0.0, 0.0))
+                )  # fmt: skip
+            unit = "MW"
         else:
             params = present[0].params
             assert params is not None  # a box_disc group has parameters

@@ -176,4 +176,12 @@ def read_measured(path: Path, column: str = "pu", sn_mva: float | None = None) -
             f"{values[i]:g}{unit} is outside [0, 1] per unit (use --sn-mva for MW)",
             line=i + 2,
         )
+    given = int(np.isfinite(pu).sum())
+    if given <= DEGREE:  # a fifth-degree polynomial needs six values at least
+        raise AtlasInputError(
+            path,
+            column,
+            f"{given} values and {N_HOURS - given} empty cells, expected more than {DEGREE} "
+            "values to fit the polynomial (empty cells are gaps)",
+        )
     return pu

@@ -20,7 +20,7 @@ from atlas.engine.compute import (
 from atlas.inputs.timeaxis import hourly_axis
 from atlas.pipeline import load_inputs
 
-TECHS = ("pv", "chp", "biomass", "hydro", "ev", "wind", "bess", "statcom")
+TECHS = ("pv", "chp", "biomass", "hydro", "ev", "wind", "bess", "statcom", "oltc")
 FIGS = ("p_up_mw", "p_down_mw", "q_up_mvar", "q_down_mvar")
 Q_PV = math.sqrt(1 - 0.9**2)  # PV reactive limit per unit of Sn, cos phi 0.9 both ways
 Q_SYNC_INJECT = math.sqrt(1 - 0.8**2)  # synchronous machines: 0.6, cos phi 0.8 over-excited

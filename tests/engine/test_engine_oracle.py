@@ -17,6 +17,7 @@ from atlas.engine.capability import (
     box_disc_set,
     default_parameters,
     ev_set,
+    oltc_set,
     statcom_set,
 )
 from atlas.engine.envelope import DerGroup, ps_flexibility, shoelace_area
@@ -103,7 +104,7 @@ def groups(draw):
     n_hours = 6
     out = []
     for _ in range(draw(st.integers(1, 6))):
-        kind = draw(st.sampled_from([*TECHS, "ev_v2g", "ev_charge", "bess", "statcom"]))
+        kind = draw(st.sampled_from([*TECHS, "ev_v2g", "ev_charge", "bess", "statcom", "oltc"]))
         values = draw(
             st.lists(
                 st.sampled_from([0.0, 1.0, 0.25, 0.5, 0.731, 0.999]) | st.floats(0, 1),
@@ -140,6 +141,10 @@ def groups(draw):
             sn = draw(st.sampled_from([0.0, 15.0]))
             q0 = draw(st.sampled_from([0.0, 5.0, -15.0])) if sn else 0.0
             out.append(DerGroup("statcom", kind, statcom_set(sn, n_hours, q0)))
+        elif kind == "oltc":  # gross load from -40 (export) to 160 MW
+            q_l = draw(st.sampled_from([0.0, 30.0, -10.0])) * np.ones(n_hours)
+            k = draw(st.sampled_from([(1.0, 2.0), (1.5, 3.2), (0.0, 0.0)]))
+            out.append(DerGroup("oltc", kind, oltc_set(200.0 * arr - 40.0, q_l, 0.1, 0.05, *k)))
         else:
             out.append(DerGroup("ev", kind, ev_set(20.0 * arr, v2g=kind == "ev_v2g")))
     return out

@@ -162,3 +162,49 @@ def test_a_bess_row_without_energy(make_study):
     study = make_study(capacity=lambda t: t + "2030,S,bess,10,MV\n")
     with pytest.raises(AtlasInputError, match="a bess row without energy_mwh"):
         load_inputs(study)
+
+
+BOUNDARY = (
+    '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, '
+    '"geometry": {"type": "Polygon", "coordinates": [[[9.1, 45.39], [9.26, 45.39], '
+    "[9.26, 45.54], [9.1, 45.54], [9.1, 45.39]]]}}]}"
+)
+
+
+def test_batteries_and_a_statcom_from_the_register(make_study):
+    """Three batteries near PS 001 (Voronoi areas): two of 2 h (one in the as-is scenario
+    only), one of 4 h, and a STATCOM: the capacity table keeps one row per energy-per-MW
+    group, the engine one group each, and the STATCOM its segment."""
+    register = (
+        "der_id,technology,capacity_kw,energy_kwh,level,scenario,lat,lon\n"
+        "P1,pv,800,,MV,,45.461,9.151\n"
+        "B1,bess,2000,4000,MV,,45.462,9.152\n"
+        "B2,bess,1000,2000,MV,,45.462,9.150\n"
+        "B3,bess,1000,4000,MV,as-is,45.460,9.152\n"
+        "S1,statcom,5000,,MV,,45.463,9.151\n"
+    )
+    study = make_study(
+        toml=lambda t: t.replace(
+            'capacity = "capacity.csv"', 'ders = "ders.csv"\nboundary = "boundary.geojson"'
+        ),
+        capacity=False,
+        extra={"ders.csv": register, "boundary.geojson": BOUNDARY},
+    )
+    inputs = load_inputs(study)
+    cap = inputs.capacity
+    bess = cap[cap["technology"] == "bess"].sort_values(["scenario", "energy_mwh"])
+    rows = list(bess[["scenario", "ps_id", "capacity_mw", "energy_mwh"]].itertuples(index=False))
+    assert [tuple(r) for r in rows] == [
+        ("2030", "001", 3.0, 6.0),
+        ("as-is", "001", 1.0, 4.0),
+        ("as-is", "001", 3.0, 6.0),
+    ]
+    groups = {
+        s: sorted((x.sn_mva, x.energy_mwh) for x in der_specs(inputs, s, "001") if x.kind == "bess")
+        for s in ("as-is", "2030")
+    }
+    assert groups == {"as-is": [(1.0, 4.0), (3.0, 6.0)], "2030": [(3.0, 6.0)]}
+    statcom = [x for x in der_specs(inputs, "2030", "001") if x.kind == "statcom"]
+    assert [x.sn_mva for x in statcom] == [5.0]
+    flex = statcom[0].sets(with_vertices=False)
+    assert_allclose([flex.q_up[0], flex.q_down[0], flex.p_up[0]], [5.0, 5.0, 0.0])

@@ -428,3 +428,22 @@ def test_bad_tmy_files_are_named(tmp_path):
     short.write_text("\n".join(lines) + "\n")
     with pytest.raises(AtlasInputError, match=r"8759 distinct hours.*each of the 8760 hours once"):
         read_tmy(short)
+
+
+@pytest.mark.parametrize("given", [0, 5])
+def test_profiles_fit_of_a_series_with_too_few_values(tmp_path, given):
+    """All gaps, or five values for six coefficients: one line naming the file, no traceback."""
+    from click.testing import CliRunner
+
+    from atlas.cli import main
+
+    cells = ["0.5"] * given + [""] * (8760 - given)
+    (tmp_path / "m.csv").write_text("pu\n" + "\n".join(cells) + "\n")
+    result = CliRunner().invoke(
+        main, ["profiles", "fit", "chp", str(tmp_path / "m.csv"), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"error: {tmp_path / 'm.csv'}: pu: {given} values and {8760 - given} empty cells, "
+        "expected more than 5 values to fit the polynomial (empty cells are gaps)\n"
+    )
