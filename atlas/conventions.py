@@ -48,7 +48,7 @@ TECHNOLOGY_NAMES: dict[str, str] = {
     "wind": "wind",
     "bess": "battery storage",
     "statcom": "STATCOM",
-    "oltc": "tap changers (voltage-dependent load)",
+    "oltc": "tap changers",
 }
 
 #: Technologies with a per-unit profile whose capacity comes from the capacity table or the

@@ -229,6 +229,7 @@ def plot_capability(
     hulls: dict,
     title: str,
     path: Path,
+    basis: str = "CEI 0-16/0-21 parameters",
 ) -> Path:
     """Seed paper Fig. 3-6: a technology's capability curve and its flexibility at the PS.
 
@@ -250,6 +251,8 @@ def plot_capability(
         The cloud's hulls.
     title : str
     path : pathlib.Path
+    basis : str
+        What the capability set rests on, in the left panel's title.
     """
     fig = _figure(12, 5.6)
     left, right = fig.subplots(1, 2)
@@ -278,7 +281,7 @@ def plot_capability(
     left.set_aspect("equal", adjustable="datalim")
     left.set_xlabel(f"p [{curve_unit}] (generator convention: > 0 injected)")
     left.set_ylabel(f"q [{curve_unit.replace('MW', 'Mvar')}] (> 0 injected, over-excited)")
-    left.set_title(f"{technology}: capability set (CEI 0-16/0-21 parameters)")
+    left.set_title(f"{technology}: capability set ({basis})")
     left.grid(alpha=0.3)
     left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, frameon=False)
     _cloud(right, p_mw, q_mvar, hulls)

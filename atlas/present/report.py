@@ -249,6 +249,7 @@ def ps_figures(data: RunFigureData, k: int, folder: Path, level: str) -> list[Pa
                 hulls,
                 f"{label}: {view.technology}",
                 folder / f"fig03_capability_{view.key}.png",
+                basis=CAPABILITY_BASIS.get(view.key, CAPABILITY_BASIS["pv"]),
             )
         )
     written.append(
@@ -670,6 +671,16 @@ def _caption(stem: str) -> str:
         if stem == key or ("{" in key and stem.startswith(prefix)):
             return f"{paper}: {what} ({stem})"
     return stem
+
+
+#: What each technology's capability set rests on, for its figure's title.
+CAPABILITY_BASIS = {
+    "pv": "CEI 0-16/0-21 parameters",
+    "ev": "the seed paper's EV model",
+    "bess": "rating, energy, schedule",
+    "statcom": "rating",
+    "oltc": "band and load exponents",
+}
 
 
 def _first_polygon(deviation: DeviationSet) -> np.ndarray:
