@@ -138,6 +138,8 @@ class StudyPlan:
     timings_s : dict
     warnings : list of Finding
         Plausibility findings the study accepts (:mod:`atlas.inputs.plausibility`).
+    what_if : dict or None
+        ``{"scenario", "base", "additions"}`` of a what-if scenario (:func:`with_what_if`).
     """
 
     study: Study
@@ -153,6 +155,7 @@ class StudyPlan:
     geo: GeoStage | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
     warnings: list[Finding] = field(default_factory=list)
+    what_if: dict | None = None
 
     @property
     def ps_ids(self) -> list[str]:
@@ -210,11 +213,15 @@ class StudyPlan:
         )
 
 
-def plan_study(study: Study | str | Path, client: Any = None) -> StudyPlan:
+def plan_study(
+    study: Study | str | Path, client: Any = None, add: list[str] | None = None
+) -> StudyPlan:
     """Read and check a study's inputs, keeping per-PS hourly series for later chunks.
 
     ``client``, a dask.distributed Client, joins a register on its cluster when the study
-    asks for it (``[areas] join = "dask"``, :mod:`atlas.geo.dask_join`).
+    asks for it (``[areas] join = "dask"``, :mod:`atlas.geo.dask_join`). ``add``, what-if
+    additions (``atlas run --add``, :mod:`atlas.inputs.whatif`), replaces the study file's
+    ``[scenarios] what_if``; either makes a what-if scenario (:func:`with_what_if`).
 
     Raises
     ------
@@ -263,7 +270,7 @@ def plan_study(study: Study | str | Path, client: Any = None) -> StudyPlan:
         study, capacity, shared, per_ps, list(ps_ids),
         files.get("inputs.ders") or files["inputs.capacity"],
     )  # fmt: skip
-    return StudyPlan(
+    plan = StudyPlan(
         study=study,
         substations=substations_table(geo),
         capacity=capacity,
@@ -281,6 +288,82 @@ def plan_study(study: Study | str | Path, client: Any = None) -> StudyPlan:
         geo=geo,
         timings_s={"read": time.perf_counter() - t0},
         warnings=warnings,
+    )
+    texts = add if add else study.model.scenarios.what_if
+    if not texts:
+        return plan
+    return with_what_if(plan, texts, "--add" if add else "scenarios.what_if")
+
+
+def with_what_if(plan: StudyPlan, texts: list[str], where: str) -> StudyPlan:
+    """The plan with one more scenario: the last listed, plus the additions.
+
+    The new scenario, ``<base>+<addition>+...``, has the base's capacity with the added
+    resources, the base's EV charging and V2G shares, and the same load; the study's
+    scenarios list it last (the map and the report keep colouring by the base,
+    :attr:`atlas.runfolder.Run.default_scenario`).
+
+    Parameters
+    ----------
+    plan : StudyPlan
+    texts : list of str
+        ``PS:technology=RATING[/ENERGY]`` each (:func:`atlas.inputs.whatif.parse_addition`).
+    where : str
+        Where the additions were given, for messages (``--add``, ``scenarios.what_if``).
+
+    Raises
+    ------
+    AtlasInputError
+        An addition that cannot be read, at an unknown PS, a battery schedule it cannot
+        follow, or a what-if name already a scenario.
+    """
+    from atlas.inputs.whatif import parse_addition, what_if_name
+
+    study = plan.study
+    try:
+        additions = [parse_addition(t) for t in texts]
+    except ValueError as exc:
+        raise AtlasInputError(study.path, where, str(exc)) from None
+    ps_ids = plan.ps_ids
+    for a in additions:
+        if a.ps_id not in ps_ids:
+            shown = ", ".join(ps_ids[:20]) + (" ..." if len(ps_ids) > 20 else "")
+            raise AtlasInputError(
+                study.path, where, f"{a.text!r}: unknown ps_id {a.ps_id!r}, expected one of {shown}"
+            )
+    base = study.scenarios[-1]
+    name = what_if_name(base, additions)
+    if name in study.scenarios:
+        raise AtlasInputError(study.path, where, f"the what-if {name!r} is already a scenario")
+    model = study.model
+    scenarios = model.scenarios.model_copy(update={"names": [*study.scenarios, name]})
+    new_study = Study(study.path, model.model_copy(update={"scenarios": scenarios}))
+    base_rows = plan.capacity[plan.capacity["scenario"] == base].assign(scenario=name)
+    added = pd.DataFrame(
+        {
+            "scenario": name,
+            "ps_id": [a.ps_id for a in additions],
+            "technology": [a.technology for a in additions],
+            "level": [a.level for a in additions],
+            "capacity_mw": [a.capacity_mw for a in additions],
+            "energy_mwh": [np.nan if a.energy_mwh is None else a.energy_mwh for a in additions],
+        }
+    )
+    capacity = pd.concat([plan.capacity, base_rows, added], ignore_index=True)
+    check_batteries(
+        new_study, capacity[capacity["scenario"] == name], plan.shared_profiles,
+        plan.per_ps_profiles, ps_ids, study.path,
+    )  # fmt: skip
+    ev = replace(
+        plan.ev, scenarios=[*plan.ev.scenarios, name], aliases={**plan.ev.aliases, name: base}
+    )
+    return replace(
+        plan,
+        study=new_study,
+        capacity=capacity,
+        ev=ev,
+        v2g_share={**plan.v2g_share, name: plan.v2g_share[base]},
+        what_if={"scenario": name, "base": base, "additions": [a.text for a in additions]},
     )
 
 

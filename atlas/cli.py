@@ -210,6 +210,15 @@ def validate(study_file: Path) -> None:
     metavar="PS_ID",
     help="Draw figures only for this PS (repeat for several; default every PS).",
 )
+@click.option(
+    "--add",
+    "add",
+    multiple=True,
+    metavar="PS:TECH=RATING[/ENERGY]",
+    help="What-if: a resource added at a PS, e.g. SUD:bess=10MW/20MWh or SUD:statcom=15Mvar "
+    "(repeat for several). One more scenario, the last listed plus these, screened beside "
+    "it; replaces the study file's [scenarios] what_if.",
+)
 @_user_errors
 def run(
     config: Path | None,
@@ -223,6 +232,7 @@ def run(
     figures: str,
     webmap: str,
     figures_for: tuple[str, ...],
+    add: tuple[str, ...],
 ) -> None:
     """Run a study and write its outputs (default: the embedded Milan demo into ./outputs).
 
@@ -248,6 +258,7 @@ def run(
         chunk_size=chunk_size,
         engine=engine,
         scheduler=scheduler,
+        add=list(add) or None,
     )
     files = [*result.manifest["outputs"], "run.json"]
     click.echo(f"wrote {len(files)} files to {out_dir} in {time.perf_counter() - t0:.1f} s:")

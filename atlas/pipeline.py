@@ -37,6 +37,7 @@ from atlas.batch import (
     plan_study,
     release_memory,
     run_chunks,
+    with_what_if,
 )
 from atlas.engine.compute import VALUE_COLUMNS, StudyInputs
 from atlas.errors import AtlasInputError
@@ -148,6 +149,7 @@ def run_study(
     chunk_size: int = CHUNK_SIZE,
     engine: str = "processes",
     scheduler: str | None = None,
+    add: list[str] | None = None,
 ) -> Run:
     """Run a study: every PS's hourly flexibility, envelopes, statistics and screening.
 
@@ -187,6 +189,10 @@ def run_study(
         Where the chunks run (:func:`atlas.batch.make_engine`).
     scheduler : str, optional
         A dask.distributed scheduler's address (implies ``engine="dask"``).
+    add : list of str, optional
+        What-if additions, ``"SUD:bess=10MW/20MWh"`` (:mod:`atlas.inputs.whatif`): one more
+        scenario, the last listed plus them (replacing the study file's
+        ``[scenarios] what_if``).
 
     Returns
     -------
@@ -201,7 +207,10 @@ def run_study(
         elif isinstance(study, StudyPlan):
             plan = study
         else:  # a dask register join ([areas] join = "dask") uses the engine's cluster
-            plan = plan_study(study, getattr(runner, "client", None))
+            plan = plan_study(study, getattr(runner, "client", None), add=add)
+            add = None
+        if add:  # inputs or a plan already read: the what-if on top
+            plan = with_what_if(plan, add, "--add")
         return _run_plan(
             plan, out, made_here, runner, t_start, formats=formats, progress=progress,
             workers=workers, figures=figures, figures_for=figures_for, webmap=webmap,
@@ -301,6 +310,7 @@ def _run_plan(
         manifest["settings"] |= {"screening": settings, "figures": figures, "map": webmap}
         manifest["settings"]["formats"] = sorted(set(formats))
         manifest["overrides"] = given
+        manifest["what_if"] = plan.what_if
         manifest["summary"] = summary
         manifest["warnings"] = [w.as_dict() for w in plan.warnings + _load_warnings(plan, results)]
         pngs = {p: paths for r in results for p, paths in r.figures.items()}

@@ -510,6 +510,15 @@ class Run:
         return list(self.manifest["scenarios"])
 
     @property
+    def default_scenario(self) -> str:
+        """The scenario the map and the report show first: the last listed, or the base of
+        a what-if scenario (``run.json``'s ``what_if``), which comes after it."""
+        what_if = self.manifest.get("what_if")
+        if isinstance(what_if, dict) and what_if.get("base") in self.scenarios:
+            return str(what_if["base"])
+        return self.scenarios[-1]
+
+    @property
     def ps_ids(self) -> list[str]:
         return list(self.substations["ps_id"])
 

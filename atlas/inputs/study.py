@@ -321,6 +321,16 @@ class ProfilesSection(_Strict):
 
 class ScenariosSection(_Strict):
     names: list[str] = Field(min_length=1)
+    what_if: list[str] = []
+
+    @field_validator("what_if")
+    @classmethod
+    def _additions(cls, value: list[str]) -> list[str]:
+        from atlas.inputs.whatif import parse_addition
+
+        for text in value:
+            parse_addition(text)  # a ValueError saying what is expected
+        return value
 
     @field_validator("names", mode="before")
     @classmethod

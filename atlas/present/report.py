@@ -646,7 +646,7 @@ def write_report(run: Run, folder: Path) -> Path:
         year,
         {ps: [folder / rel for rel in rels] for ps, rels in run.figures.items()},
         folder,
-        run.scenarios[-1],
+        run.default_scenario,
         data_credits(run.manifest),
     )
     return write_text_atomic(folder / "report.html", page)

@@ -309,8 +309,9 @@ class MapData:
     register: pd.DataFrame | None
 
 
-def choose_scenario(scenarios: list[str], scenario: str | None) -> str:
-    """The scenario the map colours by: the one asked for, or the last of the run.
+def choose_scenario(scenarios: list[str], scenario: str | None, default: str | None = None) -> str:
+    """The scenario the map colours by: the one asked for, else ``default`` (the run's
+    :attr:`~atlas.runfolder.Run.default_scenario`), else the last of the run.
 
     Raises
     ------
@@ -318,7 +319,7 @@ def choose_scenario(scenarios: list[str], scenario: str | None) -> str:
         ``scenario`` is not one of the run's (named as the ``--scenario`` option).
     """
     if scenario is None:
-        return scenarios[-1]
+        return default if default in scenarios else scenarios[-1]
     if scenario not in scenarios:
         raise AtlasInputError(
             None, "--scenario", f"{scenario!r} is not in the run, expected one of {scenarios}"
@@ -337,7 +338,7 @@ def map_data(run: Run, scenario: str | None = None) -> tuple[MapData, str]:
     """
     import shapely
 
-    chosen = choose_scenario(run.scenarios, scenario)
+    chosen = choose_scenario(run.scenarios, scenario, run.default_scenario)
     sites = run.substations.assign(area_km2=np.nan, ders=np.nan)
     areas = None
     if run.areas is not None:

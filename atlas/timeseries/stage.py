@@ -6,7 +6,7 @@ notebook.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
@@ -300,6 +300,8 @@ class EvSource:
     working: np.ndarray | None = None
     shapes: Any = None
     arrays: dict[str, np.ndarray] | None = None
+    #: Scenarios whose charging is another's: ``{what-if scenario: its base}``.
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def subset(self, index) -> EvSource:
         """The source of the PS at ``index`` only (a chunk's share, to send to a worker)."""
@@ -313,11 +315,14 @@ class EvSource:
     def take(self, index) -> dict[str, np.ndarray]:
         out = {}
         for s in self.scenarios:
+            src = self.aliases.get(s, s)
             if self.arrays is not None:
-                out[s] = self.arrays[s][index]
-            elif self.energy is not None and s in self.energy:
+                out[s] = self.arrays[src][index]
+            elif self.energy is not None and src in self.energy:
                 assert self.hour is not None and self.working is not None
-                out[s] = charging_power(self.energy[s][index], self.hour, self.working, self.shapes)
+                out[s] = charging_power(
+                    self.energy[src][index], self.hour, self.working, self.shapes
+                )
             else:
                 n = len(np.arange(self.n_ps)[index])
                 out[s] = np.zeros((n, len(EV_LOCATIONS), N_HOURS))
