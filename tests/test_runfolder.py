@@ -23,6 +23,7 @@ from atlas.cli import main
 from atlas.errors import AtlasInputError
 from atlas.pipeline import run_study, save_run, screen_run
 from atlas.runfolder import (
+    FORMAT_VERSION,
     REGISTER_SCHEMA,
     Run,
     Staging,
@@ -163,7 +164,7 @@ def test_a_newer_format_is_refused(saved, tmp_path):
     manifest = json.loads((folder / "run.json").read_text())
     manifest["format_version"] = 99
     (tmp_path / "run.json").write_text(json.dumps(manifest))
-    with pytest.raises(AtlasInputError, match="got 99, expected 2"):
+    with pytest.raises(AtlasInputError, match=f"got 99, expected {FORMAT_VERSION}"):
         Run.load(tmp_path)
 
 
