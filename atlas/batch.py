@@ -292,10 +292,14 @@ def plan_study(
     texts = add if add else study.model.scenarios.what_if
     if not texts:
         return plan
-    return with_what_if(plan, texts, "--add" if add else "scenarios.what_if")
+    if add:
+        return with_what_if(plan, texts, "--add")
+    return with_what_if(plan, texts, "scenarios.what_if", study.model.scenarios.what_if_name)
 
 
-def with_what_if(plan: StudyPlan, texts: list[str], where: str) -> StudyPlan:
+def with_what_if(
+    plan: StudyPlan, texts: list[str], where: str, name: str | None = None
+) -> StudyPlan:
     """The plan with one more scenario: the last listed, plus the additions.
 
     The new scenario, ``<base>+<addition>+...``, has the base's capacity with the added
@@ -310,6 +314,9 @@ def with_what_if(plan: StudyPlan, texts: list[str], where: str) -> StudyPlan:
         ``PS:technology=RATING[/ENERGY]`` each (:func:`atlas.inputs.whatif.parse_addition`).
     where : str
         Where the additions were given, for messages (``--add``, ``scenarios.what_if``).
+    name : str, optional
+        The new scenario's name (``[scenarios] what_if_name``; default
+        :func:`atlas.inputs.whatif.what_if_name`).
 
     Raises
     ------
@@ -332,7 +339,7 @@ def with_what_if(plan: StudyPlan, texts: list[str], where: str) -> StudyPlan:
                 study.path, where, f"{a.text!r}: unknown ps_id {a.ps_id!r}, expected one of {shown}"
             )
     base = study.scenarios[-1]
-    name = what_if_name(base, additions)
+    name = name or what_if_name(base, additions)
     if name in study.scenarios:
         raise AtlasInputError(study.path, where, f"the what-if {name!r} is already a scenario")
     model = study.model

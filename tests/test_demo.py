@@ -100,7 +100,7 @@ def test_demo_envelopes_complete(demo):
     inputs, result = demo
     env = result.envelopes
     n_ps = len(inputs.ps_ids)
-    assert (env["kind"] == "year").sum() == 2 * n_ps
+    assert (env["kind"] == "year").sum() == len(inputs.study.scenarios) * n_ps  # 2030+storage too
     assert (env["kind"] == "cloud_convex").sum() == n_ps
     # the yearly envelope of each scenario contains every measured PS point
     for row in env[env["kind"] == "year"].itertuples():
@@ -120,3 +120,18 @@ def test_pv_is_computed_at_each_service_area_centroid(demo):
     np.testing.assert_allclose(lat, want.y, atol=1e-9)
     np.testing.assert_allclose(lon, want.x, atol=1e-9)
     assert inputs.profiles["pv"].shape == (len(inputs.ps_ids), 8760)
+
+
+def test_demo_storage_what_if(demo):
+    """The documented what-if: 2030 plus PS Sud's 10 MW / 20 MWh battery and 15 Mvar STATCOM
+    (geodata/demo_milan/README.md), its capacity 2030's with those two rows."""
+    inputs, _ = demo
+    assert inputs.study.scenarios == ["as-is", "2030", "2030+storage"]
+    cap = inputs.capacity
+    base = cap[cap["scenario"] == "2030"].drop(columns="scenario").reset_index(drop=True)
+    what = cap[cap["scenario"] == "2030+storage"].drop(columns="scenario").reset_index(drop=True)
+    added = what.iloc[len(base) :]
+    assert what.iloc[: len(base)].equals(base)
+    rows = sorted(added[["ps_id", "technology", "capacity_mw"]].itertuples(index=False))
+    assert [tuple(r) for r in rows] == [("SUD", "bess", 10.0), ("SUD", "statcom", 15.0)]
+    assert added.loc[added["technology"] == "bess", "energy_mwh"].tolist() == [20.0]

@@ -322,6 +322,16 @@ class ProfilesSection(_Strict):
 class ScenariosSection(_Strict):
     names: list[str] = Field(min_length=1)
     what_if: list[str] = []
+    what_if_name: str | None = None
+
+    @field_validator("what_if_name")
+    @classmethod
+    def _what_if_name(cls, value: str | None) -> str | None:
+        if value is not None:
+            if not value.strip():
+                raise ValueError("what_if_name must not be empty")
+            _printable(value, "scenario name", MAX_ID_CHARS)
+        return value
 
     @field_validator("what_if")
     @classmethod

@@ -691,6 +691,11 @@ energy_mwh = {{ "2030" = {ev_energy} }}
 
 [scenarios]
 names = [{scenarios}]
+# SYNTHETIC what-if (README.md): PS Sud's 2030 upward active flexibility is 9.47 MW firm,
+# just short of the 10 MW threshold: an idle 10 MW / 20 MWh battery and a 15 Mvar STATCOM
+# at its MV busbar, screened beside 2030 as "2030+storage"
+what_if = ["SUD:bess=10MW/20MWh", "SUD:statcom=15Mvar"]
+what_if_name = "2030+storage"
 """
 
 
