@@ -210,6 +210,7 @@ class StudyPlan:
             geo=self.geo if whole else None,
             timings_s=dict(self.timings_s),
             warnings=list(self.warnings),
+            what_if=self.what_if,
         )
 
 

@@ -132,6 +132,7 @@ def plan_from_inputs(inputs: StudyInputs) -> StudyPlan:
         geo=inputs.geo,
         timings_s=dict(inputs.timings_s),
         warnings=list(inputs.warnings),
+        what_if=inputs.what_if,
     )
 
 

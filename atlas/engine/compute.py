@@ -74,6 +74,9 @@ class StudyInputs:
         Seconds spent reading. [s]
     warnings : list of Finding
         Plausibility findings the study accepts (:mod:`atlas.inputs.plausibility`).
+    what_if : dict or None
+        ``{"scenario", "base", "additions"}`` of a what-if scenario
+        (:func:`atlas.batch.with_what_if`).
     """
 
     study: Study
@@ -89,6 +92,7 @@ class StudyInputs:
     geo: GeoStage | None
     timings_s: dict[str, float] = field(default_factory=dict)
     warnings: list = field(default_factory=list)
+    what_if: dict | None = None
 
     @property
     def ps_ids(self) -> list[str]:

@@ -172,8 +172,8 @@ def test_clicking_a_ps_opens_a_popup_with_its_numbers(browser, demo, demo_page_f
         sud = screening[screening["ps_id"] == "SUD"].set_index(["scenario", "direction"])
         for d in ("p_up", "p_down", "q_up", "q_down"):
             rows = pop.locator(f'tr[data-fig="{d}"]')
-            assert rows.count() == 2  # 2030 first, then as-is
-            for k, scenario in enumerate(("2030", "as-is")):
+            assert rows.count() == 3  # 2030 first, then as-is and 2030+storage
+            for k, scenario in enumerate(("2030", "as-is", "2030+storage")):
                 cells = rows.nth(k).locator("td").all_inner_texts()
                 want = sud.loc[(scenario, d)]
                 assert cells[1] == f"{want['firm']:.2f}" and cells[2] == f"{want['mean']:.2f}"
@@ -181,7 +181,7 @@ def test_clicking_a_ps_opens_a_popup_with_its_numbers(browser, demo, demo_page_f
                 assert cells[-1].startswith("meets" if want["meets"] else "no")
         caps = pop.locator("table").first.locator("tr").nth(2).locator("td").all_inner_texts()
         assert caps[:3] == ["2030", "16.00", "29.00"]  # PV and CHP, the seed paper's (MW)
-        assert pop.locator("svg.atlas-env polygon").count() == 4  # two hulls, two envelopes
+        assert pop.locator("svg.atlas-env polygon").count() == 5  # two hulls, three envelopes
         assert pop.locator("svg.atlas-heat rect").count() >= 4 * 288
         assert errors == []
     assert blocked == []

@@ -35,8 +35,9 @@ def test_every_figure_of_the_list_for_ps_sud(demo_all):
     names = {p.stem for p in folder.glob("*.png")}
     expected = {k for k in FIGURES if "{" not in k}
     expected |= {"fig12_day_09-04"}
-    # the technologies under PS Sud in the demo: PV, CHP, hydro (no biomass) and EV in 2030
-    expected |= {f"fig03_capability_{t}" for t in ("pv", "chp", "hydro", "ev")}
+    # the technologies under PS Sud in the demo: PV, CHP, hydro (no biomass) and EV in 2030,
+    # the battery and the STATCOM of its what-if 2030+storage
+    expected |= {f"fig03_capability_{t}" for t in ("pv", "chp", "hydro", "ev", "bess", "statcom")}
     assert names == expected
     for png in folder.glob("*.png"):
         width, height = _png_size(png)

@@ -112,14 +112,16 @@ def test_default_layer_is_the_last_scenarios_upward_active_power(offline_html):
     data = page_data(offline_html)
     assert data["scenario"] == "2030" and data["default_layer"] == "2030|p_up"
     keys = [layer["key"] for layer in data["layers"]]
-    assert keys == [f"2030|{d}" for d in DIRS] + [f"as-is|{d}" for d in DIRS]
+    # the chosen scenario (the what-if's base), then the others in study order
+    order = ("2030", "as-is", "2030+storage")
+    assert keys == [f"{s}|{d}" for s in order for d in DIRS]
     assert data["heat"]["scenario"] == "2030"
     # the layer control lists them as radio buttons (base layers), in that order
     block = offline_html.split("base_layers : {", 1)[1].split("}", 1)[0]
     names = [json.loads(k) for k in re.findall(r'("(?:[^"\\]|\\.)*") : atlas_layer_', block)]
     assert [re.sub("<[^>]+>", "", n) for n in names] == [
         f"{s} · {w} {pq} [{u}]"
-        for s in ("2030", "as-is")
+        for s in order
         for w, pq, u in (
             ("upward", "P", "MW"),
             ("downward", "P", "MW"),
@@ -245,6 +247,7 @@ def test_envelope_rings_span_each_ps_box(demo, offline_html):
         ("cloud_concave", "as-is"),
         ("cloud_convex", "as-is"),
         ("year", "2030"),
+        ("year", "2030+storage"),
         ("year", "as-is"),
     ]
     flat = np.concatenate([r[2] for r in item["r"]])
