@@ -20,6 +20,16 @@ from atlas.pipeline import load_inputs, run_study
 FIGS = ["p_up_mw", "p_down_mw", "q_up_mvar", "q_down_mvar"]
 
 
+def with_energy(rows: str):
+    """An edit of the tiny capacity table: an empty energy_mwh column, then ``rows``."""
+
+    def edit(text: str) -> str:
+        text = text.replace("capacity_mw,level\n", "capacity_mw,level,energy_mwh\n")
+        return text.replace("\n", ",\n").replace("energy_mwh,\n", "energy_mwh\n") + rows
+
+    return edit
+
+
 def _column(values: np.ndarray, s: int, name: str) -> np.ndarray:
     return values[s, VALUE_COLUMNS.index(name)]
 
@@ -97,12 +107,7 @@ def test_a_battery_in_the_register_and_its_schedule(make_study, tmp_path, tiny):
     ).to_csv(index=False)
     study = make_study(
         toml=lambda t: t + '\n[profiles.bess]\nsource = "file"\nfile = "sched.csv"\ne_init = 0.6\n',
-        capacity=lambda t: (
-            t.replace("capacity_mw,level\n", "capacity_mw,level,energy_mwh\n")
-            .replace("\n", ",\n")
-            .replace("energy_mwh,\n", "energy_mwh\n")
-            + "2030,001,bess,4,MV,8\n2030,001,bess,2,LV,8\n2030,N,statcom,5,MV,\n"
-        ),
+        capacity=with_energy("2030,001,bess,4,MV,8\n2030,001,bess,2,LV,8\n2030,N,statcom,5,MV,\n"),
         extra={"sched.csv": schedule},
     )
     inputs = load_inputs(study)
@@ -126,12 +131,7 @@ def test_a_schedule_that_empties_the_battery_names_the_ps_and_hour(make_study):
     """Discharging at full power from half charge empties a 1 h battery within the hour."""
     study = make_study(
         toml=lambda t: t + '\n[profiles.bess]\nsource = "file"\nfile = "sched.csv"\n',
-        capacity=lambda t: (
-            t.replace("capacity_mw,level\n", "capacity_mw,level,energy_mwh\n")
-            .replace("\n", ",\n")
-            .replace("energy_mwh,\n", "energy_mwh\n")
-            + "2030,S,bess,10,MV,10\n"
-        ),
+        capacity=with_energy("2030,S,bess,10,MV,10\n"),
         extra={"sched.csv": "time,pu\n" + "".join(f"{t},1\n" for t in _stamps())},
     )
     with pytest.raises(AtlasInputError) as info:
