@@ -73,31 +73,29 @@ def parse_addition(text: str) -> Addition:
         raise ValueError(
             f"{raw!r}: unknown technology {tech!r}, expected one of {list(INSTALLED_TECHNOLOGIES)}"
         )
-    unit = match["punit"].lower()
-    if unit not in POWER_UNITS:
-        raise ValueError(f"{raw!r}: unit {match['punit']!r}, expected one of MW, kW, MVA, Mvar")
-    try:
-        power = float(match["power"]) * POWER_UNITS[unit]
-    except ValueError:
-        raise ValueError(f"{raw!r}: {match['power']!r} is not a number, {expected}") from None
-    if not power > 0 or power == float("inf"):
-        raise ValueError(f"{raw!r}: the rating must be a finite number > 0")
+    power = _quantity(raw, match["power"], match["punit"], POWER_UNITS, "rating")
     energy = None
     if match["energy"] is not None:
         if tech != "bess":
             raise ValueError(f"{raw!r}: an energy is only given for bess")
-        eunit = match["eunit"].lower()
-        if eunit not in ENERGY_UNITS:
-            raise ValueError(f"{raw!r}: energy unit {match['eunit']!r}, expected MWh or kWh")
-        try:
-            energy = float(match["energy"]) * ENERGY_UNITS[eunit]
-        except ValueError:
-            raise ValueError(f"{raw!r}: {match['energy']!r} is not a number") from None
-        if not energy > 0 or energy == float("inf"):
-            raise ValueError(f"{raw!r}: the energy must be a finite number > 0")
+        energy = _quantity(raw, match["energy"], match["eunit"], ENERGY_UNITS, "energy")
     elif tech == "bess":
         raise ValueError(f"{raw!r}: a battery needs its energy, e.g. SUD:bess=10MW/20MWh")
     return Addition(raw, match["ps"].strip(), tech, power, energy)
+
+
+def _quantity(raw: str, number: str, unit: str, units: dict[str, float], what: str) -> float:
+    """``number`` in ``unit`` converted by ``units`` (MW or MWh), finite and > 0."""
+    if unit.lower() not in units:
+        names = {"rating": "MW, kW, MVA or Mvar", "energy": "MWh or kWh"}[what]
+        raise ValueError(f"{raw!r}: {what} unit {unit!r}, expected {names}")
+    try:
+        value = float(number) * units[unit.lower()]
+    except ValueError:
+        raise ValueError(f"{raw!r}: {number!r} is not a number") from None
+    if not 0.0 < value < float("inf"):
+        raise ValueError(f"{raw!r}: the {what} must be a finite number > 0")
+    return value
 
 
 def what_if_name(base: str, additions: list[Addition]) -> str:

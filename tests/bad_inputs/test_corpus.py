@@ -226,6 +226,20 @@ def lines_without(pick):
     return lambda t: "".join(ln for i, ln in enumerate(t.splitlines(True)) if not pick(i, ln))
 
 
+def boundary_of(box: tuple[float, float, float, float], keep: bool = False) -> str:
+    """A boundary GeoJSON of the square (lon0, lat0, lon1, lat1), after BOUNDARY's
+    polygon if ``keep``."""
+    x0, y0, x1, y1 = box
+    ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
+    square = {
+        "type": "Feature",
+        "properties": {},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+    kept = BOUNDARY["features"] if keep else []
+    return json.dumps({**BOUNDARY, "features": [*kept, square]})
+
+
 def register_edit(old: str, new: str) -> dict[str, str]:
     assert old in REGISTER, old
     return {"ders.csv": REGISTER.replace(old, new)}
@@ -677,63 +691,14 @@ CASES += [
         2,
         ["boundary.geojson: polygon 2: ", "km from the nearest substation of "],
         register=True,
-        files={
-            "boundary.geojson": json.dumps(
-                {
-                    **BOUNDARY,
-                    "features": [
-                        *BOUNDARY["features"],
-                        {
-                            "type": "Feature",
-                            "properties": {},
-                            "geometry": {
-                                "type": "Polygon",
-                                "coordinates": [
-                                    [
-                                        [12.4, 41.8],
-                                        [12.6, 41.8],
-                                        [12.6, 41.95],
-                                        [12.4, 41.95],
-                                        [12.4, 41.8],
-                                    ]
-                                ],
-                            },
-                        },
-                    ],
-                }
-            )
-        },
+        files={"boundary.geojson": boundary_of((12.4, 41.8, 12.6, 41.95), keep=True)},
     ),
     Case(
         "boundary-a-tiny-square-around-one-substation",
         2,
         ["boundary.geojson: 2 of 3 service areas are empty and none of the 6 installations of "],
         register=True,
-        files={
-            "boundary.geojson": json.dumps(
-                {
-                    **BOUNDARY,
-                    "features": [
-                        {
-                            "type": "Feature",
-                            "properties": {},
-                            "geometry": {
-                                "type": "Polygon",
-                                "coordinates": [
-                                    [
-                                        [9.1899, 45.4199],
-                                        [9.1901, 45.4199],
-                                        [9.1901, 45.4201],
-                                        [9.1899, 45.4201],
-                                        [9.1899, 45.4199],
-                                    ]
-                                ],
-                            },
-                        }
-                    ],
-                }
-            )
-        },
+        files={"boundary.geojson": boundary_of((9.1899, 45.4199, 9.1901, 45.4201))},
     ),
     Case(
         "growth-weights-text-value",
