@@ -413,8 +413,9 @@ def _finite_list(values: np.ndarray, decimals: int | None = None) -> list:
 def scale_t(values, vmin: float, vmax: float, k: float) -> np.ndarray:
     """Position of values on the colour scale, 0 at vmin and 1 at vmax.
 
-    t = (f(v) - f(vmin)) / (f(vmax) - f(vmin)) with f(v) = log(1 + v / k), clipped to [0, 1];
-    0 everywhere when vmax <= vmin. The page's script computes the same.
+    t = (f(v) - f(vmin)) / (f(vmax) - f(vmin)) with f(v) = log(1 + max(v, 0) / k), clipped
+    to [0, 1]; 0 everywhere when f(vmax) <= f(vmin) (vmax <= vmin, or vmax <= 0). The page's
+    script computes the same.
 
     Parameters
     ----------
@@ -437,7 +438,10 @@ def scale_t(values, vmin: float, vmax: float, k: float) -> np.ndarray:
     def f(x):
         return np.log1p(np.maximum(x, 0.0) / k)
 
-    return np.clip((f(v) - f(vmin)) / (f(vmax) - f(vmin)), 0.0, 1.0)
+    span = f(vmax) - f(vmin)
+    if not span > 0:  # a scale of values at or below zero: all at the bottom
+        return np.zeros_like(v)
+    return np.clip((f(v) - f(vmin)) / span, 0.0, 1.0)
 
 
 def color_scale(values: np.ndarray) -> dict:
@@ -467,7 +471,11 @@ def color_scale(values: np.ndarray) -> dict:
         ticks.append((vmax, 1.0, f"{vmax:.2f}"))
         lo = max(vmin, k)
         cands = []
-        for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(vmax)) + 1):
+        # no round values on a scale of values at or below zero (all take the bottom colour)
+        decades = (
+            range(math.floor(math.log10(lo)), math.ceil(math.log10(vmax)) + 1) if vmax > 0 else ()
+        )
+        for e in decades:
             for rank, m in enumerate((1, 5, 2)):
                 c = float(f"{m}e{e}")
                 if vmin < c < vmax:
@@ -580,6 +588,60 @@ def layer_specs(files: MapData, scenario: str, values: dict) -> list[dict]:
                     "scales": {m: color_scale(v[m]) for m in ("firm", "mean")},
                 }
             )
+    return layers + gain_layers(files, values)
+
+
+def what_if_pair(files: MapData) -> tuple[str, str] | None:
+    """The run's what-if scenario and its base (``run.json``'s ``what_if``), when the run
+    has both; else None."""
+    what_if = files.manifest.get("what_if")
+    if not isinstance(what_if, dict):
+        return None
+    added, base = what_if.get("scenario"), what_if.get("base")
+    if added in files.scenarios and base in files.scenarios and added != base:
+        return str(added), str(base)
+    return None
+
+
+def gain_layers(files: MapData, values: dict) -> list[dict]:
+    """The layers that colour by what a what-if scenario adds: its figures minus its base's.
+
+    One layer per direction, after every scenario's own layers; none without a what-if. A
+    PS's gain is the difference of the two rounded figures the page carries (so the page
+    computes the same from its rows); a PS without a screening row in either scenario has
+    no value. The outline and the legend's count are the what-if's (which PS meet the
+    threshold with the additions).
+
+    Returns
+    -------
+    list of dict
+        As :func:`layer_specs`, with ``key`` ``"scenario|direction|gain"`` and ``base`` (the
+        scenario the gain is measured from). [MW] or [Mvar]
+    """
+    pair = what_if_pair(files)
+    if pair is None:
+        return []
+    added, base = pair
+    scr = files.screening
+    layers = []
+    for d, (_, unit) in DIRECTIONS.items():
+        rows = scr[(scr["scenario"] == added) & (scr["direction"] == d)]
+        if rows.empty or not (scr["scenario"] == base).any():
+            continue
+        gain = {m: values[(added, d)][m] - values[(base, d)][m] for m in ("firm", "mean")}
+        layers.append(
+            {
+                "key": f"{added}|{d}|gain",
+                "scenario": added,
+                "base": base,
+                "direction": d,
+                "unit": unit,
+                "threshold": float(rows["threshold"].iloc[0]),
+                "availability": float(rows["availability"].iloc[0]),
+                "n_meets": int(rows["meets"].sum()),
+                "scales": {m: color_scale(gain[m]) for m in ("firm", "mean")},
+            }
+        )
     return layers
 
 
@@ -1113,12 +1175,12 @@ var {{ this.get_name() }} = {{ this.core.get_name() }}.{{ this.factory }}({{ thi
 
 
 def _layer_name(layer: dict, directions: dict) -> str:
-    """The layer control's label (HTML: the scenario name escaped)."""
+    """The layer control's label (HTML: the scenario names escaped)."""
     d = directions[layer["direction"]]
-    return (
-        f"{html.escape(layer['scenario'])} · {d['label']} "
-        f'<span class="atlas-unit">[{layer["unit"]}]</span>'
-    )
+    what = html.escape(layer["scenario"])
+    if "base" in layer:
+        what = f"gain of {what} over {html.escape(layer['base'])}"
+    return f'{what} · {d["label"]} <span class="atlas-unit">[{layer["unit"]}]</span>'
 
 
 def page_code() -> tuple[str, str]:

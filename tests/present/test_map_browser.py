@@ -113,8 +113,9 @@ def test_switching_layers_changes_what_shows(browser, demo, demo_page_file, scre
     context, blocked = browser
     with open_page(context, demo_page_file) as (page, errors):
         before = _fills(page)
-        page.get_by_text("2030 · downward P").click()
-        assert page.get_by_label("2030 · downward P").is_checked()
+        # exact: "gain of 2030+storage over 2030 · downward P" contains it too
+        page.get_by_text("2030 · downward P [MW]", exact=True).click()
+        assert page.get_by_label("2030 · downward P [MW]", exact=True).is_checked()
         after = _fills(page)
         assert len(after) == 30 and after != before
         top, bottom = _extremes(screening, "2030", "p_down", "firm")
@@ -157,6 +158,27 @@ def test_switching_layers_changes_what_shows(browser, demo, demo_page_file, scre
         )
         page.wait_for_function(f"n => ({total})() === n", arg=n_hydro, timeout=5000)
         assert page.evaluate(total) == n_hydro  # clusters' counts + single markers
+        assert errors == []
+    assert blocked == []
+
+
+def test_a_gain_layer_colours_by_what_the_what_if_adds(browser, demo, demo_page_file, screening):
+    context, blocked = browser
+    with open_page(context, demo_page_file) as (page, errors):
+        page.get_by_text("gain of 2030+storage over 2030 · upward Q").click()
+        fills = _fills(page)
+        # the what-if adds a STATCOM and a battery at PS Sud only: top colour there, bottom
+        # elsewhere (no gain)
+        assert fills["SUD"] == COLORS[-1]
+        assert {fills[p] for p in fills if p != "SUD"} == {COLORS[0]}
+        legend = page.inner_text(".atlas-legend")
+        assert "gain of 2030+storage over 2030" in legend and "25.00" in legend
+        # the tooltip gives base, what-if and gain
+        page.locator('path.atlas-area[data-ps="SUD"]').dispatch_event("mouseover")
+        tip = page.locator(".atlas-tip").inner_text()
+        sud = screening[screening["ps_id"] == "SUD"].set_index(["scenario", "direction"])
+        base, added = sud.loc[("2030", "q_up"), "firm"], sud.loc[("2030+storage", "q_up"), "firm"]
+        assert f"{base:.2f} \u2192 {added:.2f} Mvar (+{added - base:.2f})" in tip
         assert errors == []
     assert blocked == []
 

@@ -114,21 +114,22 @@ def test_default_layer_is_the_last_scenarios_upward_active_power(offline_html):
     keys = [layer["key"] for layer in data["layers"]]
     # the chosen scenario (the what-if's base), then the others in study order
     order = ("2030", "as-is", "2030+storage")
-    assert keys == [f"{s}|{d}" for s in order for d in DIRS]
+    # then the what-if's gain over its base, per direction
+    gains = [f"2030+storage|{d}|gain" for d in DIRS]
+    assert keys == [f"{s}|{d}" for s in order for d in DIRS] + gains
     assert data["heat"]["scenario"] == "2030"
     # the layer control lists them as radio buttons (base layers), in that order
     block = offline_html.split("base_layers : {", 1)[1].split("}", 1)[0]
     names = [json.loads(k) for k in re.findall(r'("(?:[^"\\]|\\.)*") : atlas_layer_', block)]
-    assert [re.sub("<[^>]+>", "", n) for n in names] == [
-        f"{s} · {w} {pq} [{u}]"
-        for s in order
-        for w, pq, u in (
-            ("upward", "P", "MW"),
-            ("downward", "P", "MW"),
-            ("upward", "Q", "Mvar"),
-            ("downward", "Q", "Mvar"),
-        )
+    labels = [
+        ("upward", "P", "MW"),
+        ("downward", "P", "MW"),
+        ("upward", "Q", "Mvar"),
+        ("downward", "Q", "Mvar"),
     ]
+    assert [re.sub("<[^>]+>", "", n) for n in names] == [
+        f"{s} · {w} {pq} [{u}]" for s in order for w, pq, u in labels
+    ] + [f"gain of 2030+storage over 2030 · {w} {pq} [{u}]" for w, pq, u in labels]
 
 
 def test_scenario_argument_chooses_the_colours_and_heatmaps(demo):
@@ -141,6 +142,8 @@ def test_scenario_argument_chooses_the_colours_and_heatmaps(demo):
 def test_colour_scale_ends_are_the_datas_min_and_max(offline_html, screening):
     data = page_data(offline_html)
     for layer in data["layers"]:
+        if "base" in layer:
+            continue  # test_gain_layers_colour_by_the_what_ifs_increase
         rows = screening[
             (screening["scenario"] == layer["scenario"])
             & (screening["direction"] == layer["direction"])
@@ -165,6 +168,50 @@ def test_colour_scale_ends_are_the_datas_min_and_max(offline_html, screening):
         assert layer["unit"] == ("MW" if layer["direction"].startswith("p") else "Mvar")
         assert layer["threshold"] == 10.0
         assert layer["n_meets"] == int(rows["meets"].sum())
+
+
+def test_gain_layers_colour_by_the_what_ifs_increase(offline_html, screening):
+    data = page_data(offline_html)
+    gains = [layer for layer in data["layers"] if "base" in layer]
+    assert [(g["scenario"], g["base"], g["direction"]) for g in gains] == [
+        ("2030+storage", "2030", d) for d in DIRS
+    ]
+    wide = screening.pivot_table(
+        index=["direction", "ps_id"], columns="scenario", values=["firm", "mean", "meets"]
+    )
+    for layer in gains:
+        d = layer["direction"]
+        for metric in ("firm", "mean"):
+            gain = (wide[(metric, "2030+storage")] - wide[(metric, "2030")]).loc[d]
+            s = layer["scales"][metric]
+            assert s["vmin"] == pytest.approx(gain.min(), abs=2e-4)
+            assert s["vmax"] == pytest.approx(gain.max(), abs=2e-4)
+        # the demo's what-if adds resources at PS Sud only: a gain there, none elsewhere
+        firm = (wide[("firm", "2030+storage")] - wide[("firm", "2030")]).loc[d]
+        assert firm.drop("SUD").abs().max() < 1e-9
+        assert firm["SUD"] == pytest.approx({"p_up": 9.5, "p_down": 10.0}.get(d, 25.0), abs=1e-4)
+        assert layer["scales"]["firm"]["vmax"] == pytest.approx(firm["SUD"], abs=1e-4)
+        # outlines and the legend's count are the what-if's
+        assert layer["n_meets"] == int(wide[("meets", "2030+storage")].loc[d].sum())
+        assert layer["threshold"] == 10.0
+
+
+def test_gain_scale_of_values_at_or_below_zero():
+    # every value takes the bottom colour; the ends are still the data's, no round values
+    s = color_scale(np.array([-2.0, -1.0]))
+    assert (s["vmin"], s["vmax"]) == (-2.0, -1.0)
+    assert [t[2] for t in s["ticks"]] == ["-2.00", "-1.00"]
+    assert scale_t(np.array([-2.0, -1.0]), -2.0, -1.0, s["k"]).tolist() == [0.0, 0.0]
+
+
+def test_no_gain_layers_without_a_what_if(demo, tmp_path):
+    run_dir = copy_run(demo, tmp_path / "run")
+    manifest = json.loads((run_dir / "run.json").read_text())
+    del manifest["what_if"]
+    (run_dir / "run.json").write_text(json.dumps(manifest))
+    data = page_data(render_map(build(run_dir, offline=True)))
+    assert not any("base" in layer for layer in data["layers"])
+    assert len(data["layers"]) == 12
 
 
 def test_colour_scale_by_hand():

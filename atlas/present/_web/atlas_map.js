@@ -33,15 +33,23 @@ function atlasInit(map, dataId) {
   function scaleT(s, v) {
     if (!(s.vmax > s.vmin)) return 0;
     var f = function (x) { return Math.log1p(Math.max(x, 0) / s.k); };
-    return Math.min(1, Math.max(0, (f(v) - f(s.vmin)) / (f(s.vmax) - f(s.vmin))));
+    var span = f(s.vmax) - f(s.vmin);
+    if (!(span > 0)) return 0;
+    return Math.min(1, Math.max(0, (f(v) - f(s.vmin)) / span));
   }
   function row(i, key) {
     var l = byKey[key];
     return l ? D.fig.data[l.scenario][l.direction][i] : null;
   }
+  // a gain layer (l.base set) colours by the what-if's figure minus its base's, as the
+  // page carries them (webmap.gain_layers computes the same for the scale)
   function value(i, key, metric) {
-    var r = row(i, key);
-    return r ? r[col[metric || A.metric]] : null;
+    var r = row(i, key), l = byKey[key], c = col[metric || A.metric];
+    if (!r) return null;
+    if (!l.base) return r[c];
+    var b = D.fig.data[l.base][l.direction][i];
+    if (!b || r[c] === null || b[c] === null) return null;
+    return r[c] - b[c];
   }
   function meets(i, key) { var r = row(i, key || A.key); return !!(r && r[col.meets] === 1); }
   function fill(i) {
@@ -74,12 +82,28 @@ function atlasInit(map, dataId) {
     var l = byKey[A.key];
     var h = ["<div class=\"atlas-tip\">" + psTitle(i) + "<br>" + esc(l.scenario) +
              ": firm / mean, verdict at " + num(l.availability * 100, 0) + " % of hours<table>"];
+    if (l.base) return gainTip(i, l);
     dirs.forEach(function (d) {
       var k = l.scenario + "|" + d, r = row(i, k), u = D.directions[d].unit;
       if (!r) return;
       h.push("<tr><td>" + D.directions[d].label + "</td><td>" + num(r[col.firm]) + " / " +
              num(r[col.mean]) + " " + u + "</td><td>" + (r[col.meets] === 1 ?
              "<b style=\"color:" + D.meets_color + "\">meets</b>" : "") + "</td></tr>");
+    });
+    return h.join("") + "</table></div>";
+  }
+
+  function gainTip(i, l) {
+    var h = ["<div class=\"atlas-tip\">" + psTitle(i) + "<br>" + esc(l.base) + " \u2192 " +
+             esc(l.scenario) + ": firm value (gain)<table>"];
+    dirs.forEach(function (d) {
+      var k = l.scenario + "|" + d, r = row(i, k), u = D.directions[d].unit;
+      var b = D.fig.data[l.base][d][i];
+      if (!r || !b) return;
+      h.push("<tr><td>" + D.directions[d].label + "</td><td>" + num(b[col.firm]) + " \u2192 " +
+             num(r[col.firm]) + " " + u + " (+" + num(r[col.firm] - b[col.firm]) + ")</td><td>" +
+             (r[col.meets] === 1 ? "<b style=\"color:" + D.meets_color + "\">meets</b>" : "") +
+             "</td></tr>");
     });
     return h.join("") + "</table></div>";
   }
@@ -380,7 +404,12 @@ function atlasInit(map, dataId) {
     var l = byKey[A.key], d = D.directions[l.direction], s = l.scales[A.metric];
     var what = A.metric === "firm" ?
       "firm value (reached in \u2265 " + num(l.availability * 100, 0) + " % of hours)" : "mean over the year";
-    var h = ["<div class=\"t\">" + esc(l.scenario) + " \u00b7 " + d.label + ": " + what + " [" + l.unit + "]</div>",
+    var title = esc(l.scenario);
+    if (l.base) {
+      title = "gain of " + esc(l.scenario) + " over " + esc(l.base);
+      what = "increase of the " + (A.metric === "firm" ? "firm value" : "mean");
+    }
+    var h = ["<div class=\"t\">" + title + " \u00b7 " + d.label + ": " + what + " [" + l.unit + "]</div>",
              "<div class=\"s\">" + d.text + "</div>"];
     if (s.vmin === null) return h.join("") + "<div>no data</div>";
     var stops = D.colors.map(function (c, k) { return c + " " + (k / (D.colors.length - 1) * 100).toFixed(1) + "%"; });
@@ -392,7 +421,9 @@ function atlasInit(map, dataId) {
              "\" style=\"left:" + (t[1] * 100).toFixed(1) + "%\">" + t[2] + "</span>");
     });
     var thr = l.threshold, note;
-    if (thr >= s.vmin && thr <= s.vmax) {
+    if (l.base) {  // the threshold is on the figure, not on its gain
+      note = "outlines: the PS that meet the threshold in " + esc(l.scenario);
+    } else if (thr >= s.vmin && thr <= s.vmax) {
       h.push("<b class=\"thr\" style=\"left:" + (scaleT(s, thr) * 100).toFixed(1) + "%\"></b>");
       note = "orange mark: threshold " + num(thr, 0) + " " + l.unit;
     } else {
