@@ -70,6 +70,8 @@ SUBSTATIONS_SCHEMA = {
     "lat": "float",
     "lon": "float",
     "rated_mva": "float",
+    "oltc_dv_down": "float",
+    "oltc_dv_up": "float",
 }
 CAPACITY_SCHEMA = {
     "scenario": "text",
@@ -1211,7 +1213,8 @@ def new_manifest(study, input_files: dict[str, Path], parameters: dict) -> dict[
 
 def substations_table(geo) -> pd.DataFrame:
     """The PS of the geodata stage in study order (:data:`SUBSTATIONS_SCHEMA`): ps_id, name,
-    lat, lon of the site (WGS84) [deg], rated_mva [MVA]."""
+    lat, lon of the site (WGS84) [deg], rated_mva [MVA], oltc_dv_down, oltc_dv_up (the tap
+    changers' band counted, from ``[oltc]`` or the substation table; empty where none). [p.u.]"""
     from atlas.geo.layers import WGS84
 
     sites = geo.sites.to_crs(WGS84)
@@ -1222,6 +1225,8 @@ def substations_table(geo) -> pd.DataFrame:
             "lat": sites.geometry.y.to_numpy(),
             "lon": sites.geometry.x.to_numpy(),
             "rated_mva": sites["rated_mva"].to_numpy(dtype=float),
+            "oltc_dv_down": sites["oltc_dv_down"].to_numpy(dtype=float),
+            "oltc_dv_up": sites["oltc_dv_up"].to_numpy(dtype=float),
         }
     )
     return conform(table, SUBSTATIONS_SCHEMA)

@@ -164,8 +164,9 @@ def der_specs(inputs: StudyInputs, scenario: str, ps_id: str) -> list[DerSpec]:
             specs.append(DerSpec("ev", kind.replace("_", "/"), kind, d))
     specs += storage_specs(inputs, k, [(t, mw, mwh) for t, _, mw, mwh in rows])
     oltc = inputs.study.model.oltc
-    band = oltc.band(ps_id)
-    if band is not None:
+    subs = inputs.substations
+    band = (float(subs["oltc_dv_down"].iat[k]), float(subs["oltc_dv_up"].iat[k]))
+    if not np.isnan(band[0]):  # the PS's band ([oltc] or its substation row, geo.join)
         # gross load: the measured point plus the reference scenario's DER production at
         # its operating points, the same in every scenario (METHOD.md)
         reference = inputs.study.scenarios[0]

@@ -45,7 +45,7 @@ from atlas.inputs.checks import (
 )
 from atlas.inputs.plausibility import Finding, boundary_findings, register_findings, settle
 from atlas.inputs.study import Study
-from atlas.inputs.tables import read_substations, read_weights
+from atlas.inputs.tables import OLTC_COLUMNS, oltc_band_columns, read_substations, read_weights
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -142,17 +142,19 @@ def read_sites(path: Path, id_column: str = "ps_id") -> gpd.GeoDataFrame:
 
     Polygons (an OpenStreetMap ``power=substation`` export, say) are taken at their
     centroid, computed in the layer's local UTM zone. ``id_column`` names the column used as
-    ``ps_id``; ``name`` and ``rated_mva`` are optional.
+    ``ps_id``; ``name``, ``rated_mva`` and the tap changers' band ``oltc_dv_down``,
+    ``oltc_dv_up`` (:func:`atlas.inputs.tables.oltc_band_columns`) are optional.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        ps_id (str), name (str), rated_mva [MVA, NaN if absent], point geometry in WGS84.
+        ps_id (str), name (str), rated_mva [MVA, NaN if absent], oltc_dv_down, oltc_dv_up
+        [p.u., NaN where not given], point geometry in WGS84.
     """
     if path.name.lower().endswith((".csv", ".csv.gz")) and id_column == "ps_id":
         table = read_substations(path)
         return gpd.GeoDataFrame(
-            table[["ps_id", "name", "rated_mva"]],
+            table[["ps_id", "name", "rated_mva", *OLTC_COLUMNS]],
             geometry=gpd.points_from_xy(table["lon"], table["lat"]),
             crs=WGS84,
         )
@@ -190,11 +192,14 @@ def read_sites(path: Path, id_column: str = "ps_id") -> gpd.GeoDataFrame:
     name = gdf["name"].astype("string").fillna("") if "name" in gdf.columns else ids
     check_text(ids, path, id_column, MAX_ID_CHARS, is_csv=False)
     check_text(name, path, "name", MAX_NAME_CHARS, is_csv=False)
+    dv_down, dv_up = oltc_band_columns(gdf, path, is_csv=False)
     out = gpd.GeoDataFrame(
         {
             "ps_id": ids.astype(str).to_numpy(),
             "name": name.astype(str).to_numpy(),
             "rated_mva": rated.to_numpy(dtype=float),
+            "oltc_dv_down": dv_down,
+            "oltc_dv_up": dv_up,
         },
         geometry=geoms.to_numpy(),
         crs=gdf.crs,
@@ -259,6 +264,11 @@ def build_geodata(
     m = study.model
     opts = m.areas
     sites = read_sites(files["inputs.substations"], opts.substation_id)
+    sites["oltc_dv_down"], sites["oltc_dv_up"] = m.oltc.bands(
+        sites["ps_id"].tolist(),
+        sites["oltc_dv_down"].to_numpy(dtype=float),
+        sites["oltc_dv_up"].to_numpy(dtype=float),
+    )
     layers = [sites]
     boundary_gdf = None
     if "inputs.boundary" in files:

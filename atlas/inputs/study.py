@@ -13,6 +13,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from atlas.conventions import (
@@ -473,12 +474,38 @@ class OltcSection(_Strict):
         return self
 
     def band(self, ps_id: str) -> tuple[float, float] | None:
-        """``(dv_down, dv_up)`` of a PS, or None where its tap changers are not counted."""
+        """``(dv_down, dv_up)`` of a PS by this section, or None where it counts no tap
+        changers there."""
         if self.dv_down is None or self.dv_up is None:
             return None
         if self.ps_ids is not None and ps_id not in self.ps_ids:
             return None
         return self.dv_down, self.dv_up
+
+    def bands(
+        self, ps_ids: list[str], dv_down: np.ndarray, dv_up: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each PS's band: the substation table's own (columns ``oltc_dv_down``,
+        ``oltc_dv_up``) where it gives one, else this section's (:meth:`band`).
+
+        Parameters
+        ----------
+        ps_ids : list of str
+        dv_down, dv_up : numpy.ndarray
+            (n_ps,) the table's bands, NaN where it gives none. [p.u.]
+
+        Returns
+        -------
+        dv_down, dv_up : numpy.ndarray
+            (n_ps,) NaN where no tap changer is counted. [p.u.]
+        """
+        down = np.array(dv_down, dtype=float)
+        up = np.array(dv_up, dtype=float)
+        for k, ps_id in enumerate(ps_ids):
+            band = self.band(ps_id)
+            if band is not None and np.isnan(down[k]):
+                down[k], up[k] = band
+        return down, up
 
 
 class EnvelopeSection(_Strict):

@@ -29,9 +29,83 @@ from atlas.inputs.checks import (
     raise_first_bad,
     read_csv_table,
     record_label,
+    shown,
     unknown_ps,
 )
 from atlas.inputs.timeaxis import N_HOURS, hourly_axis
+
+#: Optional substation columns: each PS's tap-changer band below and above 1 p.u. [p.u.]
+OLTC_COLUMNS = ("oltc_dv_down", "oltc_dv_up")
+
+
+def oltc_band_columns(
+    df: pd.DataFrame, path: Path, is_csv: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """The per-PS tap-changer bands of a substation table (optional columns
+    ``oltc_dv_down``, ``oltc_dv_up``).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The substations as read, rows in file order (CSV text or a layer's attributes).
+    path : pathlib.Path
+        The file, for messages.
+    is_csv : bool
+        Whether rows are CSV rows (messages give their line).
+
+    Returns
+    -------
+    dv_down, dv_up : numpy.ndarray
+        (n_rows,) the band below and above 1 p.u.; NaN in both where a row leaves both
+        empty (or the table has neither column). [p.u.]
+
+    Raises
+    ------
+    AtlasInputError
+        One column without the other; the first row whose value is not a number in
+        [0, 0.5), or that gives one end of the band without the other.
+    """
+    given = [c for c in OLTC_COLUMNS if c in df.columns]
+    if not given:
+        return np.full(len(df), np.nan), np.full(len(df), np.nan)
+    if len(given) == 1:
+        other = next(c for c in OLTC_COLUMNS if c not in given)
+        raise AtlasInputError(
+            path,
+            "header",
+            f"column {given[0]!r} without {other!r}, expected both ends of the tap "
+            "changers' band (below and above 1 p.u.) or neither",
+        )
+    ends = []
+    for col in OLTC_COLUMNS:
+        cells = df[col]
+        text = cells.astype("string").str.strip()
+        empty = (text.isna() | (text == "")).to_numpy(dtype=bool)
+        values = np.array(float_values(cells), dtype=float)  # a copy: empty cells become NaN
+        with np.errstate(invalid="ignore"):
+            bad = ~empty & ~(np.isfinite(values) & (values >= 0.0) & (values < 0.5))
+        raise_first_bad(
+            bad,
+            path,
+            f"column {col}",
+            partial(_band_problem, cells),
+            is_csv=is_csv,
+        )
+        values[empty] = np.nan
+        ends.append(values)
+    down, up = ends
+    raise_first_bad(
+        np.isnan(down) != np.isnan(up),
+        path,
+        "oltc_dv_down, oltc_dv_up",
+        "one end of the tap changers' band, expected both or neither",
+        is_csv=is_csv,
+    )
+    return down, up
+
+
+def _band_problem(cells: pd.Series, i: int) -> str:
+    return f"got {shown(cells.iloc[i])}, expected the band's end in [0, 0.5) p.u. or empty"
 
 
 def read_substations(path: Path) -> pd.DataFrame:
@@ -40,13 +114,15 @@ def read_substations(path: Path) -> pd.DataFrame:
     Parameters
     ----------
     path : pathlib.Path
-        CSV with columns ``ps_id, name, lat, lon, rated_mva`` (WGS84 degrees, MVA). Vector
-        layers are read by :func:`atlas.geo.join.read_sites`.
+        CSV with columns ``ps_id, name, lat, lon, rated_mva`` (WGS84 degrees, MVA) and,
+        optionally, ``oltc_dv_down, oltc_dv_up`` (:func:`oltc_band_columns`). Vector layers
+        are read by :func:`atlas.geo.join.read_sites`.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ps_id (str), name (str), lat, lon [deg], rated_mva [MVA], in file order.
+        Columns ps_id (str), name (str), lat, lon [deg], rated_mva [MVA], oltc_dv_down,
+        oltc_dv_up [p.u., NaN where not given], in file order.
     """
     df = read_csv_table(
         path, ["ps_id", "name", "lat", "lon", "rated_mva"], dtype={"ps_id": str, "name": str}
@@ -60,6 +136,7 @@ def read_substations(path: Path) -> pd.DataFrame:
             "rated_mva": numeric_column(df, "rated_mva", path, 0),
         }
     )
+    out["oltc_dv_down"], out["oltc_dv_up"] = oltc_band_columns(df, path)
     raise_first_bad(
         out["rated_mva"].to_numpy() == 0,
         path,
