@@ -37,8 +37,11 @@ def _replace(old: str, new: str):
 def test_substations_keep_ids_as_text(tiny_study_path):
     table = read_substations(tiny_study_path.parent / "substations.csv")
     assert list(table["ps_id"]) == ["001", "N", "S"]
-    assert list(table.columns) == ["ps_id", "name", "lat", "lon", "rated_mva"]
+    assert list(table.columns) == [
+        "ps_id", "name", "lat", "lon", "rated_mva", "oltc_dv_down", "oltc_dv_up",
+    ]  # fmt: skip
     assert_allclose(table["rated_mva"], [120, 200, 376])
+    assert table[["oltc_dv_down", "oltc_dv_up"]].isna().all().all()  # no band columns
 
 
 def test_substations_duplicate_ps_id(make_study, tiny):
