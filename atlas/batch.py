@@ -636,6 +636,7 @@ def _draw_chunk(inputs: StudyInputs, arrays, envelopes: list[tuple], task: Chunk
     from threadpoolctl import threadpool_limits
 
     from atlas.present.report import RunFigureData, figure_thresholds, ps_figures, technology_views
+    from atlas.runfolder import default_scenario
 
     assert task.folder is not None
     subs = inputs.substations
@@ -648,6 +649,7 @@ def _draw_chunk(inputs: StudyInputs, arrays, envelopes: list[tuple], task: Chunk
         sample_day=task.settings["sample_day"],
         names=dict(zip(subs["ps_id"], subs["name"], strict=True)),
         rated_mva=dict(zip(subs["ps_id"], subs["rated_mva"], strict=True)),
+        scenario=default_scenario(list(inputs.study.scenarios), inputs.what_if),
     )
     chosen = [k for k, p in enumerate(inputs.ps_ids) if p in task.figure_folders]
     if task.figures == "all":

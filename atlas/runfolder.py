@@ -513,12 +513,9 @@ class Run:
 
     @property
     def default_scenario(self) -> str:
-        """The scenario the map and the report show first: the last listed, or the base of
-        a what-if scenario (``run.json``'s ``what_if``), which comes after it."""
-        what_if = self.manifest.get("what_if")
-        if isinstance(what_if, dict) and what_if.get("base") in self.scenarios:
-            return str(what_if["base"])
-        return self.scenarios[-1]
+        """The scenario the map, the report and the figures show first: the last listed, or
+        the base of a what-if scenario (``run.json``'s ``what_if``), which comes after it."""
+        return default_scenario(self.scenarios, self.manifest.get("what_if"))
 
     @property
     def ps_ids(self) -> list[str]:
@@ -1209,6 +1206,14 @@ def new_manifest(study, input_files: dict[str, Path], parameters: dict) -> dict[
             },
         }
     )
+
+
+def default_scenario(scenarios: list[str], what_if: dict | None) -> str:
+    """The scenario a run shows first: the last of ``scenarios``, or the ``base`` of a
+    what-if scenario (:func:`atlas.batch.with_what_if`), which is listed after its base."""
+    if isinstance(what_if, dict) and what_if.get("base") in scenarios:
+        return str(what_if["base"])
+    return scenarios[-1]
 
 
 def substations_table(geo) -> pd.DataFrame:

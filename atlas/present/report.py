@@ -124,6 +124,9 @@ class RunFigureData:
         ``{ps_id: [TechView, ...]}`` (only needed for level ``all``).
     only : frozenset of str, optional
         Draw only the figures of these file stems (default every figure of the level).
+    scenario : str, optional
+        The scenario of the figures of one scenario (Fig. 8 to 12, the heatmap): the run's
+        :func:`~atlas.runfolder.default_scenario`; default the last of ``arrays``.
     """
 
     arrays: HourlyArrays
@@ -136,6 +139,7 @@ class RunFigureData:
     rated_mva: dict[str, float]
     tech_views: dict[str, list[TechView]] = field(default_factory=dict)
     only: frozenset[str] | None = None
+    scenario: str = ""
 
     def __post_init__(self) -> None:
         a = self.arrays
@@ -148,7 +152,10 @@ class RunFigureData:
         starts = np.flatnonzero(np.r_[True, np.diff(self.calendar["day"]) != 0])
         self.day_start = np.floor(self.day_of_year[starts])
         self.local_date = local.strftime("%m-%d").to_numpy()
-        self.scenario = a.scenarios[-1]  # the map's scenario: the last listed
+        if not self.scenario:
+            self.scenario = a.scenarios[-1]
+        if self.scenario not in a.scenarios:
+            raise ValueError(f"scenario {self.scenario!r} is not one of {a.scenarios}")
 
 
 def _heatmap(data: RunFigureData, k: int) -> dict[str, np.ndarray]:
@@ -609,6 +616,7 @@ def redraw_threshold_figures(run: Run, folder: Path, workers: int = 1) -> list[P
             names=run.names,
             rated_mva=run.rated_mva,
             only=THRESHOLD_FIGURES,
+            scenario=run.default_scenario,
         )
         in_chunk = set(arrays.ps_ids)
         for level in ("summary", "all"):

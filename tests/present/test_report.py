@@ -160,3 +160,41 @@ def test_dollar_signs_in_names_are_not_mathtext(tmp_path):
     pngs = write_figures(data, tmp_path, "all", workers=1)
     # every figure of the list but the capability ones (no technology views given)
     assert len(pngs["p"]) == len(FIGURES) - 1
+
+
+def test_a_what_ifs_figures_of_one_scenario_are_its_bases(make_study, tmp_path, monkeypatch):
+    """With a what-if (listed last), Fig. 8-10, 12 and the heatmap show its base, as the map
+    and the report do; Fig. 7 and 11 draw every scenario."""
+    import atlas.present.figures as fg
+    from atlas.pipeline import run_study
+
+    seen: dict[str, list] = {}
+
+    def record(name, original):
+        def plot(*args, **kwargs):
+            seen.setdefault(name, []).append(args)
+            return original(*args, **kwargs)
+
+        return plot
+
+    for name in ("plot_trend", "plot_day", "plot_availability_heatmap", "plot_envelopes"):
+        monkeypatch.setattr(fg, name, record(name, getattr(fg, name)))
+    run = run_study(
+        make_study(),
+        tmp_path / "run",
+        workers=1,
+        figures="all",
+        figures_for=["001"],
+        webmap="none",
+        add=["001:statcom=5Mvar"],
+    )
+    assert run.scenarios == ["as-is", "2030", "2030+001:statcom=5Mvar"]
+    assert run.default_scenario == "2030"
+    (trend,) = seen["plot_trend"]
+    assert trend[2].endswith("hourly flexibility in 2030")
+    (day,) = seen["plot_day"]
+    assert day[2].endswith("scenario 2030")
+    (heat,) = seen["plot_availability_heatmap"]
+    assert heat[2].endswith("relief threshold in 2030")
+    (env,) = seen["plot_envelopes"]
+    assert list(env[3]) == run.scenarios
