@@ -1,6 +1,7 @@
 """The embedded Milan demo: it validates, runs, and carries the seed paper's PS Sud figures."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -135,3 +136,48 @@ def test_demo_storage_what_if(demo):
     rows = sorted(added[["ps_id", "technology", "capacity_mw"]].itertuples(index=False))
     assert [tuple(r) for r in rows] == [("SUD", "bess", 10.0), ("SUD", "statcom", 15.0)]
     assert added.loc[added["technology"] == "bess", "energy_mwh"].tolist() == [20.0]
+
+
+SHARED_DATA = (
+    Path(__file__).resolve().parents[2] / "shared" / "data"
+)  # ../shared beside the checkout
+
+
+def _place(text: str) -> str:
+    """A place name compared as text: upper case, no accents or apostrophes, the NIL's
+    abbreviations spelled out, one space."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    text = text.upper().replace("'", "").replace("Q.RE ", "").replace("PTA ", "PORTA ")
+    return " ".join(text.split())
+
+
+@pytest.mark.skipif(
+    not SHARED_DATA.is_dir(), reason="../shared/data (real Milan data) is not beside this checkout"
+)
+def test_demo_ps_named_after_a_nil_lie_inside_it():
+    """Every demo PS whose name is a Milan NIL, or a part of one's name ("Gorla" of "GORLA -
+    PRECOTTO"), lies inside that NIL polygon (Comune di Milano ds964, CC BY 4.0); PS Sud stays
+    at the seed paper's site."""
+    import geopandas as gpd
+
+    nil = gpd.read_file(SHARED_DATA / "milano_nil_88_ds964_pgt2030.geojson").to_crs(32632)
+    subs = pd.read_csv(demo_study_path().parent / "substations.csv", dtype=str)
+    sites = gpd.GeoSeries(
+        gpd.points_from_xy(subs["lon"].astype(float), subs["lat"].astype(float)), crs=4326
+    ).to_crs(32632)
+    names: dict[str, list] = {}  # a place name -> the NIL polygons it names
+    for full, geom in zip(nil["NIL"], nil.geometry, strict=True):
+        for part in {full, *full.split(" - ")}:
+            names.setdefault(_place(part), []).append(geom)
+    placed = 0
+    for name, site in zip(subs["name"], sites, strict=True):
+        place = _place(name.removeprefix("PS ").split(" (")[0])
+        if place not in names:
+            continue
+        placed += 1
+        assert any(g.contains(site) for g in names[place]), f"{name} lies outside NIL {place}"
+    assert placed == 25  # Bovisa and the 24 extra PS; Nord, Est, Ovest, Centro, Sud are not NIL
+    sud = subs.set_index("ps_id").loc["SUD"]
+    assert (float(sud["lat"]), float(sud["lon"])) == (45.43, 9.19)

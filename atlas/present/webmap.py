@@ -1178,8 +1178,8 @@ def _layer_name(layer: dict, directions: dict) -> str:
     """The layer control's label (HTML: the scenario names escaped)."""
     d = directions[layer["direction"]]
     what = html.escape(layer["scenario"])
-    if "base" in layer:
-        what = f"gain of {what} over {html.escape(layer['base'])}"
+    if "base" in layer:  # short: the control stays narrow (the legend names the base)
+        what = f"{what} gain"
     return f'{what} · {d["label"]} <span class="atlas-unit">[{layer["unit"]}]</span>'
 
 

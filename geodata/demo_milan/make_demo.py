@@ -22,13 +22,18 @@ What is real and what is invented
   produced 213 GWh and LV DERs 7 GWh (with the full-load hours stated below).
 - The boundary is the Comune di Milano's, simplified (ISTAT limits 2023 via
   openpolis/geojson-italy, CC BY 4.0), embedded as coordinates below: APPROXIMATE.
+- The names of the 24 extra PS are those of the neighbourhoods their invented sites lie in:
+  the Comune di Milano's 88 NIL (open data ds964, PGT 2030, CC BY 4.0), embedded as
+  EXTRA_PS_NAMES below; the named PS are compass points (Nord, Est, Ovest, Centro, in that part
+  of the city), Bovisa (its site is in NIL Bovisa) and the seed paper's PS Sud.
 - Everything else (the other PS, their sites, ratings, peaks, every DER point and size, PS
   Sud's location and peak, power factors, noise, the EV allocation, location split and
   charging shapes) is INVENTED for the demo and labelled so at each constant.
 
 ``--derive-from PATH`` re-derives the embedded Terna table from the derived Terna CSV and prints
 it as Python literals; ``--derive-boundary PATH`` re-derives the simplified boundary from the
-ISTAT/openpolis GeoJSON (maintainer's checks; the demo itself never needs either file).
+ISTAT/openpolis GeoJSON; ``--derive-names PATH`` prints the NIL each PS site lies in, from the
+Comune di Milano's NIL GeoJSON (maintainer's checks; the demo itself never needs these files).
 """
 
 from __future__ import annotations
@@ -83,32 +88,37 @@ def rating_for_peak(peak_mw: float, power_factor: float) -> float:
     return n * TRANSFORMER_MVA
 
 
+# The extra PS are named after the neighbourhood their (invented) site lies in: for each,
+# the name of a part of the Comune di Milano NIL (Nucleo di Identita Locale) that contains the
+# site, and that NIL's full name. Derived with --derive-names from the 88 NIL polygons of the
+# Comune di Milano open data (ds964, PGT 2030, CC BY 4.0); the sites are drawn first, the
+# names follow them. Names only: these are not real stations.
 EXTRA_PS_NAMES = [
-    "Lambrate",
-    "Baggio",
-    "Niguarda",
-    "Gratosoglio",
-    "Forlanini",
-    "Quarto Oggiaro",
-    "Porta Romana",
-    "Sempione",
-    "Lorenteggio",
-    "Gorla",
-    "Rogoredo",
-    "Bicocca",
-    "San Siro",
-    "Corvetto",
-    "Affori",
-    "Citta Studi",
-    "Barona",
-    "Ortica",
-    "Gallaratese",
-    "Vigentino",
-    "Greco",
-    "Isola",
-    "Chiesa Rossa",
-    "Trenno",
-]  # INVENTED: district names used as labels only, not real station names
+    ("Gratosoglio", "GRATOSOGLIO - Q.RE MISSAGLIA - Q.RE TERRAZZE"),
+    ("Guastalla", "GUASTALLA"),
+    ("Quinto Romano", "QUINTO ROMANO"),
+    ("Cavriano", "PARCO FORLANINI - CAVRIANO"),
+    ("Gorla", "GORLA - PRECOTTO"),
+    ("Musocco", "MAGGIORE - MUSOCCO - CERTOSA"),
+    ("Bruzzano", "BRUZZANO"),
+    ("Parco delle Abbazie", "PARCO DELLE ABBAZIE"),
+    ("Porta Magenta", "PORTA MAGENTA"),
+    ("Ippodromi", "STADIO - IPPODROMI"),
+    ("Calvairate", "UMBRIA - MOLISE - CALVAIRATE"),
+    ("Barona", "BARONA"),
+    ("Giambellino", "GIAMBELLINO"),
+    ("Taliedo", "TALIEDO - MORSENCHIO - Q.RE FORLANINI"),
+    ("Porta Ticinese", "PORTA TICINESE - CONCA DEL NAVIGLIO"),
+    ("De Angeli", "DE ANGELI - MONTE ROSA"),
+    ("Figino", "FIGINO"),
+    ("Gallaratese", "Q.RE GALLARATESE - Q.RE SAN LEONARDO - LAMPUGNANO"),
+    ("Cantalupa", "CANTALUPA"),
+    ("Cimiano", "CIMIANO - ROTTOLE - Q.RE FELTRE"),
+    ("Quintosole", "QUINTOSOLE"),
+    ("Isola", "ISOLA"),
+    ("Crescenzago", "PADOVA - TURRO - CRESCENZAGO"),
+    ("Assiano", "ASSIANO"),
+]
 
 # Yearly peak of the PS active load [MW], PCC load convention. All INVENTED (PS Sud's peak is
 # not in seed paper; 180 MW stays well inside the 376 MVA station's N-1 capacity).
@@ -486,6 +496,23 @@ def boundary_metric():
     return gpd.GeoSeries([poly], crs="EPSG:4326").to_crs(METRIC_CRS).iloc[0]
 
 
+def derive_names(nil_path: Path) -> str:
+    """Each PS, its name and the NIL its site lies in, from the Comune di Milano's NIL
+    polygons (ds964, CC BY 4.0): the table EXTRA_PS_NAMES is chosen from (a part of the
+    NIL's name). Sites are drawn as main() draws them (same seed)."""
+    import geopandas as gpd
+
+    table = substation_table(np.random.default_rng(SEED), boundary_metric())
+    nil = gpd.read_file(nil_path).to_crs(METRIC_CRS)[["NIL", "geometry"]]
+    sites = gpd.GeoDataFrame(
+        table[["ps_id", "name"]],
+        geometry=gpd.points_from_xy(table["lon"], table["lat"]),
+        crs="EPSG:4326",
+    ).to_crs(METRIC_CRS)
+    joined = gpd.sjoin(sites, nil, how="left", predicate="within")
+    return "\n".join(f"{r.ps_id}\t{r.name}\t{r.NIL}" for r in joined.itertuples())
+
+
 def derive_boundary(path: Path) -> list[tuple[float, float]]:
     """Simplify the ISTAT/openpolis boundary GeoJSON as BOUNDARY_LONLAT was made."""
     import geopandas as gpd
@@ -523,7 +550,7 @@ def substation_table(rng: np.random.Generator, boundary) -> pd.DataFrame:
     more = pd.DataFrame(
         {
             "ps_id": [f"PS{k + 7:02d}" for k in range(N_EXTRA_PS)],
-            "name": [f"PS {n} (synthetic)" for n in EXTRA_PS_NAMES],
+            "name": [f"PS {n} (synthetic)" for n, _ in EXTRA_PS_NAMES],
             "lat": extra_ll.y.round(5).to_numpy(),
             "lon": extra_ll.x.round(5).to_numpy(),
         }
@@ -713,7 +740,16 @@ def main() -> None:
         metavar="GEOJSON",
         help="print the simplified boundary derived from the ISTAT/openpolis GeoJSON and exit",
     )
+    parser.add_argument(
+        "--derive-names",
+        type=Path,
+        metavar="NIL_GEOJSON",
+        help="print each PS with the NIL (Comune di Milano ds964 GeoJSON) its site lies in and exit",
+    )
     args = parser.parse_args()
+    if args.derive_names is not None:
+        print(derive_names(args.derive_names))
+        return
     if args.derive_boundary is not None:
         print(derive_boundary(args.derive_boundary))
         return

@@ -113,7 +113,6 @@ def test_switching_layers_changes_what_shows(browser, demo, demo_page_file, scre
     context, blocked = browser
     with open_page(context, demo_page_file) as (page, errors):
         before = _fills(page)
-        # exact: "gain of 2030+storage over 2030 · downward P" contains it too
         page.get_by_text("2030 · downward P [MW]", exact=True).click()
         assert page.get_by_label("2030 · downward P [MW]", exact=True).is_checked()
         after = _fills(page)
@@ -165,7 +164,7 @@ def test_switching_layers_changes_what_shows(browser, demo, demo_page_file, scre
 def test_a_gain_layer_colours_by_what_the_what_if_adds(browser, demo, demo_page_file, screening):
     context, blocked = browser
     with open_page(context, demo_page_file) as (page, errors):
-        page.get_by_text("gain of 2030+storage over 2030 · upward Q").click()
+        page.get_by_text("2030+storage gain · upward Q").click()
         fills = _fills(page)
         # the what-if adds a STATCOM and a battery at PS Sud only: top colour there, bottom
         # elsewhere (no gain)

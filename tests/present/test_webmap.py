@@ -129,7 +129,7 @@ def test_default_layer_is_the_last_scenarios_upward_active_power(offline_html):
     ]
     assert [re.sub("<[^>]+>", "", n) for n in names] == [
         f"{s} · {w} {pq} [{u}]" for s in order for w, pq, u in labels
-    ] + [f"gain of 2030+storage over 2030 · {w} {pq} [{u}]" for w, pq, u in labels]
+    ] + [f"2030+storage gain · {w} {pq} [{u}]" for w, pq, u in labels]
 
 
 def test_scenario_argument_chooses_the_colours_and_heatmaps(demo):
