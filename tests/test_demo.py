@@ -181,3 +181,14 @@ def test_demo_ps_named_after_a_nil_lie_inside_it():
     assert placed == 25  # Bovisa and the 24 extra PS; Nord, Est, Ovest, Centro, Sud are not NIL
     sud = subs.set_index("ps_id").loc["SUD"]
     assert (float(sud["lat"]), float(sud["lon"])) == (45.43, 9.19)
+
+
+def test_no_pv_flexibility_in_an_hour_flagged_as_night(demo):
+    """PV and the daylight flag follow one time convention (the middle of each hour): PV's
+    active flexibility is zero in every hour the run flags as night."""
+    _, run = demo
+    for hourly in run.hourly_chunks():
+        night = ~hourly["daylight"].to_numpy(dtype=bool)
+        pv = hourly[["p_up_mw_pv", "p_down_mw_pv"]].to_numpy()
+        assert night.any() and (pv[night] == 0).all()
+        assert (pv[~night] > 0).any()

@@ -17,7 +17,11 @@ below the horizon. Sources:
     hours are brought to UTC and re-dated onto the study year by position (29 February
     absent); see :func:`read_tmy` for the time conventions.
 
-Values are per unit of the AC rating, generator convention, one per hour of the study axis.
+Values are per unit of the AC rating, generator convention, one per hour of the study axis,
+each evaluated at the middle of its hour (:data:`MID_HOUR_H`), the instant that stands for
+the hour's mean; so is the daylight flag (:func:`sun_above_horizon`). Irradiance or PV output
+sampled at another instant of the hour (PVGIS: about 0.18 h after its start) is moved to the
+middle first (:func:`move_to_mid_hour`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from atlas.inputs.timeaxis import N_HOURS
+from atlas.inputs.timeaxis import N_HOURS, hourly_axis
 
 #: The shipped TMY (PVGIS (c) European Union 2001-2025; see profiles/README.md).
 DEFAULT_TMY = "pvgis_tmy_45.000_8.000_2005_2023.csv"
@@ -648,6 +652,133 @@ def read_tmy(path: Path | None = None) -> Tmy:
     )
 
 
+#: Where in each hour every PV source is evaluated: the middle, standing for the hour's mean
+#: (docs/method.md, "One instant per hour"). [h]
+MID_HOUR_H = 0.5
+#: Clear-sky irradiance below which a sample's clear-sky index is not used (the sun at or
+#: below the horizon, or just above it). [W/m2]
+MIN_CLEAR_SKY_W_M2 = 1.0
+
+
+def move_to_mid_hour(
+    values: np.ndarray,
+    axis: pd.DatetimeIndex,
+    latitude: float,
+    longitude: float,
+    offset_h: float,
+    component: str = "ghi",
+    altitude_m: float | None = None,
+    linke: np.ndarray | None = None,
+) -> np.ndarray:
+    """Irradiance (or PV output) sampled at one instant of each hour, moved to the hour's
+    middle, so that every PV source follows one time convention.
+
+    The samples are taken at ``offset_h`` after each hour's start (PVGIS: its irradiance
+    time offset, about 0.18 h). Each is divided by a clear-sky irradiance at its instant
+    (Ineichen-Perez with the Linke turbidity ``linke``, the same component), giving a
+    clear-sky index, which is constant
+    under a clear sky of that turbidity and varies slowly otherwise; the index at the middle
+    of the hour is interpolated linearly in time between the two samples around it (wrapping
+    around the year) and multiplied by the clear-sky irradiance there. Where the clear sky
+    is below :data:`MIN_CLEAR_SKY_W_M2` at one of the two samples (the sun down, or just
+    rising), the other sample's index is used; where it is below it at both, or at the
+    middle, the result is 0.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        (8760,) samples, one per hour of ``axis``. [W/m2, or PV output with ``ghi``]
+    axis : pandas.DatetimeIndex
+        The hours' starts (UTC), (8760,).
+    latitude, longitude : float
+        Where the samples are valid. [deg]
+    offset_h : float
+        The samples' instant in the hour, in [0, 1). [h]
+    component : {"ghi", "dni", "dhi"}
+        What the values are (PV output: ``ghi``).
+    altitude_m : float, optional
+        The site's altitude (default pvlib's ``lookup_altitude``). [m]
+    linke : array_like of 12 floats, optional
+        Monthly Linke turbidity (default pvlib's climatology at the site; for a TMY, its
+        own, :func:`linke_turbidity_from_tmy`). [-]
+
+    Returns
+    -------
+    numpy.ndarray
+        (8760,) at the middle of each hour; ``values`` itself when ``offset_h`` is already
+        the middle. [same unit]
+    """
+    import pvlib
+
+    if offset_h == MID_HOUR_H:
+        return values
+    if not 0.0 <= offset_h < 1.0:
+        raise ValueError(f"offset_h {offset_h}, expected an instant in [0, 1) h")
+    if component not in ("ghi", "dni", "dhi"):
+        raise ValueError(f"component {component!r}, expected 'ghi', 'dni' or 'dhi'")
+    if altitude_m is None:
+        altitude_m = float(pvlib.location.lookup_altitude(latitude, longitude))
+    monthly = (
+        linke_turbidity_climatology([latitude], [longitude])
+        if linke is None
+        else np.asarray(linke, dtype=float).reshape(1, 12)
+    )
+
+    def clear(times: pd.DatetimeIndex) -> np.ndarray:
+        sun = solar_position_sites(times, [latitude], [longitude])
+        ghi, dni, dhi = clearsky_ineichen(
+            times, sun, daily_from_monthly(times, monthly), [altitude_m]
+        )
+        return {"ghi": ghi, "dni": dni, "dhi": dhi}[component][0]
+
+    at_sample = clear(axis + pd.Timedelta(hours=offset_h))
+    at_mid = clear(axis + pd.Timedelta(hours=MID_HOUR_H))
+    up = at_sample >= MIN_CLEAR_SKY_W_M2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        index = np.where(up, np.asarray(values, dtype=float) / at_sample, 0.0)
+    # the middle of hour i lies between the samples of hours j and j + 1, a fraction f on
+    if offset_h <= MID_HOUR_H:
+        shift, f = 0, MID_HOUR_H - offset_h
+    else:
+        shift, f = 1, 1.0 + MID_HOUR_H - offset_h
+    a, b = np.roll(index, shift), np.roll(index, shift - 1)
+    ua, ub = np.roll(up, shift), np.roll(up, shift - 1)
+    mid = np.where(ua & ub, (1.0 - f) * a + f * b, np.where(ua, a, np.where(ub, b, 0.0)))
+    return np.where(at_mid >= MIN_CLEAR_SKY_W_M2, mid * at_mid, 0.0)
+
+
+_MOVED_TMY: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def tmy_at_mid_hour(tmy: Tmy) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A TMY's GHI, DNI and DHI moved to the middle of each hour (:func:`move_to_mid_hour`,
+    indexed by the clear sky of the TMY's own clearest hours, :func:`linke_turbidity_from_tmy`).
+
+    Computed once per process for each TMY (every chunk of a study asks again, with its own
+    copy of the same TMY): read-only arrays, (8760,) each. [W/m2]
+    """
+    import hashlib
+
+    d = tmy.data
+    columns = [d[c].to_numpy(dtype=float) for c in ("ghi", "dni", "dhi")]
+    digest = hashlib.sha1(b"".join(np.ascontiguousarray(x).tobytes() for x in columns))
+    key = (tmy.latitude, tmy.longitude, tmy.time_offset_h, tmy.altitude_m, digest.hexdigest())
+    if key not in _MOVED_TMY:
+        axis = hourly_axis(2030)  # any non-leap year: the TMY is ordered by position
+        site = (axis, tmy.latitude, tmy.longitude, tmy.time_offset_h)
+        linke = linke_turbidity_from_tmy(tmy)
+        moved = tuple(
+            move_to_mid_hour(x, *site, component=c, altitude_m=tmy.altitude_m, linke=linke)
+            for x, c in zip(columns, ("ghi", "dni", "dhi"), strict=True)
+        )
+        for x in moved:
+            x.flags.writeable = False
+        if len(_MOVED_TMY) >= 8:  # a study has one TMY; keep a few, not every one seen
+            _MOVED_TMY.pop(next(iter(_MOVED_TMY)))
+        _MOVED_TMY[key] = moved  # type: ignore[assignment]
+    return _MOVED_TMY[key]
+
+
 def pv_tmy(
     axis: pd.DatetimeIndex,
     latitudes,
@@ -658,10 +789,12 @@ def pv_tmy(
 ) -> np.ndarray:
     """PV output per unit of AC rating from a TMY at many sites, re-dated onto the study axis.
 
-    Step i of the TMY (its i-th hour of the year, UTC) becomes step i of the axis; the solar
-    geometry is computed at each site for the instant the irradiance is valid (the hour plus
-    the TMY's time offset), with the TMY's weather as is (a TMY made for a site within a
-    few tens of km is the usual practice).
+    Step i of the TMY (its i-th hour of the year, UTC) becomes step i of the axis. Like
+    every PV source, the output is evaluated at the middle of each hour (:data:`MID_HOUR_H`):
+    irradiance sampled at another instant of the hour (PVGIS: 0.18 h after its start) is
+    first moved there (:func:`move_to_mid_hour`), and the solar geometry is computed at each
+    site for the middle of the hour, with the TMY's weather as is (a TMY made for a site
+    within a few tens of km is the usual practice).
 
     Parameters
     ----------
@@ -678,11 +811,13 @@ def pv_tmy(
     numpy.ndarray
         (n_sites, 8760) in [0, 1]. [-]
     """
-    times = axis + pd.Timedelta(hours=tmy.time_offset_h)
+    times = axis + pd.Timedelta(hours=MID_HOUR_H)
     d = tmy.data
     ghi, dni, dhi, temp_air, wind_speed = (
         d[c].to_numpy(dtype=float) for c in ("ghi", "dni", "dhi", "temp_air", "wind_speed")
     )
+    if tmy.time_offset_h != MID_HOUR_H:
+        ghi, dni, dhi = tmy_at_mid_hour(tmy)
     lat = np.atleast_1d(np.asarray(latitudes, dtype=float))
     lon = np.atleast_1d(np.asarray(longitudes, dtype=float))
     out = np.empty((len(lat), len(times)))
@@ -693,6 +828,9 @@ def pv_tmy(
     return out
 
 
+#: The non-leap year whose sun positions move a PVGIS average year to mid-hour (a year's
+#: choice moves the sun by well under 0.1 deg at a given date and hour).
+PVGIS_GEOMETRY_YEAR = 2019
 #: Largest distance at which a site reuses another site's PVGIS series (docs/profiles.md). [m]
 MAX_CACHE_DISTANCE_M = 1000.0
 
@@ -782,6 +920,7 @@ def pv_pvgis(
         "loss_pct": round(100 * system.system_losses, 6),
         "start": start_year,
         "end": end_year,
+        "time": "mid-hour",  # series cached before the one time convention do not match
     }
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     folder = cache / "pvgis"
@@ -822,7 +961,13 @@ def pv_pvgis(
                     'offline, use source = "tmy" (the shipped PVGIS typical year, or a TMY file)',
                 ) from None
             name = f"pvgis_{len(index):06d}.npy"
-            series = pvgis_average_year(data, 1.0)
+            # PVGIS stamps each hour at its satellite instant (hh:10 or so): the averaged
+            # year moved to the middle of each hour, on the UTC calendar of a non-leap year
+            offset_h = float(data.index[0].minute + data.index[0].second / 60.0) / 60.0
+            series = move_to_mid_hour(
+                pvgis_average_year(data, 1.0), hourly_axis(PVGIS_GEOMETRY_YEAR), la, lo, offset_h
+            )
+            series = np.clip(series, 0.0, 1.0)
 
             def save(path, series=series):
                 with open(path, "wb") as fh:

@@ -11,12 +11,17 @@ from numpy.testing import assert_allclose
 from atlas.inputs.timeaxis import hourly_axis
 from atlas.timeseries.pv import (
     PvSystem,
+    Tmy,
+    clearsky_ineichen,
     daily_from_monthly,
     linke_turbidity_climatology,
     linke_turbidity_from_tmy,
+    move_to_mid_hour,
     pv_clearsky,
     pv_tmy,
     read_tmy,
+    solar_position_sites,
+    sun_above_horizon,
 )
 from atlas.timeseries.seasonal import (
     BIOMASS_BASE_PU,
@@ -161,7 +166,7 @@ def test_tmy_yield_and_night(tmy_pv, pv, tmy):
     assert 1150 < tmy_pv.sum() < 1400  # kWh/kWp
     assert tmy_pv.sum() < pv.sum()  # clear sky yields more than the typical year
     assert tmy_pv.min() >= 0.0 and tmy_pv.max() <= 1.0
-    times = hourly_axis(2030) + pd.Timedelta(hours=tmy.time_offset_h)
+    times = hourly_axis(2030) + pd.Timedelta(hours=0.5)  # PV stands for the hour's middle
     elevation = pvlib.solarposition.get_solarposition(times, *MILAN)["elevation"].to_numpy()
     assert np.all(tmy_pv[elevation <= 0] == 0.0)
     at_39 = pv_tmy(hourly_axis(2030), [MILAN[0]], [MILAN[1]], tmy, PvSystem(tilt_deg=39.0))
@@ -169,14 +174,14 @@ def test_tmy_yield_and_night(tmy_pv, pv, tmy):
 
 
 def test_clear_sky_bounds_the_tmy(tmy_pv, tmy):
-    """Hour by hour, at the TMY's own instants: the clear sky is the upper envelope.
+    """Hour by hour, at the middle of each hour: the clear sky is the upper envelope.
 
     Relative excess over 10 % is confined to hours with the sun at grazing incidence on the
     plane (AOI > 75 deg), where output is diffuse light and a bright overcast sky beats a
     clear one (docs/profiles.md gives the figures)."""
     axis = hourly_axis(2030)
-    times = axis + pd.Timedelta(hours=tmy.time_offset_h)
-    clear = pv_clearsky(axis, [MILAN[0]], [MILAN[1]], tmy=tmy, time_offset_h=tmy.time_offset_h)[0]
+    times = axis + pd.Timedelta(hours=0.5)
+    clear = pv_clearsky(axis, [MILAN[0]], [MILAN[1]], tmy=tmy)[0]
     solpos = pvlib.solarposition.get_solarposition(times, *MILAN)
     day = solpos["elevation"].to_numpy() > 0
     aoi = pvlib.irradiance.aoi(30, 180, solpos["apparent_zenith"], solpos["azimuth"]).to_numpy()
@@ -285,8 +290,8 @@ def test_solar_position_for_many_sites_matches_pvlib():
 
 def test_tmy_peak_hour_is_within_an_hour_of_local_solar_noon(tmy_pv, tmy):
     """The local clock hour (summer time included) of the largest mean output, taken at the
-    instant the TMY's irradiance is valid, lies within one hour of local solar noon (pvlib's
-    SPA transit on the 15th: about 12:33 CET in January, 13:29 CEST in July)."""
+    middle of the hour, lies within one hour of local solar noon (pvlib's SPA transit on the
+    15th: about 12:33 CET in January, 13:29 CEST in July)."""
     axis = hourly_axis(2030)
     local = axis.tz_convert("Europe/Rome")
     for month in (1, 7):
@@ -295,7 +300,7 @@ def test_tmy_peak_hour_is_within_an_hour_of_local_solar_noon(tmy_pv, tmy):
         noon_h = transit.hour + transit.minute / 60
         sel = local.month == month
         peak = pd.Series(tmy_pv[sel]).groupby(local.hour[sel]).mean().idxmax()
-        assert abs(peak + tmy.time_offset_h - noon_h) <= 1.0, (month, peak, noon_h)
+        assert abs(peak + 0.5 - noon_h) <= 1.0, (month, peak, noon_h)
 
 
 def _mid_hour_weather(axis, lat, lon):
@@ -447,3 +452,79 @@ def test_profiles_fit_of_a_series_with_too_few_values(tmp_path, given):
         f"error: {tmp_path / 'm.csv'}: pu: {given} values and {8760 - given} empty cells, "
         "expected more than 5 values to fit the polynomial (empty cells are gaps)\n"
     )
+
+
+def _clear_sky_tmy(offset_h: float, turbidity: float = 3.0) -> Tmy:
+    """A TMY of Milan whose every hour is Ineichen's clear sky, sampled ``offset_h`` into
+    the hour as PVGIS samples (0.1761 h for the shipped file), 20 degC, 1 m/s."""
+    axis = hourly_axis(2030)
+    times = axis + pd.Timedelta(hours=offset_h)
+    sun = solar_position_sites(times, [MILAN[0]], [MILAN[1]])
+    ghi, dni, dhi = (
+        x[0] for x in clearsky_ineichen(times, sun, np.full((1, len(times)), turbidity), [0.0])
+    )
+    data = pd.DataFrame({"ghi": ghi, "dni": dni, "dhi": dhi, "temp_air": 20.0, "wind_speed": 1.0})
+    return Tmy(data, MILAN[0], MILAN[1], offset_h, "synthetic clear sky", 0.0)
+
+
+@pytest.mark.parametrize("offset_h", [0.1761, 0.8])
+def test_a_clear_sky_tmy_gives_the_clear_sky_curve(offset_h):
+    """One time convention for every PV source: a TMY that is the clear sky sampled at
+    PVGIS's instant (or late in the hour) gives, once moved to the middle of each hour, the
+    clear-sky source's curve (evaluated there): within 1 % of the rating every hour, the
+    same peak hour every day, and nothing in an hour whose middle is night."""
+    axis = hourly_axis(2030)
+    from_tmy = pv_tmy(axis, [MILAN[0]], [MILAN[1]], _clear_sky_tmy(offset_h))[0]
+    clear = pv_clearsky(
+        axis, [MILAN[0]], [MILAN[1]], turbidity=np.full(12, 3.0), altitudes_m=[0.0],
+        temp_air=20.0, wind_speed=1.0,
+    )[0]  # fmt: skip
+    assert np.abs(from_tmy - clear).max() < 0.01
+    days_t, days_c = from_tmy.reshape(365, 24), clear.reshape(365, 24)
+    assert (days_t.argmax(axis=1) == days_c.argmax(axis=1)).all()
+    night = ~sun_above_horizon(axis, [MILAN[0]], [MILAN[1]])[0]
+    assert (from_tmy[night] == 0).all() and (clear[night] == 0).all()
+
+
+def test_samples_already_at_mid_hour_are_kept():
+    tmy = _clear_sky_tmy(0.5)
+    ghi = tmy.data["ghi"].to_numpy()
+    assert move_to_mid_hour(ghi, hourly_axis(2030), *MILAN, 0.5) is ghi
+    with pytest.raises(ValueError, match="offset_h"):
+        move_to_mid_hour(ghi, hourly_axis(2030), *MILAN, 1.0)
+
+
+def test_mid_hour_by_hand():
+    """A clear-sky index that is constant, or linear in time, moves exactly: the value at
+    mid-hour is the index there times Ineichen's clear sky there (pvlib, Perez enhancement,
+    Linke turbidity 3); samples whose clear sky is under 1 W/m2 lend no index (the other
+    sample's is used); night at the middle gives 0."""
+    axis = hourly_axis(2030)
+    lat, lon = MILAN
+
+    def clear_ghi(times):
+        sun = pvlib.solarposition.get_solarposition(times, lat, lon, delta_t=None)
+        am = pvlib.atmosphere.get_absolute_airmass(
+            pvlib.atmosphere.get_relative_airmass(sun["apparent_zenith"])
+        )
+        cs = pvlib.clearsky.ineichen(
+            sun["apparent_zenith"], am, 3.0, altitude=0.0,
+            dni_extra=pvlib.irradiance.get_extra_radiation(times), perez_enhancement=True,
+        )  # fmt: skip
+        up = sun["apparent_elevation"].to_numpy() > 0
+        return np.where(up, np.nan_to_num(cs["ghi"].to_numpy()), 0.0)
+
+    sample, middle = axis + pd.Timedelta(hours=0.25), axis + pd.Timedelta(hours=0.5)
+    cs_sample, cs_mid = clear_ghi(sample), clear_ghi(middle)
+    args = (axis, lat, lon, 0.25, "ghi", 0.0, np.full(12, 3.0))
+    moved = move_to_mid_hour(0.6 * cs_sample, *args)
+    lit = cs_mid >= 1.0
+    assert_allclose(moved[lit], 0.6 * cs_mid[lit], rtol=1e-6)  # two SPA codes agree to 1e-7
+    assert (moved[~lit] == 0).all()
+    # an index rising linearly through the year: exact where both samples lend one
+    hours = np.arange(8760.0)
+    trend = 0.4 + 1e-5 * hours
+    moved = move_to_mid_hour(trend * cs_sample, *args)  # index 0.4 + 1e-5 i at hour i + 0.25
+    both = lit & (cs_sample >= 1.0) & (np.roll(cs_sample, -1) >= 1.0)
+    both[-1] = False  # the year wraps there
+    assert_allclose(moved[both], (trend[both] + 0.25e-5) * cs_mid[both], rtol=1e-6)
