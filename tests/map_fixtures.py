@@ -47,6 +47,14 @@ CHROMIUM_ARGS = [
 _CACHE: dict[str, Path] = {}
 
 
+def with_register(toml: str) -> str:
+    """The tiny study file reading a DER register (``ders.csv``) and a boundary
+    (``boundary.geojson``, e.g. :data:`BOUNDARY`) instead of the capacity table."""
+    return toml.replace(
+        'capacity = "capacity.csv"', 'ders = "ders.csv"\nboundary = "boundary.geojson"'
+    )
+
+
 def run_study(study: Path, out: Path, workers: int | None = 1) -> Path:
     """``atlas run`` without figures and map: the map's inputs (the run screens itself)."""
     from atlas.pipeline import run_study as run
@@ -102,9 +110,7 @@ def hostile_run(tmp_path_factory, tiny) -> Path:
         study = tiny.write(
             folder / "study",
             toml=lambda t: (
-                t.replace(
-                    'capacity = "capacity.csv"', 'ders = "ders.csv"\nboundary = "boundary.geojson"'
-                )
+                with_register(t)
                 # the points stand for whole technologies of a PS, beyond one installation
                 + '\n[checks]\naccept = ["der_max_mw"]\n'
             ),

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.dataset as pads
 import pytest
+from map_fixtures import with_register
 from test_runfolder import ACCEPT_AGGREGATES, BOUNDARY, REGISTER
 
 from atlas.batch import plan_study
@@ -27,12 +28,7 @@ def chunk_study(tmp_path_factory, tiny) -> Path:
     folder = tmp_path_factory.mktemp("chunk_study")
     return tiny.write(
         folder,
-        toml=lambda t: (
-            t.replace(
-                'capacity = "capacity.csv"', 'ders = "ders.csv"\nboundary = "boundary.geojson"'
-            )
-            + ACCEPT_AGGREGATES
-        ),
+        toml=lambda t: with_register(t) + ACCEPT_AGGREGATES,
         capacity=False,
         extra={"ders.csv": REGISTER, "boundary.geojson": json.dumps(BOUNDARY)},
     )

@@ -11,14 +11,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from map_fixtures import BOUNDARY, with_register
 
 from atlas.pipeline import run_study
 
-BOUNDARY = (
-    '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, '
-    '"geometry": {"type": "Polygon", "coordinates": [[[9.1, 45.39], [9.26, 45.39], '
-    "[9.26, 45.54], [9.1, 45.54], [9.1, 45.39]]]}}]}"
-)
 REGISTER = (
     "der_id,technology,capacity_kw,energy_kwh,level,scenario,lat,lon\n"
     "P1,pv,800,,MV,,45.461,9.151\n"
@@ -36,16 +32,11 @@ def run_dir(tmp_path_factory, tiny):
     wind = 0.35 + 0.3 * np.sin(2 * np.pi * i / 97.0)
     study = tiny.write(
         folder / "study",
-        toml=lambda t: (
-            t.replace(
-                'capacity = "capacity.csv"', 'ders = "ders.csv"\nboundary = "boundary.geojson"'
-            )
-            + '\n[profiles.wind]\nsource = "file"\nfile = "wind.csv"\n'
-        ),
+        toml=lambda t: with_register(t) + '\n[profiles.wind]\nsource = "file"\nfile = "wind.csv"\n',
         capacity=False,
         extra={
             "ders.csv": REGISTER,
-            "boundary.geojson": BOUNDARY,
+            "boundary.geojson": json.dumps(BOUNDARY),
             "wind.csv": "pu\n" + "".join(f"{float(x)!r}\n" for x in wind),
         },
     )

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from map_fixtures import BOUNDARY
+from map_fixtures import BOUNDARY, with_register
 
 from atlas.cli import main
 from atlas.errors import AtlasInputError
@@ -71,13 +71,7 @@ def register_study(tmp_path_factory, tiny) -> Path:
     folder = tmp_path_factory.mktemp("register_study")
     return tiny.write(
         folder,
-        toml=lambda t: (
-            t.replace(
-                'capacity = "capacity.csv"', 'ders = "ders.csv"\nboundary = "boundary.geojson"'
-            )
-            + "\n[screening]\nthreshold_mw = 3\n"
-            + ACCEPT_AGGREGATES
-        ),
+        toml=lambda t: with_register(t) + "\n[screening]\nthreshold_mw = 3\n" + ACCEPT_AGGREGATES,
         capacity=False,
         extra={"ders.csv": REGISTER, "boundary.geojson": json.dumps(BOUNDARY)},
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import STUDY_TOML
+from map_fixtures import with_register
 
 from atlas.cli import main
 
@@ -156,12 +157,6 @@ BOUNDARY = {
         }
     ],
 }
-
-
-def with_register(text: str) -> str:
-    return text.replace(
-        'capacity = "capacity.csv"', 'ders = "ders.csv"\nboundary = "boundary.geojson"'
-    )
 
 
 def areas_geojson(crs: str, scale: float = 1.0, ring_of=None) -> str:

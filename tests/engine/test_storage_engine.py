@@ -4,10 +4,12 @@ scheduled, and added to the figures; the issue's case on the Milan demo (PS Sud,
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from map_fixtures import BOUNDARY, with_register
 from numpy.testing import assert_allclose
 
 from atlas.analysis.stats import firm_value
@@ -164,13 +166,6 @@ def test_a_bess_row_without_energy(make_study):
         load_inputs(study)
 
 
-BOUNDARY = (
-    '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, '
-    '"geometry": {"type": "Polygon", "coordinates": [[[9.1, 45.39], [9.26, 45.39], '
-    "[9.26, 45.54], [9.1, 45.54], [9.1, 45.39]]]}}]}"
-)
-
-
 def test_batteries_and_a_statcom_from_the_register(make_study):
     """Three batteries near PS 001 (Voronoi areas): two of 2 h (one in the as-is scenario
     only), one of 4 h, and a STATCOM: the capacity table keeps one row per energy-per-MW
@@ -184,11 +179,9 @@ def test_batteries_and_a_statcom_from_the_register(make_study):
         "S1,statcom,5000,,MV,,45.463,9.151\n"
     )
     study = make_study(
-        toml=lambda t: t.replace(
-            'capacity = "capacity.csv"', 'ders = "ders.csv"\nboundary = "boundary.geojson"'
-        ),
+        toml=with_register,
         capacity=False,
-        extra={"ders.csv": register, "boundary.geojson": BOUNDARY},
+        extra={"ders.csv": register, "boundary.geojson": json.dumps(BOUNDARY)},
     )
     inputs = load_inputs(study)
     cap = inputs.capacity
