@@ -52,7 +52,8 @@ class StudyInputs:
     axis : pandas.DatetimeIndex
         8760 UTC stamps.
     substations : pandas.DataFrame
-        ps_id, name, lat, lon, rated_mva.
+        ps_id, name, lat, lon, rated_mva, and the tap changers' band counted,
+        oltc_dv_down, oltc_dv_up (NaN where none). [deg, MVA, p.u.]
     capacity : pandas.DataFrame
         scenario, ps_id, technology, level, capacity_mw.
     load : numpy.ndarray
@@ -165,7 +166,11 @@ def der_specs(inputs: StudyInputs, scenario: str, ps_id: str) -> list[DerSpec]:
     specs += storage_specs(inputs, k, [(t, mw, mwh) for t, _, mw, mwh in rows])
     oltc = inputs.study.model.oltc
     subs = inputs.substations
-    band = (float(subs["oltc_dv_down"].iat[k]), float(subs["oltc_dv_up"].iat[k]))
+    band = (
+        (float(subs["oltc_dv_down"].iat[k]), float(subs["oltc_dv_up"].iat[k]))
+        if "oltc_dv_down" in subs.columns  # a table made by hand may have none
+        else (np.nan, np.nan)
+    )
     if not np.isnan(band[0]):  # the PS's band ([oltc] or its substation row, geo.join)
         # gross load: the measured point plus the reference scenario's DER production at
         # its operating points, the same in every scenario (METHOD.md)
