@@ -575,20 +575,24 @@ def layer_specs(files: MapData, scenario: str, values: dict) -> list[dict]:
             rows = scr[(scr["scenario"] == s) & (scr["direction"] == d)]
             if rows.empty:
                 continue
-            v = values[(s, d)]
-            layers.append(
-                {
-                    "key": f"{s}|{d}",
-                    "scenario": s,
-                    "direction": d,
-                    "unit": unit,
-                    "threshold": float(rows["threshold"].iloc[0]),
-                    "availability": float(rows["availability"].iloc[0]),
-                    "n_meets": int(rows["meets"].sum()),
-                    "scales": {m: color_scale(v[m]) for m in ("firm", "mean")},
-                }
-            )
+            layers.append(_layer(f"{s}|{d}", s, d, unit, rows, values[(s, d)]))
     return layers + gain_layers(files, values)
+
+
+def _layer(key: str, scenario: str, direction: str, unit: str, rows, values: dict) -> dict:
+    """One layer of :func:`layer_specs`: its screening ``rows`` (a scenario and direction)
+    give the threshold, availability and count; ``values`` (``{"firm", "mean"}``, one per
+    PS) the colour scales."""
+    return {
+        "key": key,
+        "scenario": scenario,
+        "direction": direction,
+        "unit": unit,
+        "threshold": float(rows["threshold"].iloc[0]),
+        "availability": float(rows["availability"].iloc[0]),
+        "n_meets": int(rows["meets"].sum()),
+        "scales": {m: color_scale(values[m]) for m in ("firm", "mean")},
+    }
 
 
 def what_if_pair(files: MapData) -> tuple[str, str] | None:
@@ -629,19 +633,7 @@ def gain_layers(files: MapData, values: dict) -> list[dict]:
         if rows.empty or not (scr["scenario"] == base).any():
             continue
         gain = {m: values[(added, d)][m] - values[(base, d)][m] for m in ("firm", "mean")}
-        layers.append(
-            {
-                "key": f"{added}|{d}|gain",
-                "scenario": added,
-                "base": base,
-                "direction": d,
-                "unit": unit,
-                "threshold": float(rows["threshold"].iloc[0]),
-                "availability": float(rows["availability"].iloc[0]),
-                "n_meets": int(rows["meets"].sum()),
-                "scales": {m: color_scale(gain[m]) for m in ("firm", "mean")},
-            }
-        )
+        layers.append(_layer(f"{added}|{d}|gain", added, d, unit, rows, gain) | {"base": base})
     return layers
 
 
