@@ -39,6 +39,9 @@ from atlas.inputs.timeaxis import N_HOURS, hourly_axis
 DEFAULT_TMY = "pvgis_tmy_45.000_8.000_2005_2023.csv"
 #: Attribution PVGIS data must carry (European Commission reuse policy, Decision 2011/833/EU).
 PVGIS_ATTRIBUTION = "PVGIS (c) European Union, 2001-2025"
+#: Where in each hour every PV source is evaluated: the middle, standing for the hour's mean
+#: (docs/method.md, "One time convention"). [h]
+MID_HOUR_H = 0.5
 
 
 @dataclass(frozen=True)
@@ -437,7 +440,6 @@ def pv_clearsky(
     turbidity: str | np.ndarray = "calibrated",
     tmy: Tmy | None = None,
     altitudes_m=None,
-    time_offset_h: float = 0.5,
     temp_air=None,
     wind_speed: float = 1.0,
     chunk: int = 128,
@@ -465,9 +467,6 @@ def pv_clearsky(
         shipped PVGIS TMY).
     altitudes_m : array_like, optional
         Site altitudes (default pvlib's ``lookup_altitude``). [m]
-    time_offset_h : float, default 0.5
-        Where in the hour the irradiance is computed (0.5: the middle, for the hour's
-        mean; a TMY's offset to compare with it like for like). [h]
     temp_air : float or array_like of (n_times,), optional
         Air temperature for the cell temperature; default the TMY's monthly mean over its
         sunlit hours, interpolated to days (clear winter days are cold, and a constant
@@ -491,7 +490,7 @@ def pv_clearsky(
     alt = np.atleast_1d(np.asarray(altitudes_m, dtype=float))
     if temp_air is None or (isinstance(turbidity, str) and turbidity == "calibrated"):
         tmy = tmy if tmy is not None else read_tmy()
-    times = axis + pd.Timedelta(hours=time_offset_h)
+    times = axis + pd.Timedelta(hours=MID_HOUR_H)  # one convention for every source
     if temp_air is None:
         assert tmy is not None  # read above
         temp_air = daily_from_monthly(times, tmy_daytime_temperature(tmy))
@@ -652,9 +651,6 @@ def read_tmy(path: Path | None = None) -> Tmy:
     )
 
 
-#: Where in each hour every PV source is evaluated: the middle, standing for the hour's mean
-#: (docs/method.md, "One instant per hour"). [h]
-MID_HOUR_H = 0.5
 #: Clear-sky irradiance below which a sample's clear-sky index is not used (the sun at or
 #: below the horizon, or just above it). [W/m2]
 MIN_CLEAR_SKY_W_M2 = 1.0
