@@ -27,8 +27,10 @@ What is real and what is invented
   EXTRA_PS_NAMES below; the named PS are compass points (Nord, Est, Ovest, Centro, in that part
   of the city), Bovisa (its site is in NIL Bovisa) and the seed paper's PS Sud.
 - Everything else (the other PS, their sites, ratings, peaks, every DER point and size, PS
-  Sud's location and peak, power factors, noise, the EV allocation, location split and
-  charging shapes) is INVENTED for the demo and labelled so at each constant.
+  Sud's location and peak, power factors, noise, the EV allocation and location split) is
+  INVENTED for the demo and labelled so at each constant. The EV charging shapes are the
+  atlas's shipped ones, derived from SimBench and the German travel survey MiD 2017
+  (profiles/derive_ev_shapes.py, docs/profiles.md).
 
 ``--derive-from PATH`` re-derives the embedded Terna table from the derived Terna CSV and prints
 it as Python literals; ``--derive-boundary PATH`` re-derives the simplified boundary from the
@@ -718,7 +720,7 @@ energy_mwh = {{ "2030" = {ev_energy} }}
 
 [scenarios]
 names = [{scenarios}]
-# SYNTHETIC what-if (README.md): PS Sud's 2030 upward active flexibility is 9.47 MW firm,
+# SYNTHETIC what-if (README.md): PS Sud's 2030 upward active flexibility is 9.49 MW firm,
 # just short of the 10 MW threshold: an idle 10 MW / 20 MWh battery and a 15 Mvar STATCOM
 # at its MV busbar, screened beside 2030 as "2030+storage"
 what_if = ["SUD:bess=10MW/20MWh", "SUD:statcom=15Mvar"]
