@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from atlas._compat import TEXT
 from atlas.errors import AtlasInputError
 from atlas.files import write_atomic
 
@@ -77,7 +78,7 @@ def write_part(table, dataset: Path, scenario_index: int, chunk_index: int) -> P
     out = table.copy(deep=False)
     for col in TEXT_COLUMNS:
         if col in out.columns:
-            out[col] = out[col].astype("str")
+            out[col] = out[col].astype(TEXT)
     # dictionary-encode the text columns only: trying it on every float column costs
     # more than the compression (about 6x the time, a larger file)
     text = [c for c in TEXT_COLUMNS if c in out.columns]
@@ -127,7 +128,7 @@ def chunk_indexes(path: Path) -> list[int]:
 def _text_ids(table: pd.DataFrame) -> pd.DataFrame:
     for col in TEXT_COLUMNS:
         if col in table.columns:
-            table[col] = table[col].astype("str")
+            table[col] = table[col].astype(TEXT)
     return table
 
 

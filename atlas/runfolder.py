@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from atlas._compat import EXACT_FLOATS, TEXT, is_text
 from atlas.errors import AtlasInputError
 from atlas.files import (
     WRITE_ERRORS,
@@ -179,12 +180,12 @@ def conform(table: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
         s = table[col] if col in table.columns else None
         if kind == "text":
             if s is None:
-                out[col] = pd.Series([""] * n, dtype="str")
+                out[col] = pd.Series([""] * n, dtype=TEXT)
             elif s.dtype == "str":  # already text (Arrow): only the missing cells change
                 out[col] = (s.fillna("") if s.hasnans else s).reset_index(drop=True)
             else:
                 cells = s.astype(object)
-                out[col] = cells.where(cells.notna(), "").astype("str").reset_index(drop=True)
+                out[col] = cells.where(cells.notna(), "").astype(TEXT).reset_index(drop=True)
         elif kind == "float":
             out[col] = pd.Series(np.full(n, np.nan) if s is None else s.to_numpy(dtype=float))
         elif kind == "int":
@@ -254,7 +255,7 @@ def csv_text(values: pd.Series) -> pd.Series:
     >>> csv_text(pd.Series(["=1+1", "'quoted", "PS Sud", "-2"], dtype="str")).tolist()
     ["'=1+1", "''quoted", 'PS Sud', "'-2"]
     """
-    values = values.astype("str")
+    values = values.astype(TEXT)
     escape = values.str.startswith(FORMULA_PREFIXES).fillna(False).to_numpy(dtype=bool)
     if not escape.any():
         return values
@@ -264,7 +265,7 @@ def csv_text(values: pd.Series) -> pd.Series:
 def text_from_csv(values: pd.Series) -> pd.Series:
     """The text cells of a run's CSV as they were before :func:`csv_text`: one leading
     apostrophe removed."""
-    values = values.astype("str")
+    values = values.astype(TEXT)
     quoted = values.str.startswith("'").fillna(False).to_numpy(dtype=bool)
     if not quoted.any():
         return values
@@ -280,7 +281,7 @@ def write_table(table: pd.DataFrame, path: Path) -> Path:
     writer with the numbers formatted here, :data:`CSV_BATCH_ROWS` rows at a time, about 2.5
     times faster and in bounded memory (a national register holds millions of rows).
     """
-    text = [c for c in table.columns if table[c].dtype == "str"]
+    text = [c for c in table.columns if is_text(table[c])]
     if text:
         table = table.assign(**{str(c): csv_text(table[c]) for c in text})
     if not _plain_csv(table):
@@ -372,8 +373,6 @@ def read_table(path: Path, schema: dict[str, str]) -> pd.DataFrame:
             path, "header", f"missing column {missing[0]!r}, expected {list(schema)}", line=1
         )
     numbers = {c: k for c, k in schema.items() if k != "text"}
-    # floats parsed exactly as Python does: pandas 3's default, "round_trip" before it
-    exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
     try:  # the parser in one pass
         typed = pd.read_csv(
             path,
@@ -381,7 +380,7 @@ def read_table(path: Path, schema: dict[str, str]) -> pd.DataFrame:
             dtype={c: {"float": float, "int": np.int64}.get(k, k) for c, k in numbers.items()},
             keep_default_na=False,
             na_values={c: [""] for c in numbers},
-            **exact,
+            **EXACT_FLOATS,  # floats parsed exactly with pandas 2 too
         )
     except (ValueError, TypeError) as exc:  # a bad cell: name it
         _raise_bad_cell(raw, numbers, path)
@@ -399,7 +398,7 @@ def conform_hourly(hourly: pd.DataFrame) -> pd.DataFrame:
     """The hourly table with text ids as pandas ``str`` (a PS ``007`` stays text)."""
     out = hourly.copy()
     for col in ("scenario", "ps_id"):
-        out[col] = out[col].astype("str")
+        out[col] = out[col].astype(TEXT)
     return out.reset_index(drop=True)
 
 
@@ -408,7 +407,7 @@ def conform_statistics(stats: pd.DataFrame) -> pd.DataFrame:
     out = stats.copy()
     for col in ("scenario", "ps_id", "figure", "statistic"):
         if col in out.columns:
-            out[col] = out[col].astype("str")
+            out[col] = out[col].astype(TEXT)
     return out.reset_index(drop=True)
 
 
@@ -1263,7 +1262,7 @@ def tables_from_geo(geo, capacity: pd.DataFrame) -> dict[str, Any]:
         )
     if geo.boundary is not None:
         boundary = gpd.GeoDataFrame(
-            {"name": pd.Series(["boundary"], dtype="str")},
+            {"name": pd.Series(["boundary"], dtype=TEXT)},
             geometry=_rfc7946(gpd.GeoSeries([geo.boundary], crs=geo.crs).to_crs(WGS84).to_numpy()),
             crs=WGS84,
         )

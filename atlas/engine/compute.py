@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
+from atlas._compat import TEXT
 from atlas.conventions import CAPACITY_TECHNOLOGIES, FIGURES, TECHNOLOGIES
 from atlas.engine.capability import (
     CapabilityParams,
@@ -389,10 +390,10 @@ def chunk_hourly(
     return pd.DataFrame(
         {
             # the few distinct ids made text once, then repeated by position
-            "scenario": pd.array(scenarios, dtype="str").take(
+            "scenario": pd.array(scenarios, dtype=TEXT).take(
                 np.repeat(np.arange(n_sc), n_ps * N_HOURS)
             ),
-            "ps_id": pd.array(ps_ids, dtype="str").take(
+            "ps_id": pd.array(ps_ids, dtype=TEXT).take(
                 np.tile(np.repeat(np.arange(n_ps), N_HOURS), n_sc)
             ),
             "time": pd.DatetimeIndex(
@@ -463,8 +464,8 @@ def _hourly_pandas_metadata() -> dict:
 
     empty = pd.DataFrame(
         {
-            "scenario": pd.array([], dtype="str"),
-            "ps_id": pd.array([], dtype="str"),
+            "scenario": pd.array([], dtype=TEXT),
+            "ps_id": pd.array([], dtype=TEXT),
             "time": pd.DatetimeIndex([], dtype="datetime64[us, UTC]"),
             **{c: np.empty(0) for c in ["p_mw", "q_mvar", *VALUE_COLUMNS]},
             "over_rating": np.empty(0, dtype=bool),

@@ -18,6 +18,7 @@ import pandas as pd
 import pyproj
 import shapely
 
+from atlas._compat import to_float
 from atlas.errors import AtlasInputError
 from atlas.geo.areas import (
     AreaReport,
@@ -185,7 +186,7 @@ def read_sites(path: Path, id_column: str = "ps_id") -> gpd.GeoDataFrame:
         is_csv=False,
     )
     rated = (
-        pd.to_numeric(gdf["rated_mva"], errors="coerce")
+        pd.Series(to_float(gdf["rated_mva"]), index=gdf.index)
         if "rated_mva" in gdf.columns
         else pd.Series(np.nan, index=gdf.index)
     )
@@ -516,7 +517,10 @@ def _weights(path: Path, column: str | None, stage: GeoStage) -> pd.Series:
         raise AtlasInputError(
             path, "attributes", f"missing attribute {column!r} (growth weight_column)"
         )
-    value = pd.to_numeric(layer[column], errors="coerce").fillna(0.0).to_numpy() if column else None
+    value = None
+    if column:
+        value = to_float(layer[column])
+        value[np.isnan(value)] = 0.0
     geoms = layer.geometry.to_numpy()
     if (shapely.get_type_id(geoms) == 0).all():
         index, _, _ = stage.assign(geoms)

@@ -29,6 +29,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from atlas._compat import TEXT
 from atlas.conventions import EV_LOCATIONS, INSTALLED_TECHNOLOGIES, LEVELS
 from atlas.errors import AtlasInputError
 from atlas.inputs.checks import (
@@ -108,13 +109,13 @@ def normalise_register(
         """The column as stripped text (Arrow strings: no Python object per cell, registers
         are long), empty and missing cells as ``default``."""
         if col not in cols:
-            return pd.Series(default, index=raw.index, dtype="str")
+            return pd.Series(default, index=raw.index, dtype=TEXT)
         values = raw[col]
         if values.dtype != "str":  # numbers or mixed cells (GeoJSON): each distinct one once
             codes, uniques = pd.factorize(values, use_na_sentinel=True)
             as_text = np.empty(len(uniques) + 1, dtype=object)  # the last: missing cells
-            as_text[:-1] = pd.Series(np.asarray(uniques, dtype=object), dtype="str").to_numpy()
-            values = pd.Series(as_text[codes], index=raw.index, dtype="str")
+            as_text[:-1] = pd.Series(np.asarray(uniques, dtype=object), dtype=TEXT).to_numpy()
+            values = pd.Series(as_text[codes], index=raw.index, dtype=TEXT)
         stripped = values.str.strip()
         return stripped.where(stripped.notna() & (stripped != ""), default)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from atlas._compat import EXACT_FLOATS, PANDAS_3
 from atlas.errors import AtlasInputError
 
 __all__ = [
@@ -270,6 +271,7 @@ def read_csv_table(
             # one type per column for the whole file (no DtypeWarning on the user's terminal
             # when a bad cell sits in a later block): the cell is named below instead
             low_memory=False,
+            **EXACT_FLOATS,
         )
     except UnicodeDecodeError as exc:
         raise _not_utf8(path, exc) from None
@@ -413,6 +415,8 @@ def _read_text_csv_arrow(path: Path) -> pd.DataFrame | None:
             or pc.any(pc.starts_with(column, "\t")).as_py()
         ):
             return None
+    if not PANDAS_3:  # pandas 2 reads text as Python objects
+        return table.to_pandas()
     text = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str"
     return table.to_pandas(types_mapper=lambda t: text if t == pa.string() else None)
 
@@ -504,7 +508,9 @@ def float_values(column: pd.Series) -> np.ndarray:
             # NaN is an error for every reader, which then shows pandas' reading of the cell)
             if not np.any(np.signbit(out) & (out == 0.0)) and not np.isnan(out).any():
                 return out
-    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    from atlas._compat import to_float
+
+    return to_float(column)
 
 
 def id_column(df: pd.DataFrame, col: str, path: Path) -> pd.Series:

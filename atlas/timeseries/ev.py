@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from atlas._compat import EXACT_FLOATS
 from atlas.conventions import EV_LOCATIONS
 
 DAY_TYPES = ("working", "holiday")
@@ -41,7 +42,9 @@ def read_ev_shapes(path: Path | None = None) -> EvShapes:
     path = Path(path) if path is not None else data_root("profiles") / "ev_shapes.csv"
     hours = [f"h{h:02d}" for h in range(24)]
     try:
-        table = pd.read_csv(path, comment="#", dtype={"location": str, "day_type": str})
+        table = pd.read_csv(
+            path, comment="#", dtype={"location": str, "day_type": str}, **EXACT_FLOATS
+        )
     except (ValueError, OSError, EOFError, UnicodeDecodeError) as exc:
         raise AtlasInputError(
             path, "", f"cannot be read as CSV ({str(exc).splitlines()[0]})"

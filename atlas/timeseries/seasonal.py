@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.polynomial import polynomial as P
 
+from atlas._compat import EXACT_FLOATS, to_float
 from atlas.inputs.timeaxis import N_HOURS
 
 #: Degree of the seasonal polynomial (seed paper).
@@ -136,7 +137,7 @@ def read_measured(path: Path, column: str = "pu", sn_mva: float | None = None) -
 
     try:
         # an empty line of a one-column file is a gap (an empty cell), not nothing
-        df = pd.read_csv(path, skip_blank_lines=False)
+        df = pd.read_csv(path, skip_blank_lines=False, **EXACT_FLOATS)
     except (
         OSError,
         EOFError,
@@ -155,7 +156,7 @@ def read_measured(path: Path, column: str = "pu", sn_mva: float | None = None) -
             path, "rows", f"{len(df)} rows, expected {N_HOURS} (row i = hour i of the axis)"
         )
     raw = df[column]
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    values = to_float(raw)
     bad = raw.notna().to_numpy() & ~np.isfinite(values)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

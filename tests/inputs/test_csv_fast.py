@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from atlas._compat import PANDAS_3
 from atlas.errors import AtlasInputError
 from atlas.inputs.checks import _read_text_csv_arrow, float_values, read_csv_table
 
@@ -155,6 +156,13 @@ NUMBER_TEXT = st.one_of(
 def test_float_values_equal_to_numeric(cells):
     column = pd.Series(cells, dtype="str")
     expected = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    if not PANDAS_3:  # pandas 2's parse is off by one ulp in some cells: Python's is exact
+        expected = np.array(
+            [
+                float(c) if np.isfinite(e) and e != 0 else e
+                for c, e in zip(cells, expected, strict=True)
+            ]
+        )
     got = float_values(column)
     np.testing.assert_array_equal(got, expected)
     assert np.array_equal(np.signbit(got), np.signbit(expected))
