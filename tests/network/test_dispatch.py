@@ -1,0 +1,195 @@
+"""The network-aware LP of one PS (atlas.network.dispatch) against hand computations and
+brute force (every vertex of the feasible polytope, on small random instances)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from atlas.network.dispatch import (
+    DIRECTIONS,
+    LinearNetwork,
+    blind_optimum,
+    halfplanes,
+    network_figures,
+    network_slack,
+)
+
+
+def box(p_lo, p_hi, q_lo, q_hi, n_hours=1):
+    v = np.array([[p_lo, q_lo], [p_hi, q_lo], [p_hi, q_hi], [p_lo, q_hi]], dtype=float)
+    return np.repeat(v[None], n_hours, axis=0)
+
+
+def feeder(n_hours=1, v0=1.0, vp=0.01, vq=0.02, rating=(), f0=0.0, fp=0.0, **kw):
+    """One bus, one resource (or as many as the sensitivities' columns), optional branches."""
+    vp = np.atleast_2d(vp)
+    vq = np.atleast_2d(vq)
+    n_res = vp.shape[1]
+    n_br = len(rating)
+    return LinearNetwork(
+        v0=np.full((n_hours, vp.shape[0]), v0),
+        vp=vp,
+        vq=vq,
+        f0=np.full((n_hours, n_br), f0),
+        g0=np.zeros((n_hours, n_br)),
+        fp=np.full((n_br, n_res), fp),
+        fq=np.zeros((n_br, n_res)),
+        gp=np.zeros((n_br, n_res)),
+        gq=np.zeros((n_br, n_res)),
+        rating=np.asarray(rating, dtype=float),
+        bus_names=("B1",),
+        branch_names=("L1",),
+        **kw,
+    )
+
+
+def test_halfplanes_of_a_box_a_segment_and_a_point():
+    a, b = halfplanes(box(-1, 2, -0.5, 0.5)[0])
+    inside = np.array([[0, 0], [2, 0.5], [-1, -0.5]])
+    outside = np.array([[2.1, 0], [0, 0.6], [-1.1, 0]])
+    assert (inside @ a.T <= b + 1e-12).all()
+    assert ((outside @ a.T > b + 1e-12).any(axis=1)).all()
+    segment = np.array([[-1.0, 0.0], [0.0, 0.0], [0.0, 0.0], [-1.0, 0.0]])  # EV, no V2G
+    a, b = halfplanes(segment)
+    assert (np.array([[-0.5, 0.0]]) @ a.T <= b + 1e-12).all()
+    for x in ([0.1, 0.0], [-1.1, 0.0], [-0.5, 0.01]):
+        assert (np.array([x]) @ a.T > b + 1e-12).any()
+    a, b = halfplanes(np.zeros((4, 2)))  # no flexibility at all
+    assert (np.array([[0.0, 0.0]]) @ a.T <= b).all()
+    assert (np.array([[1e-6, 0.0]]) @ a.T > b).any()
+
+
+def test_a_voltage_limit_by_hand():
+    # v = 1.045 + 0.01 dp + 0.02 dq <= 1.05, dp in [-1, 2], dq = 0: p_up = 0.5 MW
+    net = feeder(v0=1.045)
+    result = network_figures([box(-1, 2, 0, 0)], net)
+    assert result.figure["p_up"][0] == pytest.approx(0.5)
+    assert result.blind["p_up"][0] == pytest.approx(2.0)
+    assert result.binding["p_up"][0] == "v_max B1"
+    assert result.lp_hours["p_up"][0]
+    # downward P lowers the voltage, far from 0.95: the blind figure, no LP
+    assert result.figure["p_down"][0] == pytest.approx(1.0)
+    assert result.binding["p_down"][0] == ""
+    assert not result.lp_hours["p_down"][0]
+
+
+def test_reactive_absorption_makes_room_for_active_injection():
+    # as above with dq in [-0.1, 0.1]: absorbing 0.1 Mvar lowers v by 0.002 pu, so
+    # 0.01 dp <= 0.005 + 0.002: p_up = 0.7 MW
+    result = network_figures([box(-1, 2, -0.1, 0.1)], feeder(v0=1.045))
+    assert result.figure["p_up"][0] == pytest.approx(0.7)
+    assert_allclose(result.dispatch["p_up"][0, 0], [0.7, -0.1], atol=1e-9)
+
+
+def test_a_rating_by_hand():
+    # the branch carries f = dp (MW); 2 MVA: the inscribed polygon has a vertex on the
+    # f axis, so p_up reaches the rating exactly
+    net = feeder(v0=1.0, vp=0.0, vq=0.0, rating=(2.0,), fp=1.0)
+    result = network_figures([box(0, 5, 0, 0)], net)
+    assert result.figure["p_up"][0] == pytest.approx(2.0)
+    assert result.binding["p_up"][0] == "rating L1"
+
+
+def test_a_limit_broken_at_the_operating_point_may_not_get_worse():
+    net = feeder(v0=1.06)  # above 1.05 before any deviation
+    result = network_figures([box(-1, 2, 0, 0)], net)
+    assert result.figure["p_up"][0] == pytest.approx(0.0)
+    assert result.binding["p_up"][0] == "v_max B1"
+    assert result.figure["p_down"][0] == pytest.approx(1.0)  # lowering v is allowed
+
+
+def test_losses_are_the_dispatch_times_their_sensitivity():
+    net = feeder(v0=1.045, loss_p=np.array([0.03]), loss_q=np.array([0.01]))
+    result = network_figures([box(-1, 2, -0.1, 0.1)], net)
+    dp, dq = result.dispatch["p_up"][0, 0]
+    assert result.loss_change["p_up"][0] == pytest.approx(0.03 * dp + 0.01 * dq)
+
+
+def random_polygon(rng, n_hours):
+    """A random convex polygon containing the origin, counter-clockwise, per hour."""
+    from scipy.spatial import ConvexHull
+
+    out = []
+    for _ in range(n_hours):
+        pts = np.vstack([rng.uniform(-1, 1, (7, 2)) * rng.uniform(0.2, 2, 2), [[0.0, 0.0]]])
+        hull = ConvexHull(pts)
+        v = pts[hull.vertices]  # counter-clockwise
+        out.append(np.vstack([v, np.repeat(v[-1:], 9 - len(v), axis=0)]))  # fixed count
+    return np.array(out)
+
+
+def brute_force(sets_t, net, t, c):
+    """The LP's optimum by enumerating the vertices of the feasible polytope."""
+    from atlas.network.dispatch import _network_rows
+
+    n_res = len(sets_t)
+    rows, rhs = [], []
+    for i, v in enumerate(sets_t):
+        a, b = halfplanes(v)
+        block = np.zeros((len(a), 2 * n_res))
+        block[:, i], block[:, n_res + i] = a[:, 0], a[:, 1]
+        rows.append(block)
+        rhs.append(b)
+    na, nb, _ = _network_rows(net, t)
+    a_all, b_all = np.vstack([*rows, na]), np.concatenate([*rhs, nb])
+    objective = np.concatenate([np.full(n_res, c[0]), np.full(n_res, c[1])])
+    combos = np.array(list(itertools.combinations(range(len(a_all)), 2 * n_res)))
+    a = a_all[combos]  # every choice of 2 n_res rows held as equalities
+    regular = np.abs(np.linalg.det(a)) > 1e-10
+    x = np.linalg.solve(a[regular], b_all[combos[regular]][..., None])[..., 0]
+    feasible = (x @ a_all.T <= b_all + 1e-9).all(axis=1)
+    return float((x[feasible] @ objective).max())
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_against_every_vertex_of_the_feasible_polytope(seed):
+    rng = np.random.default_rng(seed)
+    n_hours = 3
+    sets = [random_polygon(rng, n_hours) for _ in range(2)]
+    net = LinearNetwork(
+        v0=rng.uniform(1.0, 1.05, (n_hours, 2)),
+        vp=rng.uniform(0.0, 0.03, (2, 2)),
+        vq=rng.uniform(0.0, 0.05, (2, 2)),
+        f0=np.zeros((n_hours, 0)),
+        g0=np.zeros((n_hours, 0)),
+        fp=np.zeros((0, 2)),
+        fq=np.zeros((0, 2)),
+        gp=np.zeros((0, 2)),
+        gq=np.zeros((0, 2)),
+        rating=np.zeros(0),
+    )
+    result = network_figures(sets, net)
+    for direction, c in DIRECTIONS.items():
+        for t in range(n_hours):
+            expected = brute_force([s[t] for s in sets], net, t, c)
+            assert result.figure[direction][t] == pytest.approx(max(expected, 0.0), abs=1e-7)
+        assert (result.figure[direction] <= result.blind[direction] + 1e-12).all()
+        # the dispatch keeps every network limit
+        assert (network_slack(net, result.dispatch[direction]) >= -1e-7).all()
+
+
+def test_hourly_sensitivities_equal_constant_ones_repeated():
+    rng = np.random.default_rng(11)
+    sets = [random_polygon(rng, 4) for _ in range(2)]
+    const = feeder(n_hours=4, v0=1.04, vp=[[0.02, 0.01]], vq=[[0.03, 0.02]])
+    hourly = LinearNetwork(
+        **{
+            **const.__dict__,
+            "vp": np.repeat(const.vp[None], 4, axis=0),
+            "vq": np.repeat(const.vq[None], 4, axis=0),
+        }
+    )
+    a, b = network_figures(sets, const), network_figures(sets, hourly)
+    for direction in DIRECTIONS:
+        assert_allclose(a.figure[direction], b.figure[direction], atol=1e-12)
+
+
+def test_blind_optimum_prefers_no_reactive_move_on_ties():
+    x = blind_optimum([box(-1, 2, -0.5, 0.5)], "p_up")
+    assert x[0, 0, 0] == 2.0 and abs(x[0, 0, 1]) == 0.5
+    v = np.array([[[0, -1], [2, -1], [2, 0], [2, 1], [0, 1]]], dtype=float)
+    assert_allclose(blind_optimum([v], "p_up")[0, 0], [2.0, 0.0])
