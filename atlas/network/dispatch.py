@@ -30,7 +30,8 @@ Conventions
   set furthest in the direction; among ties the one with the smallest deviation in the other
   axis) is checked against the network rows, vectorised over hours. Where it holds, it is
   optimal for the network-aware programme too and no LP is solved; the other hours are solved
-  one by one with HiGHS (``scipy.optimize.linprog``).
+  one by one with HiGHS (``scipy.optimize.linprog``), the network rows entering as cutting
+  planes (only the rows a solution breaks; :func:`_solve_hour`).
 """
 
 from __future__ import annotations
@@ -198,8 +199,12 @@ def blind_optimum(sets: list[np.ndarray], direction: str, tol: float = 1e-9) -> 
     return np.stack(out, axis=1)
 
 
-def _network_rows(net: LinearNetwork, t: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Network rows ``A [dp; dq] <= b`` of hour t, with a label per row."""
+def _network_rows(net: LinearNetwork, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """Network rows ``A [dp; dq] <= b`` of hour t (:func:`row_label` names row k).
+
+    Rows: ``v_max`` of each bus, ``v_min`` of each bus, then side 0 of every branch's rating
+    polygon, side 1 of every branch, ...
+    """
     sides, apothem = rating_sides()
     v0 = np.asarray(net.v0[t], dtype=float)
     n_bus = len(v0)
@@ -209,19 +214,27 @@ def _network_rows(net: LinearNetwork, t: int) -> tuple[np.ndarray, np.ndarray, l
     rows = [np.hstack([vp, vq]), -np.hstack([vp, vq])]
     # a limit already broken at the operating point may not get worse (module docstring)
     rhs = [np.maximum(v_max, v0) - v0, v0 - np.minimum(v_min, v0)]
-    labels = [f"v_max {net.bus_label(k)}" for k in range(n_bus)]
-    labels += [f"v_min {net.bus_label(k)}" for k in range(n_bus)]
     f0, g0 = np.asarray(net.f0[t], dtype=float), np.asarray(net.g0[t], dtype=float)
-    fp, fq, gp, gq = (net.at(n, t) for n in ("fp", "fq", "gp", "gq"))
-    rating = np.asarray(net.rating, dtype=float)
-    for c, s in sides:
-        rows.append(np.hstack([c * fp + s * gp, c * fq + s * gq]))
-        base = c * f0 + s * g0
-        rhs.append(np.maximum(rating * apothem, base) - base)
-    labels += [
-        f"rating {net.branch_label(k)}" for _ in range(len(sides)) for k in range(len(rating))
-    ]
-    return np.vstack(rows), np.concatenate(rhs), labels
+    if len(f0):
+        fp, fq, gp, gq = (net.at(n, t) for n in ("fp", "fq", "gp", "gq"))
+        limit = np.asarray(net.rating, dtype=float) * apothem
+        c, s = sides[:, 0, None, None], sides[:, 1, None, None]  # (n_sides, 1, 1)
+        rows.append(
+            np.concatenate([c * fp + s * gp, c * fq + s * gq], axis=2).reshape(-1, 2 * fp.shape[1])
+        )
+        base = (c[:, :, 0] * f0 + s[:, :, 0] * g0).ravel()  # (n_sides * n_branch,)
+        rhs.append(np.maximum(np.tile(limit, len(sides)), base) - base)
+    return np.vstack(rows), np.concatenate(rhs)
+
+
+def row_label(net: LinearNetwork, k: int) -> str:
+    """The limit of network row k (:func:`_network_rows`): ``"v_max BUS"`` and so on."""
+    n_bus = np.shape(net.v0)[1]
+    if k < n_bus:
+        return f"v_max {net.bus_label(k)}"
+    if k < 2 * n_bus:
+        return f"v_min {net.bus_label(k - n_bus)}"
+    return f"rating {net.branch_label((k - 2 * n_bus) % len(np.asarray(net.rating)))}"
 
 
 def network_slack(net: LinearNetwork, dispatch: np.ndarray) -> np.ndarray:
@@ -267,32 +280,71 @@ def network_slack(net: LinearNetwork, dispatch: np.ndarray) -> np.ndarray:
     return slack
 
 
-def _solve_hour(
-    sets_t: list[np.ndarray], c: np.ndarray, net: LinearNetwork, t: int
-) -> tuple[np.ndarray, str]:
-    """The LP of one hour and direction: the dispatch (n_res, 2) and the binding label."""
-    from scipy.optimize import linprog
+def _resource_rows(sets_t: list[np.ndarray]):
+    """The resources' half-planes as one sparse block matrix ``A [dp; dq] <= b``."""
+    from scipy.sparse import csr_matrix
 
     n_res = len(sets_t)
-    blocks_a, blocks_b = [], []
+    data, cols, rhs, row_ids = [], [], [], []
+    n_rows = 0
     for i, vertices in enumerate(sets_t):
         a, b = halfplanes(vertices)
-        rows = np.zeros((len(a), 2 * n_res))
-        rows[:, i] = a[:, 0]
-        rows[:, n_res + i] = a[:, 1]
-        blocks_a.append(rows)
-        blocks_b.append(b)
-    net_a, net_b, labels = _network_rows(net, t)
-    a_ub = np.vstack([*blocks_a, net_a])
-    b_ub = np.concatenate([*blocks_b, net_b])
+        k = np.arange(n_rows, n_rows + len(a))
+        row_ids += [k, k]
+        cols += [np.full(len(a), i), np.full(len(a), n_res + i)]
+        data += [a[:, 0], a[:, 1]]
+        rhs.append(b)
+        n_rows += len(a)
+    matrix = csr_matrix(
+        (np.concatenate(data), (np.concatenate(row_ids), np.concatenate(cols))),
+        shape=(n_rows, 2 * n_res),
+    )
+    return matrix, np.concatenate(rhs)
+
+
+#: Cutting-plane rounds of :func:`_solve_hour` before it gives up (each adds every network
+#: row the last solution broke; a round without any ends it).
+MAX_ROUNDS = 50
+
+
+def _solve_hour(
+    sets_t: list[np.ndarray], c: np.ndarray, net: LinearNetwork, t: int, start: np.ndarray
+) -> tuple[np.ndarray, str]:
+    """The LP of one hour and direction: the dispatch (n_res, 2) and the binding label.
+
+    Network rows enter lazily (cutting planes): first those that ``start`` (the blind
+    optimum, (n_res, 2)) breaks, then, round by round, every row the last solution breaks,
+    until a solution breaks none; it is then optimal for the whole programme, since the
+    rows left out do not bind. Each round is a small LP instead of one with every row.
+    """
+    from scipy.optimize import linprog
+    from scipy.sparse import csr_matrix, vstack
+
+    n_res = len(sets_t)
+    res_a, res_b = _resource_rows(sets_t)
+    net_a, net_b = _network_rows(net, t)
     objective = -np.concatenate([np.full(n_res, c[0]), np.full(n_res, c[1])])  # maximise
-    res = linprog(objective, A_ub=a_ub, b_ub=b_ub, bounds=(None, None), method="highs")
-    if res.status != 0:  # zero deviation is always feasible: only a numerical failure
-        raise RuntimeError(f"hour {t}: the LP failed ({res.message})")
-    x = res.x
-    duals = -np.asarray(res.ineqlin.marginals)[len(b_ub) - len(net_b) :]
-    k = int(np.argmax(duals)) if len(duals) else -1
-    label = labels[k] if k >= 0 and duals[k] > 1e-9 else ""
+    x = np.concatenate([start[:, 0], start[:, 1]])
+    active = np.zeros(len(net_b), dtype=bool)
+    for _ in range(MAX_ROUNDS):
+        broken = net_a @ x > net_b + FEASIBILITY_TOL
+        if not broken.any():
+            break
+        active |= broken
+        a_ub = vstack([res_a, csr_matrix(net_a[active])], format="csr")
+        b_ub = np.concatenate([res_b, net_b[active]])
+        res = linprog(objective, A_ub=a_ub, b_ub=b_ub, bounds=(None, None), method="highs")
+        if res.status != 0:  # zero deviation is always feasible: only a numerical failure
+            raise RuntimeError(f"hour {t}: the LP failed ({res.message})")
+        x = res.x
+        duals = -np.asarray(res.ineqlin.marginals)[len(res_b) :]
+    else:
+        raise RuntimeError(f"hour {t}: no solution within {MAX_ROUNDS} cutting-plane rounds")
+    label = ""
+    if active.any():
+        k = int(np.argmax(duals))
+        if duals[k] > 1e-9:
+            label = row_label(net, int(np.flatnonzero(active)[k]))
     return np.column_stack([x[:n_res], x[n_res:]]), label
 
 
@@ -330,7 +382,8 @@ def network_figures(
         broken = network_slack(net, dispatch) < -FEASIBILITY_TOL
         binding = np.full(n_hours, "", dtype=object)
         for t in np.flatnonzero(broken):
-            x, label = _solve_hour([np.asarray(v)[t] for v in sets], c, net, int(t))
+            sets_t = [np.asarray(v)[t] for v in sets]
+            x, label = _solve_hour(sets_t, c, net, int(t), dispatch[t])
             dispatch[t] = x
             binding[t] = label
         figure = np.minimum((dispatch @ c).sum(axis=1), blind)  # LP round-off only

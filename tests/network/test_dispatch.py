@@ -134,7 +134,7 @@ def brute_force(sets_t, net, t, c):
         block[:, i], block[:, n_res + i] = a[:, 0], a[:, 1]
         rows.append(block)
         rhs.append(b)
-    na, nb, _ = _network_rows(net, t)
+    na, nb = _network_rows(net, t)
     a_all, b_all = np.vstack([*rows, na]), np.concatenate([*rhs, nb])
     objective = np.concatenate([np.full(n_res, c[0]), np.full(n_res, c[1])])
     combos = np.array(list(itertools.combinations(range(len(a_all)), 2 * n_res)))
@@ -193,3 +193,31 @@ def test_blind_optimum_prefers_no_reactive_move_on_ties():
     assert x[0, 0, 0] == 2.0 and abs(x[0, 0, 1]) == 0.5
     v = np.array([[[0, -1], [2, -1], [2, 0], [2, 1], [0, 1]]], dtype=float)
     assert_allclose(blind_optimum([v], "p_up")[0, 0], [2.0, 0.0])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ratings_against_every_vertex(seed):
+    """One resource, two buses and two branches with rating polygons (rows pruned or not)."""
+    rng = np.random.default_rng(100 + seed)
+    n_hours = 3
+    sets = [random_polygon(rng, n_hours) * 2]
+    net = LinearNetwork(
+        v0=rng.uniform(1.0, 1.04, (n_hours, 2)),
+        vp=rng.uniform(0.0, 0.01, (2, 1)),
+        vq=rng.uniform(0.0, 0.02, (2, 1)),
+        f0=rng.uniform(-1, 1, (n_hours, 2)),
+        g0=rng.uniform(-1, 1, (n_hours, 2)),
+        fp=rng.uniform(0.5, 1.0, (2, 1)),
+        fq=rng.uniform(-0.1, 0.1, (2, 1)),
+        gp=rng.uniform(-0.1, 0.1, (2, 1)),
+        gq=rng.uniform(0.5, 1.0, (2, 1)),
+        rating=rng.uniform(1.5, 3.0, 2),
+        branch_names=("L1", "L2"),
+    )
+    result = network_figures(sets, net)
+    for direction, c in DIRECTIONS.items():
+        for t in range(n_hours):
+            expected = brute_force([s[t] for s in sets], net, t, c)
+            assert result.figure[direction][t] == pytest.approx(max(expected, 0.0), abs=1e-7)
+        assert (network_slack(net, result.dispatch[direction]) >= -1e-7).all()
+    assert any(b.startswith("rating") for v in result.binding.values() for b in v)
