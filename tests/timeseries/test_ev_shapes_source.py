@@ -164,6 +164,7 @@ def simbench_networks() -> Path | None:
     return Path(next(iter(spec.submodule_search_locations))) / "networks"
 
 
+@pytest.mark.network
 def test_home_and_work_rows_reproduce_from_simbench(derive):
     networks = simbench_networks()
     if networks is None or not (networks / derive.SIMBENCH_GRID / "LoadProfile.csv").is_file():
