@@ -46,25 +46,36 @@ def branch_ratings(net) -> tuple[np.ndarray, list[str]]:
 
 
 def linearise(
-    net, resource_buses: list[int], v_min: float = 0.95, v_max: float = 1.05
+    net,
+    resource_buses: list[int],
+    v_min: float = 0.95,
+    v_max: float = 1.05,
+    s_hours: np.ndarray | None = None,
 ) -> LinearNetwork:
-    """Linearise a pandapower network at its power-flow solution (one hour).
+    """Linearise a pandapower network at its power-flow solution.
 
     Parameters
     ----------
     net : pandapower.pandapowerNet
-        The network with the hour's loads and generation; its power flow is run here.
+        The network with its reference loads and generation; its power flow is run here.
     resource_buses : list of int
         The pandapower bus index of each resource.
     v_min, v_max : float
         Voltage band. [pu]
+    s_hours : numpy.ndarray, optional
+        (n_ppc_bus, n_hours) complex injection of each bus of the power-flow model in each
+        hour, per unit of ``net.sn_mva`` (the reference is the power flow's own ``Sbus``).
+        The hours' voltages and flows are then solved exactly, all at once
+        (:func:`atlas.network.powerflow.batch_voltages`); the sensitivities stay those of the
+        reference point.
 
     Returns
     -------
     LinearNetwork
-        One hour: voltages of every bus of the power-flow model and flows of every branch
-        at its from end at the operating point, and their sensitivities to each resource's
-        active and reactive injection. [pu/MW], [MW/MW] ...
+        Voltages of every bus of the power-flow model and flows of every branch at its from
+        end at each hour's operating point (one hour, the reference, without ``s_hours``),
+        and their sensitivities to each resource's active and reactive injection. [pu/MW],
+        [MW/MW] ...
     """
     import pandapower as pp
     from pandapower.pypower.dSbr_dV import dSbr_dV
@@ -112,7 +123,15 @@ def linearise(
     dvm[pq] = sol[len(pvpq) :]
     dsf_dva, dsf_dvm, _, _ = dSbr_dV(ppc["branch"], yf, yt, v)[:4]
     dsf = (dsf_dva @ dva + dsf_dvm @ dvm) * base  # (n_branch, 2 n_res) MVA per MW or Mvar
-    sf = v[np.asarray(ppc["branch"][:, F_BUS].real, dtype=int)] * np.conj(yf @ v) * base
+    from_bus = np.asarray(ppc["branch"][:, F_BUS].real, dtype=int)
+    if s_hours is None:
+        v_hours = v[:, None]
+    else:
+        from atlas.network.powerflow import batch_voltages
+
+        ref = np.asarray(ppc["ref"])
+        v_hours = batch_voltages(ybus, ref, v[ref], s_hours)
+    sf = (v_hours[from_bus] * np.conj(yf @ v_hours)).T * base  # (n_hours, n_branch)
     rating, names = branch_ratings(net)
     finite = np.isfinite(rating)
     # a ppc bus may stand for several pandapower buses joined by closed switches: the first
@@ -123,11 +142,11 @@ def linearise(
         if 0 <= k < n_bus and not bus_names[k]:
             bus_names[k] = str(pd_bus)
     return LinearNetwork(
-        v0=np.abs(v)[None, :],
+        v0=np.abs(v_hours).T,
         vp=dvm[:, :n_res],
         vq=dvm[:, n_res:],
-        f0=sf.real[None, finite],
-        g0=sf.imag[None, finite],
+        f0=sf.real[:, finite],
+        g0=sf.imag[:, finite],
         fp=dsf.real[finite, :n_res],
         fq=dsf.real[finite, n_res:],
         gp=dsf.imag[finite, :n_res],
