@@ -81,7 +81,7 @@ def linearise(
     from pandapower.pypower.dSbr_dV import dSbr_dV
     from pandapower.pypower.dSbus_dV import dSbus_dV
     from pandapower.pypower.idx_brch import F_BUS
-    from scipy.sparse import csc_matrix
+    from scipy.sparse import bmat, csr_matrix
     from scipy.sparse.linalg import splu
 
     pp.runpp(net, numba=False)
@@ -93,16 +93,13 @@ def linearise(
     pvpq = np.concatenate([pv, pq])
     n_bus = len(v)
     ds_dvm, ds_dva = dSbus_dV(ybus, v)
-    jac = csc_matrix(
-        np.block(
-            [
-                [
-                    ds_dva[np.ix_(pvpq, pvpq)].real.toarray(),
-                    ds_dvm[np.ix_(pvpq, pq)].real.toarray(),
-                ],
-                [ds_dva[np.ix_(pq, pvpq)].imag.toarray(), ds_dvm[np.ix_(pq, pq)].imag.toarray()],
-            ]
-        )
+    ds_dva, ds_dvm = csr_matrix(ds_dva), csr_matrix(ds_dvm)
+    jac = bmat(
+        [
+            [ds_dva[pvpq][:, pvpq].real, ds_dvm[pvpq][:, pq].real],
+            [ds_dva[pq][:, pvpq].imag, ds_dvm[pq][:, pq].imag],
+        ],
+        format="csc",
     )
     lu = splu(jac)
     ppc_bus = net._pd2ppc_lookups["bus"][np.asarray(resource_buses, dtype=int)]
