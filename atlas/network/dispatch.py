@@ -28,7 +28,8 @@ Conventions
   that limit.
 - **Screening.** For each hour the network-blind optimum (each resource at the vertex of its
   set furthest in the direction; among ties the one with the smallest deviation in the other
-  axis) is checked against the network rows, vectorised over hours. Where it holds, it is
+  axis, then, if that breaks a limit, every resource at one end of its optimal face) is
+  checked against the network rows, vectorised over hours. Where it holds, it is
   optimal for the network-aware programme too and no LP is solved; the other hours are solved
   one by one with HiGHS (``scipy.optimize.linprog``), the network rows entering as cutting
   planes (only the rows a solution breaks; :func:`_solve_hour`).
@@ -180,21 +181,25 @@ def rating_sides(n: int = N_RATING_SIDES) -> tuple[np.ndarray, float]:
     return np.column_stack([np.cos(theta), np.sin(theta)]), float(np.cos(np.pi / n))
 
 
-def blind_optimum(sets: list[np.ndarray], direction: str, tol: float = 1e-9) -> np.ndarray:
+def blind_optimum(
+    sets: list[np.ndarray], direction: str, prefer: str = "least", tol: float = 1e-9
+) -> np.ndarray:
     """Each resource's vertex furthest in a direction, every hour: (n_hours, n_res, 2).
 
-    Among vertices within ``tol`` of the furthest, the one with the smallest deviation in
-    the other axis (so p_up moves no reactive power where the set allows).
+    Among vertices within ``tol`` of the furthest (a face of the set), ``prefer`` picks the
+    one whose deviation in the other axis is the ``"least"`` in magnitude (p_up moves no
+    reactive power where the set allows), the ``"lowest"`` or the ``"highest"``.
     """
     c = np.array(DIRECTIONS[direction])
-    other = np.array([c[1], c[0]])
+    other = np.abs([c[1], c[0]])  # the other axis: dq for the p figures, dp for the q ones
     out = []
     for vertices in sets:
         v = np.asarray(vertices, dtype=float)  # (n_hours, n_vert, 2)
         score = v @ c
         ties = score >= score.max(axis=1, keepdims=True) - tol
-        key = np.where(ties, -np.abs(v @ other), -np.inf)
-        j = np.argmax(key, axis=1)
+        along = v @ other
+        rank = {"least": -np.abs(along), "lowest": -along, "highest": along}[prefer]
+        j = np.argmax(np.where(ties, rank, -np.inf), axis=1)
         out.append(np.take_along_axis(v, j[:, None, None], axis=1)[:, 0, :])
     return np.stack(out, axis=1)
 
@@ -380,6 +385,15 @@ def network_figures(
         dispatch = blind_optimum(sets, direction)  # (n_hours, n_res, 2)
         blind = (dispatch @ c).sum(axis=1)
         broken = network_slack(net, dispatch) < -FEASIBILITY_TOL
+        # the same blind figure from the ends of each resource's optimal face (all of it at
+        # its lowest, or highest, deviation in the other axis) may keep every limit
+        for prefer in ("lowest", "highest"):
+            if not broken.any():
+                break
+            other = blind_optimum(sets, direction, prefer)
+            fixed = broken & (network_slack(net, other) >= -FEASIBILITY_TOL)
+            dispatch[fixed] = other[fixed]
+            broken &= ~fixed
         binding = np.full(n_hours, "", dtype=object)
         for t in np.flatnonzero(broken):
             sets_t = [np.asarray(v)[t] for v in sets]

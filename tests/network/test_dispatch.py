@@ -221,3 +221,14 @@ def test_ratings_against_every_vertex(seed):
             assert result.figure[direction][t] == pytest.approx(max(expected, 0.0), abs=1e-7)
         assert (network_slack(net, result.dispatch[direction]) >= -1e-7).all()
     assert any(b.startswith("rating") for v in result.binding.values() for b in v)
+
+
+def test_an_end_of_the_optimal_face_spares_the_lp():
+    # upward Q: the face dq = 1 spans dp in [-1, 0]. At dp = 0 the voltage reaches
+    # 1.045 + 0.006 = 1.051 > 1.05; curtailing 1 MW on the same face gives 1.041: the blind
+    # figure holds, found without an LP
+    net = feeder(v0=1.045, vp=0.01, vq=0.006)
+    result = network_figures([box(-1, 0, 0, 1)], net, ("q_up",))
+    assert result.figure["q_up"][0] == pytest.approx(1.0)
+    assert not result.lp_hours["q_up"][0]
+    assert_allclose(result.dispatch["q_up"][0, 0], [-1.0, 1.0])
