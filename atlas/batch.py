@@ -68,6 +68,7 @@ from atlas.timeseries.stage import (
     technology_sources,
     v2g_shares,
 )
+from atlas.workerserver import start_server, stop_server
 
 #: Substations per chunk unless told otherwise: about 15 MB of hourly results per PS (two
 #: scenarios) in memory at once, so a chunk takes about 100-200 MB of a worker; enough
@@ -215,7 +216,10 @@ class StudyPlan:
 
 
 def plan_study(
-    study: Study | str | Path, client: Any = None, add: list[str] | None = None
+    study: Study | str | Path,
+    client: Any = None,
+    add: list[str] | None = None,
+    executor: Any = None,
 ) -> StudyPlan:
     """Read and check a study's inputs, keeping per-PS hourly series for later chunks.
 
@@ -223,6 +227,11 @@ def plan_study(
     asks for it (``[areas] join = "dask"``, :mod:`atlas.geo.dask_join`). ``add``, what-if
     additions (``atlas run --add``, :mod:`atlas.inputs.whatif`), replaces the study file's
     ``[scenarios] what_if``; either makes a what-if scenario (:func:`with_what_if`).
+
+    The TMY is read while the geodata stage runs: in ``executor``, a
+    :class:`concurrent.futures.Executor` of worker processes (:meth:`ProcessEngine.executor`),
+    else in a thread of this process. In a worker, pvlib's import (about 0.7 s of Python)
+    does not compete with the geodata stage for this process's interpreter lock.
 
     Raises
     ------
@@ -239,7 +248,10 @@ def plan_study(
     # the TMY (and pvlib's import) in a thread while the geodata stage reads and joins;
     # the errors come in the same order as read one after the other
     with ThreadPoolExecutor(1, thread_name_prefix="atlas-tmy") as early:
-        tmy_job = early.submit(study_tmy, study, files)
+        if executor is None:
+            tmy_job = early.submit(study_tmy, study, files)
+        else:  # from the thread: starting the worker waits for the server's imports
+            tmy_job = early.submit(lambda: executor.submit(study_tmy, study, files).result())
         geo = build_geodata(study, files, client)
         capacity = geo.capacity
         ps_ids = PsIds((str(p) for p in geo.sites["ps_id"]), source=files["inputs.substations"])
@@ -687,28 +699,15 @@ def _run_subset(plan: StudyPlan, index: int, task: ChunkTask) -> ChunkResult:
     return run_chunk(plan, index, range(len(plan.substations)), task)
 
 
-#: Modules a worker needs for its chunks, imported once by the fork server.
-WORKER_MODULES = (
-    "atlas.batch",
-    "atlas.engine.compute",
-    "atlas.analysis.stats",
-    "atlas.timeseries.pv",
-    "atlas.dataset",
-    "atlas.runfolder",
-    "pvlib",
-    "scipy.spatial",
-    "pyarrow.parquet",
-)
-
-
 class ProcessEngine:
     """Chunks in worker processes of this machine.
 
     Workers start from a fresh server process (``forkserver``), not from a copy of this one,
     so they hold only their chunk. The server starts with the engine and imports
-    :data:`WORKER_MODULES` while this process reads the study; the workers are forked from
-    it once the study is read (so the reading's peak memory and theirs do not add up), and
-    each task carries its chunk's share of the plan (:meth:`StudyPlan.subset`). The workers
+    :data:`atlas.workerserver.WORKER_MODULES` while this process reads the study; the first worker is forked
+    from it to read the study's TMY (:func:`plan_study`), the others with the first chunks.
+    A worker holds nothing of the reading's peak memory, and each task carries its chunk's
+    share of the plan (:meth:`StudyPlan.subset`). The workers
     exit when the chunks are done or on any error or interrupt (the pool is shut down).
 
     However this process ends (a SIGKILL too), its workers end with it: each holds the
@@ -737,14 +736,19 @@ class ProcessEngine:
         self.context = multiprocessing.get_context(self.method)
         if self.method == "forkserver":
             # the server imports what a chunk needs while this process reads the study
-            # (on another core); the workers forked from it later start with it imported
-            self.context.set_forkserver_preload(list(WORKER_MODULES))
-            from multiprocessing import forkserver
+            # (on another core; the atlas command starts it even earlier); the workers
+            # forked from it start with it imported
+            start_server()
 
-            forkserver.ensure_running()
+    def executor(self):
+        """The pool (made if not yet): a :class:`concurrent.futures.Executor` whose first
+        task starts one worker."""
+        if self.pool is None:
+            self.start()
+        return self.pool
 
     def start(self) -> None:
-        """Make the pool (its workers start with the first chunks)."""
+        """Make the pool (its workers start with the first task)."""
         from concurrent.futures import ProcessPoolExecutor
 
         # only the read end goes to the workers (passed as a file descriptor when each
@@ -757,15 +761,14 @@ class ProcessEngine:
     def map(self, plan: StudyPlan, chunks: list[range], task: ChunkTask):
         from concurrent.futures import FIRST_COMPLETED, wait
 
-        if self.pool is None:
-            self.start()
+        pool = self.executor()
         pending: dict[Any, int] = {}
         todo = list(enumerate(chunks))
         # at most two chunks queued per worker: results are small, but waiting ones are not
         while todo or pending:
             while todo and len(pending) < 2 * self.workers:
                 c, chunk = todo.pop(0)
-                pending[self.pool.submit(_run_subset, plan.subset(chunk), c, task)] = c
+                pending[pool.submit(_run_subset, plan.subset(chunk), c, task)] = c
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:
                 pending.pop(f)
@@ -780,7 +783,7 @@ class ProcessEngine:
                 end.close()
             self.alive = None
         if self.method == "forkserver":
-            _stop_forkserver()
+            stop_server()
 
 
 def _exit_with_main(alive) -> None:
@@ -804,19 +807,6 @@ def _exit_with_main(alive) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="atlas-exit-with-main", daemon=True).start()
-
-
-def _stop_forkserver() -> None:
-    """Ask this process's fork server to exit, in a thread that waits for it: the server
-    (with the workers' modules imported) takes about half a second to end, which then
-    overlaps the report and the map instead of outliving the command. The next engine
-    starts a new one. Nothing where multiprocessing lacks the (private) stop method."""
-    import threading
-    from multiprocessing import forkserver
-
-    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
-    if callable(stop):
-        threading.Thread(target=stop, name="atlas-forkserver-stop").start()
 
 
 class DaskEngine:

@@ -7,6 +7,7 @@ A user error (:class:`~atlas.errors.AtlasInputError`) prints one line
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import time
 from pathlib import Path
@@ -239,13 +240,18 @@ def run(
     The output folder is replaced whole at the end: an earlier run in it is replaced, a
     folder holding anything else is refused.
     """
+    from atlas.workerserver import start_server
+
+    t0 = time.perf_counter()
+    if engine == "processes" and scheduler is None and (workers or os.cpu_count() or 1) > 1:
+        start_server()  # its imports run on another core while this process does its own
+
     from atlas.demo import demo_study_path
     from atlas.pipeline import run_study
 
     if config is None:
         config = demo_study_path()
         click.echo(f"no --config given: running the embedded Milan demo ({config})")
-    t0 = time.perf_counter()
     result = run_study(
         config,
         out_dir,

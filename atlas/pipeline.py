@@ -29,6 +29,7 @@ from atlas.batch import (
     CHUNK_SIZE,
     ChunkTask,
     LoadSource,
+    ProcessEngine,
     StudyPlan,
     check_load,
     join_csv_parts,
@@ -208,7 +209,12 @@ def run_study(
         elif isinstance(study, StudyPlan):
             plan = study
         else:  # a dask register join ([areas] join = "dask") uses the engine's cluster
-            plan = plan_study(study, getattr(runner, "client", None), add=add)
+            plan = plan_study(
+                study,
+                getattr(runner, "client", None),
+                add=add,
+                executor=runner.executor() if isinstance(runner, ProcessEngine) else None,
+            )
             add = None
         if add:  # inputs or a plan already read: the what-if on top
             plan = with_what_if(plan, add, "--add")

@@ -228,3 +228,41 @@ def test_hourly_parts_are_the_frames_rows_in_arrow(chunk_study, tmp_path):
     np.testing.assert_array_equal(daylight, frame["daylight"].to_numpy()[:rows].reshape(3, -1))
     with pytest.raises(TypeError, match="must be text"):
         write_part(tables[0].set_column(1, "ps_id", pa.array(np.arange(rows))), tmp_path, 0, 1)
+
+
+def _with_tmy(chunk_study: Path, folder: Path, tmy: str | None) -> Path:
+    """The chunk study copied into ``folder``, its PV from a TMY (``tmy``: a file's text,
+    None for the shipped one)."""
+    import shutil
+
+    shutil.copytree(chunk_study.parent, folder)
+    study = folder / chunk_study.name
+    pv = '[profiles.pv]\nsource = "tmy"\n' + ('file = "tmy.csv"\n' if tmy is not None else "")
+    text = study.read_text().replace('[profiles.pv]\nsource = "file"\nfile = "pv.csv"\n', pv)
+    assert 'source = "tmy"' in text
+    study.write_text(text)
+    if tmy is not None:
+        (folder / "tmy.csv").write_text(tmy)
+    return study
+
+
+def test_the_tmy_read_by_a_worker_gives_the_same_run(chunk_study, tmp_path):
+    # with worker processes the TMY is read in the first worker (plan_study's executor)
+    study = _with_tmy(chunk_study, tmp_path / "study", None)
+    one = run_study(study, tmp_path / "w1", workers=1, figures="none", webmap="none")
+    two = run_study(study, tmp_path / "w2", workers=2, figures="none", webmap="none")
+    a, b = _data_files(tmp_path / "w1"), _data_files(tmp_path / "w2")
+    assert [k for k in a if a[k] != b[k]] == [] and sorted(a) == sorted(b)
+    assert one.manifest["engine"]["workers"] == 1 and two.manifest["engine"]["workers"] == 2
+
+
+def test_a_bad_tmy_read_by_a_worker_is_the_same_error(chunk_study, tmp_path):
+    study = _with_tmy(chunk_study, tmp_path / "study", "not,a\ntmy,file\n")
+    errors = []
+    for workers in (1, 2):
+        with pytest.raises(AtlasInputError) as info:
+            run_study(study, tmp_path / f"w{workers}", workers=workers)
+        errors.append(str(info.value))
+    assert errors[0] == errors[1], errors
+    assert "tmy.csv" in errors[0], errors
+    assert not (tmp_path / "w2").exists()
