@@ -80,11 +80,12 @@ def main() -> None:
     result = network_figures(sets, lin)
     t_lp = time.perf_counter() - t0
     n_lp = {d: int(v.sum()) for d, v in result.lp_hours.items()}
+    methods = {d: dict(collections.Counter(m for m in v if m)) for d, v in result.method.items()}
     print(f"SimBench {args.code}: {len(net.bus)} buses, {len(net.sgen)} generators as resources, "
           f"{n_hours} hours x 4 directions")  # fmt: skip
     print(f"  read and hourly means {t_read:.1f} s; power flow of every hour and "
           f"linearisation {t_lin:.1f} s; LPs {t_lp:.1f} s")  # fmt: skip
-    print(f"  hour-directions needing an LP: {n_lp}")
+    print(f"  hour-directions optimised: {n_lp}; by method: {methods}")
     for d in result.figure:
         below = result.figure[d] < result.blind[d] - 1e-6
         counts = collections.Counter(b.split()[0] for b in result.binding[d] if b)

@@ -30,9 +30,10 @@ Conventions
   set furthest in the direction; among ties the one with the smallest deviation in the other
   axis, then, if that breaks a limit, every resource at one end of its optimal face) is
   checked against the network rows, vectorised over hours. Where it holds, it is
-  optimal for the network-aware programme too and no LP is solved; the other hours are solved
-  one by one with HiGHS (``scipy.optimize.linprog``), the network rows entering as cutting
-  planes (only the rows a solution breaks; :func:`_solve_hour`).
+  optimal for the network-aware programme too and nothing is solved. The other hours are
+  solved one by one (:func:`_solve_hour`): exactly by the dual of a single broken row where
+  one row binds (:func:`_one_row_optimum`), else with HiGHS (``scipy.optimize.linprog``), the
+  network rows entering as cutting planes (only the rows a solution breaks).
 """
 
 from __future__ import annotations
@@ -132,7 +133,11 @@ class NetworkFigures:
     dispatch : dict of numpy.ndarray
         (n_hours, n_res, 2) the optimal deviations ``(dp, dq)``. [MW], [Mvar]
     lp_hours : dict of numpy.ndarray
-        (n_hours,) bool: the hours whose blind optimum broke a network limit, solved by LP.
+        (n_hours,) bool: the hours whose blind optimum broke a network limit, optimised.
+    method : dict of numpy.ndarray
+        (n_hours,) text: how each hour was optimised: ``""`` (its blind optimum or an end of
+        its optimal face keeps every limit), ``"dual"`` (one row binds: its exact dual,
+        :func:`_one_row_optimum`) or ``"highs"`` (an LP).
     """
 
     figure: dict[str, np.ndarray]
@@ -141,35 +146,41 @@ class NetworkFigures:
     loss_change: dict[str, np.ndarray]
     dispatch: dict[str, np.ndarray]
     lp_hours: dict[str, np.ndarray]
+    method: dict[str, np.ndarray]
 
 
 def halfplanes(vertices: np.ndarray, tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
-    """Half-planes ``A x <= b`` of a convex polygon given by counter-clockwise vertices.
+    """Half-planes ``A x <= b`` of convex polygons given by counter-clockwise vertices.
 
-    Zero-length edges (repeated vertices) are skipped; the vertices' bounding box is added,
-    so a degenerate set (a segment, a point) is bounded along its length too.
+    One row per edge, then the vertices' bounding box (so a degenerate set, a segment or a
+    point, is bounded along its length too). A zero-length edge (a repeated vertex, as in
+    polygons padded to one vertex count) gives the empty row ``0 x <= 0``.
 
     Parameters
     ----------
     vertices : numpy.ndarray
-        (n, 2) counter-clockwise vertices, repeats allowed.
+        (..., n, 2) counter-clockwise vertices, repeats allowed.
 
     Returns
     -------
     A : numpy.ndarray
-        (k, 2) outward normals (unit length).
+        (..., n + 4, 2) outward normals (unit length, or zero).
     b : numpy.ndarray
-        (k,) offsets.
+        (..., n + 4) offsets.
     """
     v = np.asarray(vertices, dtype=float)
-    edges = np.roll(v, -1, axis=0) - v
-    length = np.hypot(edges[:, 0], edges[:, 1])
-    keep = length > tol
-    normals = np.column_stack([edges[keep, 1], -edges[keep, 0]]) / length[keep, None]
-    offsets = np.einsum("ij,ij->i", normals, v[keep])
-    box_a = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
-    box_b = np.array([v[:, 0].max(), -v[:, 0].min(), v[:, 1].max(), -v[:, 1].min()])
-    return np.vstack([normals, box_a]), np.concatenate([offsets, box_b])
+    edges = np.roll(v, -1, axis=-2) - v
+    length = np.hypot(edges[..., 0], edges[..., 1])
+    scale = np.divide(1.0, length, out=np.zeros_like(length), where=length > tol)
+    normals = np.stack([edges[..., 1] * scale, -edges[..., 0] * scale], axis=-1)
+    offsets = np.einsum("...ij,...ij->...i", normals, v)
+    box_a = np.broadcast_to(
+        np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]]), (*v.shape[:-2], 4, 2)
+    )
+    box_b = np.stack(
+        [v[..., 0].max(-1), -v[..., 0].min(-1), v[..., 1].max(-1), -v[..., 1].min(-1)], axis=-1
+    )
+    return np.concatenate([normals, box_a], axis=-2), np.concatenate([offsets, box_b], axis=-1)
 
 
 def rating_sides(n: int = N_RATING_SIDES) -> tuple[np.ndarray, float]:
@@ -204,32 +215,64 @@ def blind_optimum(
     return np.stack(out, axis=1)
 
 
-def _network_rows(net: LinearNetwork, t: int) -> tuple[np.ndarray, np.ndarray]:
-    """Network rows ``A [dp; dq] <= b`` of hour t (:func:`row_label` names row k).
-
-    Rows: ``v_max`` of each bus, ``v_min`` of each bus, then side 0 of every branch's rating
-    polygon, side 1 of every branch, ...
-    """
-    sides, apothem = rating_sides()
+def _network_rhs(net: LinearNetwork, t: int) -> np.ndarray:
+    """Right-hand sides of the network rows of hour t (:func:`_network_rows`)."""
     v0 = np.asarray(net.v0[t], dtype=float)
     n_bus = len(v0)
     v_max = np.broadcast_to(np.asarray(net.v_max, dtype=float), (n_bus,))
     v_min = np.broadcast_to(np.asarray(net.v_min, dtype=float), (n_bus,))
-    vp, vq = net.at("vp", t), net.at("vq", t)
-    rows = [np.hstack([vp, vq]), -np.hstack([vp, vq])]
     # a limit already broken at the operating point may not get worse (module docstring)
     rhs = [np.maximum(v_max, v0) - v0, v0 - np.minimum(v_min, v0)]
     f0, g0 = np.asarray(net.f0[t], dtype=float), np.asarray(net.g0[t], dtype=float)
     if len(f0):
-        fp, fq, gp, gq = (net.at(n, t) for n in ("fp", "fq", "gp", "gq"))
+        sides, apothem = rating_sides()
         limit = np.asarray(net.rating, dtype=float) * apothem
-        c, s = sides[:, 0, None, None], sides[:, 1, None, None]  # (n_sides, 1, 1)
-        rows.append(
-            np.concatenate([c * fp + s * gp, c * fq + s * gq], axis=2).reshape(-1, 2 * fp.shape[1])
-        )
-        base = (c[:, :, 0] * f0 + s[:, :, 0] * g0).ravel()  # (n_sides * n_branch,)
-        rhs.append(np.maximum(np.tile(limit, len(sides)), base) - base)
-    return np.vstack(rows), np.concatenate(rhs)
+        base = sides[:, :1] * f0 + sides[:, 1:] * g0  # (n_sides, n_branch)
+        rhs.append((np.maximum(limit, base) - base).ravel())
+    return np.concatenate(rhs)
+
+
+def _network_lhs(net: LinearNetwork, t: int, x: np.ndarray) -> np.ndarray:
+    """``A x`` of the network rows of hour t for a dispatch ``x = [dp; dq]``, without
+    making ``A`` (a few hundred products instead of rows x resources)."""
+    n_res = len(x) // 2
+    dp, dq = x[:n_res], x[n_res:]
+    dv = net.at("vp", t) @ dp + net.at("vq", t) @ dq
+    out = [dv, -dv]
+    if len(np.asarray(net.rating)):
+        sides, _ = rating_sides()
+        df = net.at("fp", t) @ dp + net.at("fq", t) @ dq
+        dg = net.at("gp", t) @ dp + net.at("gq", t) @ dq
+        out.append((sides[:, :1] * df + sides[:, 1:] * dg).ravel())
+    return np.concatenate(out)
+
+
+def _network_rows(
+    net: LinearNetwork, t: int, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Network rows ``A [dp; dq] <= b`` of hour t (:func:`row_label` names row k).
+
+    Rows: ``v_max`` of each bus, ``v_min`` of each bus, then side 0 of every branch's rating
+    polygon, side 1 of every branch, ... ``rows``: only these (indexes), in that order.
+    """
+    n_bus = np.shape(net.v0)[1]
+    n_branch = len(np.asarray(net.rating))
+    rhs = _network_rhs(net, t)
+    k = np.arange(len(rhs)) if rows is None else np.asarray(rows, dtype=int)
+    vp, vq = net.at("vp", t), net.at("vq", t)
+    n_res = vp.shape[1]
+    out = np.empty((len(k), 2 * n_res))
+    bus = k < 2 * n_bus
+    sign = np.where(k[bus] < n_bus, 1.0, -1.0)[:, None]
+    b = k[bus] % n_bus
+    out[bus] = sign * np.hstack([vp[b], vq[b]])
+    if n_branch and (~bus).any():
+        sides, _ = rating_sides()
+        j, br = np.divmod(k[~bus] - 2 * n_bus, n_branch)
+        c, s = sides[j, :1], sides[j, 1:]
+        fp, fq, gp, gq = (net.at(n, t)[br] for n in ("fp", "fq", "gp", "gq"))
+        out[~bus] = np.hstack([c * fp + s * gp, c * fq + s * gq])
+    return out, rhs[k]
 
 
 def row_label(net: LinearNetwork, k: int) -> str:
@@ -285,26 +328,122 @@ def network_slack(net: LinearNetwork, dispatch: np.ndarray) -> np.ndarray:
     return slack
 
 
-def _resource_rows(sets_t: list[np.ndarray]):
-    """The resources' half-planes as one sparse block matrix ``A [dp; dq] <= b``."""
+def _resource_rows(vertices: np.ndarray):
+    """The resources' half-planes as one sparse block matrix ``A [dp; dq] <= b``.
+
+    ``vertices``: (n_res, n_v, 2), the polygons padded to one vertex count (:func:`_padded`;
+    the repeated vertices give empty rows), so every resource's half-planes come from one
+    vectorised call."""
     from scipy.sparse import csr_matrix
 
-    n_res = len(sets_t)
-    data, cols, rhs, row_ids = [], [], [], []
-    n_rows = 0
-    for i, vertices in enumerate(sets_t):
-        a, b = halfplanes(vertices)
-        k = np.arange(n_rows, n_rows + len(a))
-        row_ids += [k, k]
-        cols += [np.full(len(a), i), np.full(len(a), n_res + i)]
-        data += [a[:, 0], a[:, 1]]
-        rhs.append(b)
-        n_rows += len(a)
+    n_res = len(vertices)
+    a, b = halfplanes(vertices)  # (n_res, k, 2), (n_res, k)
+    k = a.shape[1]
+    resource = np.repeat(np.arange(n_res), k)
+    cols = np.column_stack([resource, n_res + resource]).ravel()
     matrix = csr_matrix(
-        (np.concatenate(data), (np.concatenate(row_ids), np.concatenate(cols))),
-        shape=(n_rows, 2 * n_res),
+        (a.reshape(-1), (np.repeat(np.arange(n_res * k), 2), cols)), shape=(n_res * k, 2 * n_res)
     )
-    return matrix, np.concatenate(rhs)
+    return matrix, b.reshape(-1)
+
+
+def _padded(sets_t: list[np.ndarray]) -> np.ndarray:
+    """The hour's polygons as one (n_res, n_v, 2) array, each padded with its last vertex."""
+    n_v = max(len(v) for v in sets_t)
+    out = np.empty((len(sets_t), n_v, 2))
+    for i, vertices in enumerate(sets_t):
+        out[i, : len(vertices)] = vertices
+        out[i, len(vertices) :] = vertices[-1]
+    return out
+
+
+def _one_row_optimum(
+    vertices: np.ndarray, c: np.ndarray, row: np.ndarray, rhs: float, tol: float = 1e-12
+) -> tuple[np.ndarray, float]:
+    """The optimum under a single network row, exactly, by its Lagrangian dual.
+
+    Maximise ``sum_i c . x_i`` over ``x_i`` in polygon i subject to ``sum_i a_i . x_i <= rhs``
+    (``a_i = (row[i], row[n_res + i])``). The dual function
+    ``L(lam) = lam rhs + sum_i max_j (c - lam a_i) . v_ij`` is convex and piecewise linear in
+    ``lam >= 0``; as ``lam`` grows each resource's maximising vertex walks along its polygon
+    towards a smaller ``a_i . v``. The walks give every breakpoint and its change of slope;
+    the optimal ``lam`` is where the slope ``rhs - sum_i a_i . v_i(lam)`` turns >= 0. The
+    resources that change vertex there move along their edge by the same fraction, which
+    makes the row hold with equality: each then still maximises ``(c - lam a_i) . x`` and
+    the row is tight, so the dispatch is optimal (LP duality).
+
+    Parameters
+    ----------
+    vertices : numpy.ndarray
+        (n_res, n_v, 2) the polygons (:func:`_padded`).
+    c : numpy.ndarray
+        (2,) the direction.
+    row : numpy.ndarray
+        (2 n_res,) the row's coefficients of ``[dp; dq]``.
+    rhs : float
+        Its right-hand side, >= 0 (zero deviation keeps it).
+
+    Returns
+    -------
+    x : numpy.ndarray
+        (n_res, 2) the optimal deviations.
+    lam : float
+        The row's shadow price (0: it does not bind).
+    """
+    n_res = len(vertices)
+    a = np.column_stack([row[:n_res], row[n_res:]])  # (n_res, 2)
+    alpha = vertices @ c  # (n_res, n_v): objective of each vertex
+    gamma = np.einsum("ijk,ik->ij", vertices, a)  # its use of the row
+    # each resource's vertex at lam = 0+: the best, then the least use of the row
+    best = alpha >= alpha.max(axis=1, keepdims=True) - tol
+    j = np.argmin(np.where(best, gamma, np.inf), axis=1)
+    rows = np.arange(n_res)
+    start = j.copy()
+    slope0 = rhs - gamma[rows, j].sum()
+    if slope0 >= -tol:
+        return vertices[rows, j], 0.0
+    lam = np.zeros(n_res)
+    walks = []  # (lam, resource, from vertex, to vertex)
+    live = np.ones(n_res, dtype=bool)
+    for _ in range(vertices.shape[1]):
+        if not live.any():
+            break
+        gj, aj = gamma[rows, j][:, None], alpha[rows, j][:, None]
+        lower = gamma < gj - tol
+        with np.errstate(divide="ignore", invalid="ignore"):
+            at = np.where(lower, (aj - alpha) / (gj - gamma), np.inf)
+        at = np.maximum(at, lam[:, None])  # round-off: never behind the current lam
+        step = at.min(axis=1)
+        # among vertices reached at the same lam, the one furthest along (least use)
+        k = np.argmin(
+            np.where(at <= step[:, None] + tol * (1 + step[:, None]), gamma, np.inf), axis=1
+        )
+        moving = live & np.isfinite(step)
+        for i in np.flatnonzero(moving):
+            walks.append((step[i], i, j[i], k[i]))
+        j = np.where(moving, k, j)
+        lam = np.where(moving, step, lam)
+        live = moving
+    walks.sort(key=lambda w: w[0])  # stable: a resource's steps stay in their order
+    slope, current, n = slope0, start, 0
+    while n < len(walks):
+        at = walks[n][0]
+        m = n  # every breakpoint at this lam at once: the slope jumps by their total
+        while m < len(walks) and walks[m][0] <= at + tol * (1 + at):
+            m += 1
+        before = current.copy()
+        for _, i, _, to in walks[n:m]:
+            current[i] = to
+        after = rhs - gamma[rows, current].sum()
+        if after >= -tol:
+            # the resources that moved go from their vertex before to after by the one
+            # fraction that makes the row hold with equality
+            used_before, used_after = rhs - slope, rhs - after
+            theta = (used_before - rhs) / (used_before - used_after)
+            x = vertices[rows, before]
+            return x + min(max(theta, 0.0), 1.0) * (vertices[rows, current] - x), float(at)
+        slope, n = after, m
+    raise RuntimeError("the single-row dual found no optimum (zero deviation is feasible)")
 
 
 #: Cutting-plane rounds of :func:`_solve_hour` before it gives up (each adds every network
@@ -312,45 +451,66 @@ def _resource_rows(sets_t: list[np.ndarray]):
 MAX_ROUNDS = 50
 
 
+#: Broken rows of the blind optimum tried one at a time by the exact single-row dual
+#: (:func:`_one_row_optimum`) before an LP is solved.
+ONE_ROW_TRIES = 3
+
+
 def _solve_hour(
     sets_t: list[np.ndarray], c: np.ndarray, net: LinearNetwork, t: int, start: np.ndarray
-) -> tuple[np.ndarray, str]:
-    """The LP of one hour and direction: the dispatch (n_res, 2) and the binding label.
+) -> tuple[np.ndarray, str, str]:
+    """The programme of one hour and direction: the dispatch (n_res, 2), the binding label
+    and the method (``"dual"`` or ``"highs"``).
 
-    Network rows enter lazily (cutting planes): first those that ``start`` (the blind
-    optimum, (n_res, 2)) breaks, then, round by round, every row the last solution breaks,
-    until a solution breaks none; it is then optimal for the whole programme, since the
-    rows left out do not bind. Each round is a small LP instead of one with every row.
+    First the rows that ``start`` (the blind optimum, (n_res, 2)) breaks most are tried one
+    at a time, each alone with the resources' sets, solved exactly by its dual
+    (:func:`_one_row_optimum`): a solution that keeps every other row is optimal for the
+    whole programme (it is optimal for a relaxation of it). Otherwise an LP with HiGHS
+    (``scipy.optimize.linprog``), network rows entering lazily (cutting planes): every row
+    broken so far, then, round by round, every row the last solution breaks, until a
+    solution breaks none; it is then optimal, since the rows left out do not bind.
     """
     from scipy.optimize import linprog
     from scipy.sparse import csr_matrix, vstack
 
     n_res = len(sets_t)
-    res_a, res_b = _resource_rows(sets_t)
-    net_a, net_b = _network_rows(net, t)
-    objective = -np.concatenate([np.full(n_res, c[0]), np.full(n_res, c[1])])  # maximise
+    vertices = _padded(sets_t)
+    net_b = _network_rhs(net, t)
     x = np.concatenate([start[:, 0], start[:, 1]])
-    active = np.zeros(len(net_b), dtype=bool)
-    for _ in range(MAX_ROUNDS):
-        broken = net_a @ x > net_b + FEASIBILITY_TOL
+    excess = _network_lhs(net, t, x) - net_b
+    active = excess > FEASIBILITY_TOL
+    tried = np.flatnonzero(active)
+    rows, _ = _network_rows(net, t, tried)
+    distance = excess[tried] / np.maximum(np.linalg.norm(rows, axis=1), 1e-300)
+    for r in np.argsort(-distance, kind="stable")[:ONE_ROW_TRIES]:
+        one, lam = _one_row_optimum(vertices, c, rows[r], float(net_b[tried[r]]))
+        trial = np.concatenate([one[:, 0], one[:, 1]])
+        broken = _network_lhs(net, t, trial) > net_b + FEASIBILITY_TOL
         if not broken.any():
-            break
+            return one, row_label(net, int(tried[r])) if lam > 1e-9 else "", "dual"
         active |= broken
-        a_ub = vstack([res_a, csr_matrix(net_a[active])], format="csr")
+    res_a, res_b = _resource_rows(vertices)
+    objective = -np.concatenate([np.full(n_res, c[0]), np.full(n_res, c[1])])  # maximise
+    for _ in range(MAX_ROUNDS):
+        net_a, _ = _network_rows(net, t, np.flatnonzero(active))
+        a_ub = vstack([res_a, csr_matrix(net_a)], format="csr")
         b_ub = np.concatenate([res_b, net_b[active]])
         res = linprog(objective, A_ub=a_ub, b_ub=b_ub, bounds=(None, None), method="highs")
         if res.status != 0:  # zero deviation is always feasible: only a numerical failure
             raise RuntimeError(f"hour {t}: the LP failed ({res.message})")
         x = res.x
         duals = -np.asarray(res.ineqlin.marginals)[len(res_b) :]
+        broken = _network_lhs(net, t, x) > net_b + FEASIBILITY_TOL
+        if not broken.any():
+            break
+        active |= broken
     else:
         raise RuntimeError(f"hour {t}: no solution within {MAX_ROUNDS} cutting-plane rounds")
     label = ""
-    if active.any():
-        k = int(np.argmax(duals))
-        if duals[k] > 1e-9:
-            label = row_label(net, int(np.flatnonzero(active)[k]))
-    return np.column_stack([x[:n_res], x[n_res:]]), label
+    k = int(np.argmax(duals))
+    if duals[k] > 1e-9:
+        label = row_label(net, int(np.flatnonzero(active)[k]))
+    return np.column_stack([x[:n_res], x[n_res:]]), label, "highs"
 
 
 def network_figures(
@@ -378,7 +538,8 @@ def network_figures(
     loss_p = np.zeros(n_res) if net.loss_p is None else np.asarray(net.loss_p, dtype=float)
     loss_q = np.zeros(n_res) if net.loss_q is None else np.asarray(net.loss_q, dtype=float)
     out: dict[str, dict[str, np.ndarray]] = {
-        k: {} for k in ("figure", "blind", "binding", "loss_change", "dispatch", "lp_hours")
+        k: {}
+        for k in ("figure", "blind", "binding", "loss_change", "dispatch", "lp_hours", "method")
     }
     for direction in directions:
         c = np.array(DIRECTIONS[direction])
@@ -395,11 +556,11 @@ def network_figures(
             dispatch[fixed] = other[fixed]
             broken &= ~fixed
         binding = np.full(n_hours, "", dtype=object)
+        method = np.full(n_hours, "", dtype=object)
         for t in np.flatnonzero(broken):
             sets_t = [np.asarray(v)[t] for v in sets]
-            x, label = _solve_hour(sets_t, c, net, int(t), dispatch[t])
+            x, binding[t], method[t] = _solve_hour(sets_t, c, net, int(t), dispatch[t])
             dispatch[t] = x
-            binding[t] = label
         figure = np.minimum((dispatch @ c).sum(axis=1), blind)  # LP round-off only
         out["figure"][direction] = np.maximum(figure, 0.0)
         out["blind"][direction] = blind
@@ -407,4 +568,5 @@ def network_figures(
         out["loss_change"][direction] = dispatch[..., 0] @ loss_p + dispatch[..., 1] @ loss_q
         out["dispatch"][direction] = dispatch
         out["lp_hours"][direction] = broken
+        out["method"][direction] = method
     return NetworkFigures(**out)

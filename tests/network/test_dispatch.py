@@ -12,10 +12,13 @@ from numpy.testing import assert_allclose
 from atlas.network.dispatch import (
     DIRECTIONS,
     LinearNetwork,
+    _network_lhs,
+    _network_rows,
     blind_optimum,
     halfplanes,
     network_figures,
     network_slack,
+    rating_sides,
 )
 
 
@@ -122,10 +125,29 @@ def random_polygon(rng, n_hours):
     return np.array(out)
 
 
+def loop_rows(net, t):
+    """The network rows of hour t written out one limit at a time (METHOD.md)."""
+    sides, apothem = rating_sides()
+    rows, rhs = [], []
+    v0 = net.v0[t]
+    for k in range(len(v0)):  # v <= v_max, then v >= v_min, held where already broken
+        rows.append(np.concatenate([net.at("vp", t)[k], net.at("vq", t)[k]]))
+        rhs.append(max(net.v_max, v0[k]) - v0[k])
+    for k in range(len(v0)):
+        rows.append(-np.concatenate([net.at("vp", t)[k], net.at("vq", t)[k]]))
+        rhs.append(v0[k] - min(net.v_min, v0[k]))
+    for c, s in sides:  # side by side, every branch
+        for k in range(len(net.rating)):
+            f = np.concatenate([net.at("fp", t)[k], net.at("fq", t)[k]])
+            g = np.concatenate([net.at("gp", t)[k], net.at("gq", t)[k]])
+            base = c * net.f0[t, k] + s * net.g0[t, k]
+            rows.append(c * f + s * g)
+            rhs.append(max(net.rating[k] * apothem, base) - base)
+    return np.array(rows).reshape(len(rows), -1), np.array(rhs)
+
+
 def brute_force(sets_t, net, t, c):
     """The LP's optimum by enumerating the vertices of the feasible polytope."""
-    from atlas.network.dispatch import _network_rows
-
     n_res = len(sets_t)
     rows, rhs = [], []
     for i, v in enumerate(sets_t):
@@ -134,7 +156,7 @@ def brute_force(sets_t, net, t, c):
         block[:, i], block[:, n_res + i] = a[:, 0], a[:, 1]
         rows.append(block)
         rhs.append(b)
-    na, nb = _network_rows(net, t)
+    na, nb = loop_rows(net, t)
     a_all, b_all = np.vstack([*rows, na]), np.concatenate([*rhs, nb])
     objective = np.concatenate([np.full(n_res, c[0]), np.full(n_res, c[1])])
     combos = np.array(list(itertools.combinations(range(len(a_all)), 2 * n_res)))
@@ -232,3 +254,91 @@ def test_an_end_of_the_optimal_face_spares_the_lp():
     assert result.figure["q_up"][0] == pytest.approx(1.0)
     assert not result.lp_hours["q_up"][0]
     assert_allclose(result.dispatch["q_up"][0, 0], [-1.0, 1.0])
+
+
+def test_network_rows_any_subset_and_their_products():
+    rng = np.random.default_rng(7)
+    n_hours, n_bus, n_br, n_res = 4, 3, 2, 2
+    per_hour = {n: rng.uniform(-0.05, 0.05, (n_hours, n_bus, n_res)) for n in ("vp", "vq")}
+    per_hour |= {n: rng.uniform(-1, 1, (n_hours, n_br, n_res)) for n in ("fp", "fq", "gp", "gq")}
+    net = LinearNetwork(
+        v0=rng.uniform(0.94, 1.06, (n_hours, n_bus)),  # some limits broken already
+        f0=rng.uniform(-2, 2, (n_hours, n_br)),
+        g0=rng.uniform(-2, 2, (n_hours, n_br)),
+        rating=rng.uniform(1.0, 3.0, n_br),
+        **per_hour,
+    )
+    for t in range(n_hours):
+        a, b = _network_rows(net, t)
+        ref_a, ref_b = loop_rows(net, t)
+        assert_allclose(a, ref_a, atol=1e-15)
+        assert_allclose(b, ref_b, atol=1e-15)
+        x = rng.normal(size=2 * n_res)
+        assert_allclose(_network_lhs(net, t, x), ref_a @ x, atol=1e-13)
+        rows = rng.choice(len(b), 9, replace=False)
+        sub_a, sub_b = _network_rows(net, t, rows)
+        assert_allclose(sub_a, ref_a[rows], atol=1e-15)
+        assert_allclose(sub_b, ref_b[rows], atol=1e-15)
+
+
+def test_padded_polygons_give_the_same_halfplanes():
+    # a repeated vertex adds an empty row (0 x <= 0) and changes nothing else
+    v = box(-1, 2, -0.5, 0.5)[0]
+    a, b = halfplanes(v)
+    pa, pb = halfplanes(np.vstack([v, v[-1:], v[-1:]]))
+    keep = np.abs(pa).sum(axis=1) > 0
+    assert (pb[~keep] == 0).all() and (~keep).sum() == 2
+    assert_allclose(pa[keep], a)
+    assert_allclose(pb[keep], b)
+
+
+def _lp_optimum(vertices, c, row, rhs):
+    """The same single-row programme by HiGHS on every half-plane."""
+    from scipy.optimize import linprog
+
+    n_res = len(vertices)
+    a, b = halfplanes(vertices)
+    blocks = np.zeros((n_res, a.shape[1], 2 * n_res))
+    for i in range(n_res):
+        blocks[i, :, i], blocks[i, :, n_res + i] = a[i, :, 0], a[i, :, 1]
+    a_ub = np.vstack([blocks.reshape(-1, 2 * n_res), row[None]])
+    b_ub = np.concatenate([b.ravel(), [rhs]])
+    objective = -np.concatenate([np.full(n_res, c[0]), np.full(n_res, c[1])])
+    res = linprog(objective, A_ub=a_ub, b_ub=b_ub, bounds=(None, None), method="highs")
+    assert res.status == 0
+    return -res.fun
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_single_row_dual_against_an_lp(seed):
+    from atlas.network.dispatch import _one_row_optimum
+
+    rng = np.random.default_rng(seed)
+    n_res = int(rng.integers(1, 6))
+    polygons = random_polygon(rng, n_res)  # (n_res, 9, 2), padded with repeats
+    if seed % 4 == 0:  # identical resources: their breakpoints coincide
+        polygons[1:] = polygons[0]
+    if seed % 5 == 0:  # a segment (an EV without V2G) and a point
+        polygons[0] = [[-1.0, 0.0]] * 4 + [[0.0, 0.0]] * 5
+        polygons[-1] = 0.0
+    row = rng.normal(size=2 * n_res) * rng.uniform(0.1, 2)
+    if seed % 4 == 0:
+        row = np.tile(row[:1], 2 * n_res) * np.repeat(rng.normal(size=2), n_res)
+    rhs = float(rng.uniform(0, 1))
+    for c in map(np.array, DIRECTIONS.values()):
+        x, lam = _one_row_optimum(polygons, c, row, rhs)
+        assert lam >= 0
+        # feasible: in every polygon and under the row
+        a, b = halfplanes(polygons)
+        assert (np.einsum("ikj,ij->ik", a, x) <= b + 1e-9).all()
+        flat = np.concatenate([x[:, 0], x[:, 1]])
+        assert flat @ row <= rhs + 1e-9
+        # optimal
+        assert (x @ c).sum() == pytest.approx(_lp_optimum(polygons, c, row, rhs), abs=1e-8)
+
+
+def test_hours_with_one_binding_row_need_no_lp():
+    # the hand case of test_a_voltage_limit_by_hand: one bus, one row
+    result = network_figures([box(-1, 2, 0, 0)], feeder(v0=1.045))
+    assert result.method["p_up"][0] == "dual"
+    assert result.binding["p_up"][0] == "v_max B1"
