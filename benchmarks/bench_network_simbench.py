@@ -1,60 +1,50 @@
-"""A network-aware year on a SimBench MV grid: batch power flow, linearisation and the LP.
+"""Network-aware years on SimBench MV grids: batch power flow, linearisation, optimisation.
 
-The grid, its loads and generators and their 2016 quarter-hour profiles come from SimBench
-(ODbL; the ``network`` extra), turned into hourly means with 29 February dropped (8760 h).
-Each generator is a resource with the atlas's grid-code set of its technology (this
-script's mapping: PV_MV -> pv MV, Wind_MV -> wind MV, Biomass_MV -> biomass MV, Hydro_MV ->
-hydro MV, lv_RES -> pv LV, the MV/LV substations' aggregated LV renewables). Prints the time
-of each step, the share of hour-directions that needed an LP and the binding limits;
-asserts nothing. A measurement for issue 14, not yet the product's `atlas import simbench`.
+Each grid, its loads and generators and their 2016 quarter-hour profiles come from SimBench
+(ODbL; the ``network`` extra), as hourly means with 29 February dropped
+(``atlas.network.simbench``). Every generator is a resource with the atlas's grid-code set
+of its technology (``atlas.network.simbench.TECHNOLOGY``). Prints the time of each step,
+the hour-directions that needed an optimisation and how they were solved, the binding
+limits, and, measured in the same run, pandapower's AC OPF per snapshot; asserts nothing.
 
-    python benchmarks/bench_network_simbench.py --code 1-MV-semiurb--0-sw
+    python benchmarks/bench_network_simbench.py --code 1-MV-semiurb--0-sw    # one grid-year
+    python benchmarks/bench_network_simbench.py --networks 30 --workers 2     # 30 grid-years
+
+With ``--networks N`` the grid-years run in ``--workers`` processes, cycling through
+SimBench's twelve MV grids with switches (rural, semi-urban, urban, commercial; scenarios
+0, 1, 2): each one read, solved and linearised in its worker, as if N PS each had its own
+network. Not yet the product's engine (issue 14: networks as study inputs).
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import os
 import time
+import warnings
 
 import numpy as np
 
-TECHNOLOGY = {
-    "PV_MV": ("pv", "MV"),
-    "Wind_MV": ("wind", "MV"),
-    "Biomass_MV": ("biomass", "MV"),
-    "Hydro_MV": ("hydro", "MV"),
-    "lv_RES": ("pv", "LV"),
-}
+MV_GRIDS = [
+    f"1-MV-{kind}--{scenario}-sw"
+    for scenario in (0, 1, 2)
+    for kind in ("rural", "semiurb", "urban", "comm")
+]
 
 
-def hourly(quarter_hours: np.ndarray) -> np.ndarray:
-    """(35136, n) quarter-hour values of 2016 -> (8760, n) hourly means, 29 February dropped."""
-    hours = quarter_hours.reshape(-1, 4, quarter_hours.shape[1]).mean(axis=1)  # (8784, n)
-    feb29 = slice(59 * 24, 60 * 24)  # day 60 of a leap year
-    return np.delete(hours, np.arange(8784)[feb29], axis=0)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--code", default="1-MV-semiurb--0-sw")
-    parser.add_argument("--hours", type=int, default=8760)
-    parser.add_argument("--v-max", type=float, default=1.05)
-    args = parser.parse_args()
-
+def grid_year(code: str, v_max: float = 1.05, hours: int = 8760) -> dict:
+    """One grid-year: times [s] and the figures' summary."""
+    warnings.filterwarnings("ignore", category=FutureWarning)
     import pandapower as pp
-    import simbench as sb
 
-    from atlas.engine.capability import box_disc_set, default_parameters
     from atlas.network.dispatch import network_figures
     from atlas.network.linearise import linearise
+    from atlas.network.simbench import read_simbench
 
     t0 = time.perf_counter()
-    net = sb.get_simbench_net(args.code)
-    profiles = sb.get_absolute_values(net, profiles_instead_of_study_cases=True)
-    load_p = hourly(profiles[("load", "p_mw")].to_numpy())[: args.hours]
-    load_q = hourly(profiles[("load", "q_mvar")].to_numpy())[: args.hours]
-    gen_p = hourly(profiles[("sgen", "p_mw")].to_numpy())[: args.hours]
+    year = read_simbench(code)
+    net = year.net
     t_read = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -62,36 +52,100 @@ def main() -> None:
     ppc = net._ppc["internal"]
     lookup = net._pd2ppc_lookups["bus"]
     base = float(ppc["baseMVA"])
-    n_ppc = len(ppc["V"])
-    n_hours = len(load_p)
-    s_hours = np.zeros((n_ppc, n_hours), dtype=complex)
-    np.add.at(s_hours, lookup[net.load.bus.to_numpy()], -(load_p + 1j * load_q).T / base)
-    np.add.at(s_hours, lookup[net.sgen.bus.to_numpy()], gen_p.T / base)
-    sets = []
-    params = default_parameters()
-    for k, row in enumerate(net.sgen.itertuples()):
-        sn = float(row.sn_mva) if row.sn_mva > 0 else float(row.p_mw)
-        pu = np.clip(gen_p[:, k] / sn, 0.0, 1.0)
-        sets.append(box_disc_set(params[TECHNOLOGY[row.type]], sn, pu).vertices)
-    lin = linearise(net, list(net.sgen.bus), v_max=args.v_max, s_hours=s_hours)
+    p0 = year.limits(slice(0, hours))["p0"]  # (hours, n_sgen) the grid code's operating point
+    s_hours = np.zeros((len(ppc["V"]), hours), dtype=complex)
+    np.add.at(s_hours, lookup[net.load.bus.to_numpy()],
+              -(year.load_p[:hours] + 1j * year.load_q[:hours]).T / base)  # fmt: skip
+    np.add.at(s_hours, lookup[net.sgen.bus.to_numpy()], p0.T / base)
+    sets = year.deviation_sets(slice(0, hours))
+    lin = linearise(net, list(net.sgen.bus), v_max=v_max, s_hours=s_hours)
     t_lin = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     result = network_figures(sets, lin)
-    t_lp = time.perf_counter() - t0
-    n_lp = {d: int(v.sum()) for d, v in result.lp_hours.items()}
-    methods = {d: dict(collections.Counter(m for m in v if m)) for d, v in result.method.items()}
-    print(f"SimBench {args.code}: {len(net.bus)} buses, {len(net.sgen)} generators as resources, "
-          f"{n_hours} hours x 4 directions")  # fmt: skip
-    print(f"  read and hourly means {t_read:.1f} s; power flow of every hour and "
-          f"linearisation {t_lin:.1f} s; LPs {t_lp:.1f} s")  # fmt: skip
-    print(f"  hour-directions optimised: {n_lp}; by method: {methods}")
-    for d in result.figure:
-        below = result.figure[d] < result.blind[d] - 1e-6
-        counts = collections.Counter(b.split()[0] for b in result.binding[d] if b)
-        print(f"  {d}: network-aware below blind in {int(below.sum())} h; "
-              f"mean {result.figure[d].mean():.2f} vs blind {result.blind[d].mean():.2f}; "
-              f"binding {dict(counts)}")  # fmt: skip
+    t_opt = time.perf_counter() - t0
+    return {
+        "code": code,
+        "buses": len(net.bus),
+        "resources": len(net.sgen),
+        "read": t_read,
+        "linearise": t_lin,
+        "optimise": t_opt,
+        "optimised": {d: int(v.sum()) for d, v in result.lp_hours.items()},
+        "methods": {d: dict(collections.Counter(m for m in v if m)) for d, v in result.method.items()},
+        "summary": {
+            d: (int((result.figure[d] < result.blind[d] - 1e-6).sum()), float(result.figure[d].mean()),
+                float(result.blind[d].mean()),
+                dict(collections.Counter(b.split()[0] for b in result.binding[d] if b)))
+            for d in result.figure
+        },
+    }  # fmt: skip
+
+
+def opf_seconds(code: str, snapshots: int, seed: int = 1) -> tuple[float, int]:
+    """pandapower's AC OPF (upward Q, P-Q boxes) at sampled hours: seconds per snapshot and
+    the number that converged."""
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    from atlas.network.check import opf_figure
+    from atlas.network.simbench import read_simbench
+
+    year = read_simbench(code)
+    total, ok = 0.0, 0
+    for h in np.random.default_rng(seed).choice(8760, snapshots, replace=False):
+        year.at_hour(int(h))
+        t0 = time.perf_counter()
+        ok += opf_figure(year.net, year.limits(int(h)), "q_up") is not None
+        total += time.perf_counter() - t0
+    return total / snapshots, ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--code", default="1-MV-semiurb--0-sw")
+    parser.add_argument("--hours", type=int, default=8760)
+    parser.add_argument("--v-max", type=float, default=1.05)
+    parser.add_argument("--networks", type=int, default=0, help="N grid-years in parallel")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--opf-snapshots", type=int, default=5)
+    args = parser.parse_args()
+
+    if args.networks:
+        from concurrent.futures import ProcessPoolExecutor
+
+        codes = [MV_GRIDS[k % len(MV_GRIDS)] for k in range(args.networks)]
+        t0 = time.perf_counter()
+        with ProcessPoolExecutor(args.workers) as pool:
+            results = list(pool.map(grid_year, codes, [args.v_max] * len(codes)))
+        wall = time.perf_counter() - t0
+        steps = {k: sum(r[k] for r in results) for k in ("read", "linearise", "optimise")}
+        print(f"{args.networks} SimBench MV grid-years (8760 h x 4 directions each) in "
+              f"{args.workers} processes: {wall:.1f} s wall (goal 600 s)")  # fmt: skip
+        print(f"  CPU time summed over the grids: read {steps['read']:.1f} s, power flow and "
+              f"linearisation {steps['linearise']:.1f} s, optimisation {steps['optimise']:.1f} s")  # fmt: skip
+        by_code = collections.defaultdict(list)
+        for r in results:
+            by_code[r["code"]].append(r)
+        for code, rs in by_code.items():
+            r = rs[0]
+            print(f"  {code}: {r['buses']} buses, {r['resources']} resources, optimised "
+                  f"{r['optimised']}, {np.mean([x['optimise'] for x in rs]):.1f} s")  # fmt: skip
+    else:
+        r = grid_year(args.code, args.v_max, args.hours)
+        print(f"SimBench {args.code}: {r['buses']} buses, {r['resources']} generators as "
+              f"resources, {args.hours} hours x 4 directions")  # fmt: skip
+        print(f"  read and hourly means {r['read']:.1f} s; power flow of every hour and "
+              f"linearisation {r['linearise']:.1f} s; optimisation {r['optimise']:.1f} s; "
+              f"in all {r['read'] + r['linearise'] + r['optimise']:.1f} s (goal 60 s)")  # fmt: skip
+        print(f"  hour-directions optimised: {r['optimised']}; by method: {r['methods']}")
+        for d, (below, mean, blind, binding) in r["summary"].items():
+            print(f"  {d}: network-aware below blind in {below} h; mean {mean:.2f} vs blind "
+                  f"{blind:.2f}; binding {binding}")  # fmt: skip
+    if args.opf_snapshots:
+        code = args.code
+        per, ok = opf_seconds(code, args.opf_snapshots)
+        print(f"  pandapower AC OPF on {code} (upward Q, P-Q boxes, numba off): {per:.2f} s per "
+              f"snapshot ({ok}/{args.opf_snapshots} converged); 8760 h x 4 directions would "
+              f"take {per * 8760 * 4 / 3600:.1f} h")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -277,6 +277,35 @@ def box_disc_limits(
     return {"p0": p0, "p_lo": p_lo, "p_hi": p_hi, "q_inject": q_inject, "q_absorb": q_absorb}
 
 
+def box_set(params: CapabilityParams, sn_mva: float, pu: np.ndarray) -> DeviationSet:
+    """Deviation sets of a ``box_disc`` group's limits without the apparent-power circle.
+
+    The P-Q box ``p_lo <= p <= p_hi``, ``-q_absorb <= q <= q_inject``
+    (:func:`box_disc_limits`) minus the operating point ``(p0, 0)``: the variant that
+    pandapower's optimal power flow can take (a generator's limits are a box), solved by the
+    network-aware mode to compare with it (docs/network.md). The atlas's own figures keep the
+    circle (:func:`box_disc_set`).
+
+    Returns
+    -------
+    DeviationSet
+        Figures and 4-vertex polygons (counter-clockwise) per hour. [MW], [Mvar]
+    """
+    lim = box_disc_limits(params, sn_mva, pu)
+    dp_lo, dp_hi = lim["p_lo"] - lim["p0"], lim["p_hi"] - lim["p0"]
+    dq_lo, dq_hi = -lim["q_absorb"], lim["q_inject"]
+    vertices = np.stack(
+        [
+            np.column_stack([dp_lo, dq_lo]),
+            np.column_stack([dp_hi, dq_lo]),
+            np.column_stack([dp_hi, dq_hi]),
+            np.column_stack([dp_lo, dq_hi]),
+        ],
+        axis=1,
+    )
+    return DeviationSet(p_up=dp_hi, p_down=-dp_lo, q_up=dq_hi, q_down=-dq_lo, vertices=vertices)
+
+
 def box_disc_set(
     params: CapabilityParams, sn_mva: float, pu: np.ndarray, with_vertices: bool = True
 ) -> DeviationSet:

@@ -15,6 +15,7 @@ from atlas.engine.capability import (
     bess_energy,
     bess_set,
     box_disc_set,
+    box_set,
     default_parameters,
     ev_set,
     oltc_set,
@@ -223,3 +224,17 @@ def test_no_group_is_the_origin():
     flex = ps_flexibility([], 3)
     assert flex.vertices.shape == (3, 1, 2) and np.all(flex.vertices == 0)
     assert all(np.all(v == 0) for v in flex.figures.values())
+
+
+def test_box_set_drops_only_the_circle():
+    """The box variant (for pandapower's OPF): p_min 0.9 Sn as above, the reactive cap
+    0.6 Sn no longer cut by the circle; vertices counter-clockwise from (dp_lo, dq_lo)."""
+    params = replace(P[("chp", "MV")], p_min_pu=0.9)
+    s = box_set(params, 1.0, np.array([0.95]))
+    assert_allclose((s.p_up[0], s.p_down[0]), (0.05, 0.05), atol=1e-12)
+    assert_allclose((s.q_up[0], s.q_down[0]), (0.6, Q098), atol=1e-12)
+    assert_allclose(
+        s.vertices[0], [[-0.05, -Q098], [0.05, -Q098], [0.05, 0.6], [-0.05, 0.6]], atol=1e-12
+    )
+    disc = box_disc_set(params, 1.0, np.array([0.95]))
+    assert disc.q_up[0] < s.q_up[0]  # the circle binds there

@@ -1,0 +1,112 @@
+"""SimBench years in hours (atlas.network.simbench) and the network-aware figures against
+pandapower's AC power flow and AC OPF (atlas.network.check) on a real grid, SimBench's
+semi-urban MV grid (the full comparison: benchmarks/validate_network_opf.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from atlas.network.simbench import QUARTER_HOURS, hourly_means
+
+
+def test_hourly_means_drop_29_february():
+    quarter = np.arange(QUARTER_HOURS, dtype=float)[:, None] * [1.0, 2.0]
+    hours = hourly_means(quarter)
+    assert hours.shape == (8760, 2)
+    # hour k of the leap year: the mean of quarter-hours 4k .. 4k+3 = 4k + 1.5
+    assert hours[0, 0] == 1.5 and hours[0, 1] == 3.0
+    assert hours[59 * 24 - 1, 0] == 4 * (59 * 24 - 1) + 1.5  # 28 February, 23 h
+    assert hours[59 * 24, 0] == 4 * (60 * 24) + 1.5  # then 1 March, 0 h
+    assert hours[-1, 0] == 4 * (8784 - 1) + 1.5
+    with pytest.raises(ValueError, match="quarter-hours of 2016"):
+        hourly_means(np.zeros((35040, 1)))
+
+
+network = pytest.mark.network
+
+
+@pytest.fixture(scope="module")
+def semiurb():
+    pytest.importorskip("simbench", reason="the network extra is not installed")
+    from atlas.network.simbench import read_simbench
+
+    return read_simbench("1-MV-semiurb--0-sw")
+
+
+@network
+def test_an_unknown_code_is_one_clear_error():
+    pytest.importorskip("simbench", reason="the network extra is not installed")
+    from atlas.network.simbench import read_simbench
+
+    with pytest.raises(ValueError, match=r"'1-MV-town' is not a SimBench grid code.*1-MV-urban"):
+        read_simbench("1-MV-town")
+
+
+@network
+def test_the_year_and_its_generators(semiurb):
+    assert semiurb.load_p.shape == (8760, len(semiurb.net.load))
+    assert semiurb.gen_p.shape == (8760, len(semiurb.net.sgen))
+    techs = semiurb.technologies()
+    assert {t for t, _ in techs} <= {"pv", "wind", "biomass", "hydro"}
+    sets = semiurb.deviation_sets(slice(0, 3), box=True)
+    assert len(sets) == len(techs) and sets[0].shape == (3, 4, 2)
+
+
+@network
+@pytest.mark.parametrize(("hour", "binds"), [(4000, ""), (6000, "v_max 24")])
+def test_against_the_ac_opf_and_the_ac_power_flow(semiurb, hour, binds):
+    """At a summer hour and at an autumn one where bus 24's v_max binds upward Q, the
+    network-aware figures with P-Q boxes match pandapower's AC OPF within 2 % or 0.1, and
+    the AC power flow of the dispatch keeps the limits within 0.005 pu and 2 %."""
+    from atlas.network.check import ac_check, opf_figure
+    from atlas.network.dispatch import DIRECTIONS, network_figures
+    from atlas.network.linearise import linearise
+
+    net = semiurb.net
+    buses = list(net.sgen.bus)
+    semiurb.at_hour(hour)
+    lin = linearise(net, buses)
+    result = network_figures(semiurb.deviation_sets(slice(hour, hour + 1), box=True), lin)
+    limits = semiurb.limits(hour)
+    assert result.binding["q_up"][0] == binds
+    if binds:
+        assert result.figure["q_up"][0] < result.blind["q_up"][0] - 0.1
+    for d in DIRECTIONS:
+        ref = opf_figure(net, limits, d)
+        assert ref is not None
+        got = result.figure[d][0]
+        assert abs(got - ref) <= max(0.02 * abs(ref), 0.1), (d, got, ref)
+        assert got <= result.blind[d][0] + 1e-9
+        check = ac_check(net, buses, result.dispatch[d][0])
+        assert check.converged
+        assert check.v_max_excess <= 0.005 and check.v_min_excess <= 0.005
+        assert check.loading_excess <= 0.02
+
+
+@network
+def test_the_ac_check_measures_a_rise_by_hand(semiurb):
+    """No deviation: nothing beyond the limits. 3 Mvar more at one bus: its voltage rise
+    is what pandapower's own power flow gives, less the room to v_max."""
+    import copy
+
+    import pandapower as pp
+
+    from atlas.network.check import ac_check
+
+    net = semiurb.net
+    semiurb.at_hour(100)
+    buses = list(net.sgen.bus)
+    none = ac_check(net, buses, np.zeros((len(buses), 2)))
+    assert none.v_max_excess == 0 and none.loading_excess == 0
+    push = np.zeros((len(buses), 2))
+    push[0, 1] = 3.0
+    check = ac_check(net, buses, push, v_max=1.0)
+    trial = copy.deepcopy(net)
+    pp.runpp(trial, numba=False)
+    v0 = trial.res_bus.vm_pu.to_numpy()
+    pp.create_sgen(trial, buses[0], p_mw=0.0, q_mvar=3.0)
+    pp.runpp(trial, numba=False)
+    expected = (trial.res_bus.vm_pu.to_numpy() - np.maximum(1.0, v0)).max()
+    assert check.v_max_excess == pytest.approx(max(expected, 0.0), abs=1e-12)
+    assert len(net.sgen) == len(buses)  # the network is left as it was
