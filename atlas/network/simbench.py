@@ -17,6 +17,7 @@ Needs the ``network`` extra (``pip install ".[network]"``: pandapower, simbench)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,7 @@ class SimbenchYear:
     """
 
     code: str
-    net: object
+    net: Any
     load_p: np.ndarray
     load_q: np.ndarray
     gen_p: np.ndarray
