@@ -124,7 +124,9 @@ class SimbenchYear:
         out = []
         for k, tech in enumerate(self.technologies()):
             pu = np.atleast_1d(np.clip(self.gen_p[hours, k] / sn[k], 0.0, 1.0))
-            out.append(make(params[tech], sn[k], pu).vertices)
+            vertices = make(params[tech], sn[k], pu).vertices
+            assert vertices is not None  # both make polygons by default
+            out.append(vertices)
         return out
 
     def at_hour(self, h: int) -> None:
