@@ -511,6 +511,48 @@ def init_command(out_dir: Path, force: bool) -> None:
     click.echo(f"  atlas run --config {study} --out results")
 
 
+@main.group("import")
+def import_group() -> None:
+    """Write an atlas study from an external data set (a SimBench grid)."""
+
+
+@import_group.command("simbench")
+@click.argument("code")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder to write the study into (created if missing).",
+)
+@click.option("--force", is_flag=True, help="Overwrite the study's files if --out has them.")
+@_user_errors
+def import_simbench(code: str, out_dir: Path, force: bool) -> None:
+    """Write an atlas study of SimBench's MV grid CODE (e.g. 1-MV-semiurb--0-sw).
+
+    One PS (the grid's HV/MV transformers), its generators' capacity by technology and
+    level, their 2016 profiles as hourly means, and the PS load from an AC power flow of
+    every hour (docs/network.md). Needs the network extra: pip install
+    'flexibility-atlas[network]'. SimBench's data are under the Open Database License.
+    """
+    try:
+        import simbench  # noqa: F401
+
+        from atlas.network.simbench import write_study
+    except ImportError:
+        raise AtlasInputError(
+            None,
+            "atlas import simbench",
+            "needs pandapower and simbench, expected them installed: "
+            "pip install 'flexibility-atlas[network]'",
+        ) from None
+    written = write_study(code, out_dir, force=force)
+    click.echo(f"wrote an atlas study of SimBench {code} ({len(written)} files) to {out_dir}:")
+    for p in written:
+        click.echo(f"  {p.name}")
+    click.echo(f"next: atlas run --config {out_dir / 'study.toml'} --out results")
+
+
 @main.command("synth")
 @click.argument("out_dir", type=click.Path(path_type=Path))
 @click.option(

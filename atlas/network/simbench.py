@@ -17,6 +17,7 @@ Needs the ``network`` extra (``pip install ".[network]"``: pandapower, simbench)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,24 @@ QUARTER_HOURS = 366 * 96
 
 
 def hourly_means(quarter_hours: np.ndarray) -> np.ndarray:
-    """(35136, n) quarter-hour values of 2016 -> (8760, n) hourly means, 29 February dropped.
+    """SimBench's quarter-hours of 2016 as hourly means on the atlas's UTC axis of 2016.
+
+    SimBench's profiles run in German clock time from 1 January 2016, 00:00 (the spring day
+    has 92 values, the autumn day 100), so step k is the UTC instant 2015-12-31 23:00 plus
+    k quarter-hours: hour j of their hourly means is UTC hour j - 1 of 2016. Row i of the
+    result is UTC hour i of 2016 with 29 February dropped (:func:`atlas.inputs.timeaxis.hourly_axis`);
+    the last hour of the year, which SimBench does not reach, takes its first one (31
+    December 2015, 23:00 UTC, the same clock hour a year earlier).
+
+    Parameters
+    ----------
+    quarter_hours : numpy.ndarray
+        (35136, n) SimBench's values in their order.
+
+    Returns
+    -------
+    numpy.ndarray
+        (8760, n).
 
     Raises
     ------
@@ -48,9 +66,10 @@ def hourly_means(quarter_hours: np.ndarray) -> np.ndarray:
             f"profiles of shape {values.shape}, expected ({QUARTER_HOURS}, n): the quarter-hours "
             "of 2016"
         )
-    hours = values.reshape(-1, 4, values.shape[1]).mean(axis=1)  # (8784, n)
+    hours = values.reshape(-1, 4, values.shape[1]).mean(axis=1)  # (8784,), from 23:00 UTC
+    utc = np.concatenate([hours[1:], hours[:1]])  # row h: UTC hour h of 2016
     feb29 = np.arange(59 * 24, 60 * 24)  # day 60 of a leap year
-    return np.delete(hours, feb29, axis=0)
+    return np.delete(utc, feb29, axis=0)
 
 
 @dataclass
@@ -168,3 +187,183 @@ def read_simbench(code: str) -> SimbenchYear:
         load_q=hourly_means(profiles[("load", "q_mvar")].to_numpy()),
         gen_p=hourly_means(profiles[("sgen", "p_mw")].to_numpy()),
     )
+
+
+def ps_exchange(year: SimbenchYear) -> tuple[np.ndarray, np.ndarray]:
+    """The PS's hourly exchange with transmission, from an AC power flow of every hour.
+
+    The grid's loads and generators (their profiles as they are) at each hour, every hour
+    solved at once (:func:`atlas.network.powerflow.batch_voltages` on pandapower's admittance
+    matrix); the exchange is the power the external grid injects at its bus, on the HV side of
+    the HV/MV transformers, losses included.
+
+    Returns
+    -------
+    p, q : numpy.ndarray
+        (8760,) each, PS load convention: P > 0 from transmission into distribution, Q > 0
+        absorbed by distribution. [MW], [Mvar]
+    """
+    import pandapower as pp
+
+    from atlas.network.powerflow import batch_voltages
+
+    net = year.net
+    pp.runpp(net, numba=False)
+    ppc = net._ppc["internal"]
+    base = float(ppc["baseMVA"])
+    lookup = net._pd2ppc_lookups["bus"]
+    n_hours = len(year.load_p)
+    s_bus = np.zeros((len(ppc["V"]), n_hours), dtype=complex)
+    load_on = net.load["in_service"].to_numpy(dtype=bool)
+    gen_on = net.sgen["in_service"].to_numpy(dtype=bool)
+    load_s = (year.load_p + 1j * year.load_q) * net.load["scaling"].to_numpy(dtype=float)
+    gen_s = year.gen_p * net.sgen["scaling"].to_numpy(dtype=float)
+    np.add.at(s_bus, lookup[net.load.bus.to_numpy()[load_on]], -load_s[:, load_on].T / base)
+    np.add.at(s_bus, lookup[net.sgen.bus.to_numpy()[gen_on]], gen_s[:, gen_on].T / base)
+    ref = np.asarray(ppc["ref"])
+    v = batch_voltages(ppc["Ybus"], ref, np.asarray(ppc["V"])[ref], s_bus)
+    s_ref = (v[ref] * np.conj(ppc["Ybus"][ref] @ v)).sum(axis=0) * base
+    return s_ref.real, s_ref.imag
+
+
+#: SimBench's scenario digit -> the year its grid and generation describe.
+SCENARIO_YEARS = {"0": "2016", "1": "2024", "2": "2034"}
+
+
+def study_files(year: SimbenchYear) -> dict[str, str]:
+    """The text of every file of an atlas study of a SimBench grid, by file name.
+
+    One PS, the grid's HV/MV transformers (its id the grid's code; rated the sum of the
+    transformers in service; at the external grid's bus's coordinates); one scenario named
+    by the year SimBench's scenario describes; the installed capacity of each technology and
+    level (the generators' ratings summed, :data:`TECHNOLOGY`); each technology's profile,
+    its generators' power (each within [0, its rating]) over their summed rating; the PS
+    load, the exchange with transmission from an AC power flow of every hour
+    (:func:`ps_exchange`). Year 2016 (the profiles' own), time zone Europe/Berlin, no EV
+    charging (SimBench's charging stations are loads of the grid, in the exchange).
+    """
+    import json
+
+    from atlas.inputs.timeaxis import hourly_axis
+
+    net = year.net
+    code = year.code
+    ps_id = code
+    sc_year = SCENARIO_YEARS.get(code.split("--")[-1][:1], "2016")
+    ext_bus = int(net.ext_grid["bus"].iloc[0])
+    lon, lat = json.loads(net.bus.loc[ext_bus, "geo"])["coordinates"]
+    on = net.trafo["in_service"].to_numpy(dtype=bool)
+    rated = float((net.trafo["sn_mva"] * net.trafo["parallel"]).to_numpy()[on].sum())
+    techs = year.technologies()
+    sn = year.ratings()
+    files: dict[str, str] = {}
+    files["substations.csv"] = (
+        "ps_id,name,lat,lon,rated_mva\n"
+        f"{ps_id},SimBench {code} HV/MV,{lat:.6f},{lon:.6f},{rated:g}\n"
+    )
+    capacity = collections_sum(techs, sn)
+    files["capacity.csv"] = "scenario,ps_id,technology,level,capacity_mw\n" + "".join(
+        f"{sc_year},{ps_id},{t},{lv},{mw:.6f}\n" for (t, lv), mw in sorted(capacity.items())
+    )
+    profiles = {}
+    for tech in sorted({t for t, _ in techs}):
+        cols = [k for k, (t, _) in enumerate(techs) if t == tech]
+        # each generator within [0, its rating] first (SimBench's wind turbines draw a
+        # little at standstill: no generation to curtail), as the per-generator sets do
+        power = np.clip(year.gen_p[:, cols], 0.0, sn[cols])
+        profiles[tech] = np.clip(power.sum(axis=1) / sn[cols].sum(), 0.0, 1.0)
+        files[f"{tech}.csv"] = "pu\n" + "".join(f"{x:.9g}\n" for x in profiles[tech])
+    p, q = ps_exchange(year)
+    stamps = hourly_axis(2016).strftime("%Y-%m-%dT%H:%M:%SZ")
+    files["load.csv"] = "time,ps_id,p_mw,q_mvar\n" + "".join(
+        f"{t},{ps_id},{a:.6f},{b:.6f}\n" for t, a, b in zip(stamps, p, q, strict=True)
+    )
+    sections = "".join(
+        f"\n[profiles.{tech}]\n# {tech} power of the grid's generators over their rating\n"
+        f'source = "file"\nfile = "{tech}.csv"\n'
+        for tech in sorted(profiles)
+    )
+    files["study.toml"] = f"""\
+# An atlas study of SimBench's MV grid {code}, written by `atlas import simbench {code}`.
+# SimBench (Meinecke et al., Energies 13(12) 3290, 2020): a German benchmark grid with its
+# loads, generators and 15-minute profiles of 2016, (c) University of Kassel, TU Dortmund,
+# RWTH Aachen, Fraunhofer IEE, Open Database License 1.0; these files are a derivative
+# database under the same licence. Hourly means on the UTC axis of 2016, 29 February dropped
+# (docs/network.md, "A SimBench study").
+
+[study]
+name = "simbench-{code}"
+year = 2016
+timezone = "Europe/Berlin"
+description = "SimBench MV grid {code} (ODbL 1.0): its HV/MV transformers as one PS, its generators by technology, the PS load from an AC power flow of every hour of 2016."
+
+[inputs]
+# the HV/MV transformers in service, at the external grid's bus
+substations = "substations.csv"
+# the generators' ratings summed by technology and level (SimBench type -> technology:
+# PV_MV pv MV, Wind_MV wind MV, Biomass_MV biomass MV, Hydro_MV hydro MV, lv_RES pv LV)
+capacity = "capacity.csv"
+# the exchange with transmission from an AC power flow of every hour (load convention)
+load = "load.csv"
+{sections}
+[profiles.ev]
+# SimBench's charging stations are loads of the grid: in the PS load already
+source = "none"
+
+[scenarios]
+# the year SimBench's scenario {code.split("--")[-1][:1]} describes
+names = ["{sc_year}"]
+"""
+    return files
+
+
+def collections_sum(
+    keys: list[tuple[str, str]], values: np.ndarray
+) -> dict[tuple[str, str], float]:
+    """Sum of ``values`` by key."""
+    out: dict[tuple[str, str], float] = {}
+    for key, value in zip(keys, values, strict=True):
+        out[key] = out.get(key, 0.0) + float(value)
+    return out
+
+
+def write_study(code: str, out: Path, force: bool = False) -> list[Path]:
+    """Write an atlas study of a SimBench MV grid into ``out`` (:func:`study_files`).
+
+    Raises
+    ------
+    AtlasInputError
+        ``out`` a file, or holding one of the study's files without ``force``; an unknown
+        code.
+    """
+    from atlas.errors import AtlasInputError
+    from atlas.files import write_text_atomic
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise AtlasInputError(out, "", "is a file, expected a folder (new or existing)")
+    fixed = ("study.toml", "substations.csv", "capacity.csv", "load.csv")
+    for name in () if force else fixed:  # before the 10-20 s of reading and power flows
+        if (out / name).exists():
+            raise AtlasInputError(
+                out / name,
+                "",
+                "already exists, expected a folder without the study's files; choose "
+                "another folder or overwrite them with --force",
+            )
+    try:
+        year = read_simbench(code)
+    except ValueError as exc:
+        raise AtlasInputError(None, "CODE", str(exc)) from None
+    files = study_files(year)
+    if not force:
+        for name in files:
+            if (out / name).exists():
+                raise AtlasInputError(
+                    out / name,
+                    "",
+                    "already exists, expected a folder without the study's files; choose "
+                    "another folder or overwrite them with --force",
+                )
+    out.mkdir(parents=True, exist_ok=True)
+    return [write_text_atomic(out / name, text) for name, text in files.items()]

@@ -5,20 +5,23 @@ semi-urban MV grid (the full comparison: benchmarks/validate_network_opf.py)."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from atlas.network.simbench import QUARTER_HOURS, hourly_means
 
 
-def test_hourly_means_drop_29_february():
+def test_hourly_means_on_the_utc_axis_without_29_february():
+    # SimBench's step k is UTC 2015-12-31 23:00 + k quarter-hours: UTC hour h of 2016 is the
+    # mean of steps 4 (h + 1) .. 4 (h + 1) + 3, whose values here are their own index
     quarter = np.arange(QUARTER_HOURS, dtype=float)[:, None] * [1.0, 2.0]
     hours = hourly_means(quarter)
     assert hours.shape == (8760, 2)
-    # hour k of the leap year: the mean of quarter-hours 4k .. 4k+3 = 4k + 1.5
-    assert hours[0, 0] == 1.5 and hours[0, 1] == 3.0
-    assert hours[59 * 24 - 1, 0] == 4 * (59 * 24 - 1) + 1.5  # 28 February, 23 h
-    assert hours[59 * 24, 0] == 4 * (60 * 24) + 1.5  # then 1 March, 0 h
-    assert hours[-1, 0] == 4 * (8784 - 1) + 1.5
+    assert hours[0, 0] == 4 * 1 + 1.5 and hours[0, 1] == 2 * (4 + 1.5)
+    assert hours[59 * 24 - 1, 0] == 4 * (59 * 24) + 1.5  # 28 February, 23:00 UTC
+    assert hours[59 * 24, 0] == 4 * (60 * 24 + 1) + 1.5  # then 1 March, 00:00 UTC
+    assert hours[-2, 0] == 4 * 8783 + 1.5  # 31 December, 22:00 UTC: SimBench's last hour
+    assert hours[-1, 0] == 1.5  # 23:00 UTC: the first hour stands in
     with pytest.raises(ValueError, match="quarter-hours of 2016"):
         hourly_means(np.zeros((35040, 1)))
 
@@ -110,3 +113,45 @@ def test_the_ac_check_measures_a_rise_by_hand(semiurb):
     expected = (trial.res_bus.vm_pu.to_numpy() - np.maximum(1.0, v0)).max()
     assert check.v_max_excess == pytest.approx(max(expected, 0.0), abs=1e-12)
     assert len(net.sgen) == len(buses)  # the network is left as it was
+
+
+@network
+def test_atlas_import_simbench_writes_a_study_that_runs(semiurb, tmp_path):
+    """The imported study's PS load is pandapower's own power flow at the external grid; its
+    network-blind figures are those of every generator's own grid-code set, summed."""
+    import copy
+
+    import pandapower as pp
+    from click.testing import CliRunner
+
+    from atlas.cli import main
+    from atlas.dataset import read_dataset
+    from atlas.network.dispatch import DIRECTIONS, blind_optimum
+    from atlas.pipeline import run_study
+    from atlas.runfolder import HOURLY_PARQUET
+
+    out = tmp_path / "study"
+    result = CliRunner().invoke(main, ["import", "simbench", semiurb.code, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "1-MV-semiurb--0-sw (8 files)" in result.output
+    again = CliRunner().invoke(main, ["import", "simbench", semiurb.code, "--out", str(out)])
+    assert again.exit_code == 2 and "already exists" in again.output
+    load = pd.read_csv(out / "load.csv")
+    for h in (0, 4000):  # pandapower's power flow at the hour, profiles as they are
+        net = copy.deepcopy(semiurb.net)
+        net.load["p_mw"], net.load["q_mvar"] = semiurb.load_p[h], semiurb.load_q[h]
+        net.sgen["p_mw"] = semiurb.gen_p[h]
+        pp.runpp(net, numba=False)
+        assert load.loc[h, "p_mw"] == pytest.approx(net.res_ext_grid["p_mw"].sum(), abs=2e-6)
+        assert load.loc[h, "q_mvar"] == pytest.approx(net.res_ext_grid["q_mvar"].sum(), abs=2e-6)
+    capacity = pd.read_csv(out / "capacity.csv")
+    assert capacity["capacity_mw"].sum() == pytest.approx(semiurb.ratings().sum(), abs=1e-5)
+
+    run = run_study(out / "study.toml", tmp_path / "run", figures="none", webmap="none")
+    hourly = read_dataset(tmp_path / "run" / HOURLY_PARQUET)
+    sets = semiurb.deviation_sets(slice(None))
+    for d, c in DIRECTIONS.items():
+        blind = (blind_optimum(sets, d) @ np.array(c)).sum(axis=1)
+        column = f"{d}_{'mw' if d.startswith('p') else 'mvar'}"
+        np.testing.assert_allclose(hourly[column].to_numpy(), blind, atol=1e-5)
+    assert run.ps_ids == [semiurb.code]
