@@ -33,8 +33,9 @@ MV_GRIDS = [
 ]
 
 
-def grid_year(code: str, v_max: float = 1.05, hours: int = 8760) -> dict:
-    """One grid-year: times [s] and the figures' summary."""
+def grid_year(code: str, v_max: float = 1.05, hours: int = 8760, ac_checks: int = 0) -> dict:
+    """One grid-year: times [s], the figures' summary, and with ``ac_checks`` the AC power
+    flow of the dispatch at that many hours where the network binds and as many others."""
     warnings.filterwarnings("ignore", category=FutureWarning)
     import pandapower as pp
 
@@ -64,7 +65,23 @@ def grid_year(code: str, v_max: float = 1.05, hours: int = 8760) -> dict:
     t0 = time.perf_counter()
     result = network_figures(sets, lin)
     t_opt = time.perf_counter() - t0
+    checks = None
+    if ac_checks:
+        from atlas.network.check import sampled_checks
+
+        rng = np.random.default_rng(7)
+        bound = np.flatnonzero(np.any([v for v in result.lp_hours.values()], axis=0))
+        sample = np.union1d(
+            rng.choice(bound, min(ac_checks, len(bound)), replace=False),
+            rng.choice(hours, ac_checks, replace=False),
+        )
+        t0 = time.perf_counter()
+        checks = sampled_checks(net, year.at_hour, list(net.sgen.bus), result.dispatch, sample,
+                                v_max=v_max)  # fmt: skip
+        checks["seconds"] = time.perf_counter() - t0
     return {
+        "figures": {k: getattr(result, k) for k in ("figure", "blind", "binding")},
+        "checks": checks,
         "code": code,
         "buses": len(net.bus),
         "resources": len(net.sgen),
@@ -80,6 +97,67 @@ def grid_year(code: str, v_max: float = 1.05, hours: int = 8760) -> dict:
             for d in result.figure
         },
     }  # fmt: skip
+
+
+def plot_year(code: str, r: dict, path: str) -> None:
+    """One PS's year: network-blind and network-aware figures by day, and the hours per month
+    where a network limit binds, by limit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from atlas.inputs.timeaxis import hourly_axis
+
+    axis = hourly_axis(2016)
+    figs = r["figures"]
+    fig, axes = plt.subplots(3, 1, figsize=(11, 9), height_ratios=[2, 1.6, 1.4])
+    ax = axes[0]
+    blind = pd.Series(figs["blind"]["q_up"], axis).resample("D")
+    aware = pd.Series(figs["figure"]["q_up"], axis).resample("D")
+    ax.fill_between(aware.min().index, aware.min(), aware.max(), color="C0", alpha=0.2, lw=0,
+                    label="network-aware, daily min-max")  # fmt: skip
+    ax.plot(
+        blind.mean().index, blind.mean(), color="0.4", lw=1.5, label="network-blind, daily mean"
+    )
+    ax.plot(aware.mean().index, aware.mean(), color="C0", lw=1.2,
+            label="network-aware, daily mean")  # fmt: skip
+    ax.set_ylabel("upward Q [Mvar]")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, ncols=3)
+    ax.grid(alpha=0.3)
+    ax = axes[1]
+    withheld = pd.Series(figs["blind"]["q_up"] - figs["figure"]["q_up"], axis).resample("D")
+    ax.bar(withheld.max().index, withheld.max(), width=1.0, color="C3", alpha=0.8,
+           label="largest hour of the day")  # fmt: skip
+    ax.plot(withheld.mean().index, withheld.mean(), color="k", lw=0.8, label="daily mean")
+    ax.set_ylabel("upward Q the network\nwithholds [Mvar]")
+    ax.legend(loc="upper right", fontsize=8, ncols=2)
+    ax.grid(alpha=0.3)
+    others = ", ".join(
+        f"{d.replace('_', ' ')} {figs['figure'][d].mean():.2f} (blind {figs['blind'][d].mean():.2f})"
+        for d in ("p_up", "p_down", "q_down")
+    )
+    ax.set_title(f"year means, the other directions: {others}", fontsize=9)
+    kinds = ("v_max", "v_min", "rating")
+    binding = pd.DataFrame(
+        {k: [any(str(b).startswith(k) for b in row) for row in zip(*(figs["binding"][d] for d in figs["binding"]), strict=True)]
+         for k in kinds},
+        index=axis,
+    )  # fmt: skip
+    monthly = binding.resample("MS").sum()
+    bottom = np.zeros(len(monthly))
+    for k, color in zip(kinds, ("C3", "C1", "C2"), strict=True):
+        axes[2].bar(monthly.index.strftime("%b"), monthly[k], bottom=bottom, color=color, label=k)
+        bottom += monthly[k].to_numpy()
+    axes[2].set_ylabel("hours a network\nlimit binds")
+    axes[2].legend(fontsize=8, ncols=3)
+    axes[2].grid(alpha=0.3, axis="y")
+    fig.suptitle(f"SimBench {code} (ODbL), one PS's year (2016 profiles): the figures the MV "
+                 f"network allows (v in [0.95, 1.05] pu, ratings)", fontsize=11)  # fmt: skip
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"  wrote {path}")
 
 
 def opf_seconds(code: str, snapshots: int, seed: int = 1) -> tuple[float, int]:
@@ -107,6 +185,8 @@ def main() -> None:
     parser.add_argument("--networks", type=int, default=0, help="N grid-years in parallel")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--opf-snapshots", type=int, default=5)
+    parser.add_argument("--ac-checks", type=int, default=25, help="hours (one grid)")
+    parser.add_argument("--plot", metavar="PNG", help="draw the grid-year (one grid)")
     args = parser.parse_args()
 
     if args.networks:
@@ -130,7 +210,7 @@ def main() -> None:
             print(f"  {code}: {r['buses']} buses, {r['resources']} resources, optimised "
                   f"{r['optimised']}, {np.mean([x['optimise'] for x in rs]):.1f} s")  # fmt: skip
     else:
-        r = grid_year(args.code, args.v_max, args.hours)
+        r = grid_year(args.code, args.v_max, args.hours, args.ac_checks)
         print(f"SimBench {args.code}: {r['buses']} buses, {r['resources']} generators as "
               f"resources, {args.hours} hours x 4 directions")  # fmt: skip
         print(f"  read and hourly means {r['read']:.1f} s; power flow of every hour and "
@@ -140,6 +220,18 @@ def main() -> None:
         for d, (below, mean, blind, binding) in r["summary"].items():
             print(f"  {d}: network-aware below blind in {below} h; mean {mean:.2f} vs blind "
                   f"{blind:.2f}; binding {binding}")  # fmt: skip
+        if args.plot:
+            plot_year(args.code, r, args.plot)
+        if r["checks"]:
+            c = r["checks"]
+            print(
+                f"  AC power flow of the dispatch at {len(c['hours'])} hours ({c['seconds']:.1f} s):"
+            )
+            for d in ("p_up", "p_down", "q_up", "q_down"):
+                print(f"    {d}: worst voltage excess {c[d]['v_excess_pu']:.5f} pu (bus "
+                      f"{c[d]['worst_bus']}), worst loading excess {100 * c[d]['loading_excess']:.2f} %, "
+                      f"beyond tolerance in {len(c[d]['violations'])} h, not converged "
+                      f"{len(c[d]['not_converged'])}")  # fmt: skip
     if args.opf_snapshots:
         code = args.code
         per, ok = opf_seconds(code, args.opf_snapshots)

@@ -185,3 +185,75 @@ def opf_figure(
         return None
     p, q = opf.res_sgen["p_mw"].to_numpy(), opf.res_sgen["q_mvar"].to_numpy()
     return float(c[0] * (p - limits["p0"]).sum() + c[1] * q.sum())
+
+
+#: Tolerances of the AC check: beyond them a violation is reported (issue 14). [pu], [-]
+V_TOLERANCE = 0.005
+LOADING_TOLERANCE = 0.02
+
+
+def sampled_checks(
+    net,
+    at_hour,
+    resource_buses,
+    dispatch: dict[str, np.ndarray],
+    hours: np.ndarray,
+    v_min: float = 0.95,
+    v_max: float = 1.05,
+) -> dict:
+    """The AC check (:func:`ac_check`) of a year's dispatch at sampled hours.
+
+    Parameters
+    ----------
+    net : pandapower.pandapowerNet
+    at_hour : callable
+        ``at_hour(h)`` sets ``net``'s loads and generators to hour ``h``'s operating point.
+    resource_buses : sequence of int
+    dispatch : dict of numpy.ndarray
+        By direction, (n_hours, n_res, 2) the network-aware dispatch
+        (:attr:`atlas.network.dispatch.NetworkFigures.dispatch`). [MW], [Mvar]
+    hours : numpy.ndarray
+        The hours to check.
+
+    Returns
+    -------
+    dict
+        ``{"hours": [...], "tolerance": {...}, direction: {"v_excess_pu", "loading_excess",
+        "worst_bus", "worst_branch", "violations": [{hour, v_excess_pu, loading_excess}],
+        "not_converged": [hours]}}``: the worst over the hours, and every hour beyond the
+        tolerances (:data:`V_TOLERANCE`, :data:`LOADING_TOLERANCE`), for ``run.json``.
+    """
+    out: dict = {
+        "hours": [int(h) for h in hours],
+        "tolerance": {"v_pu": V_TOLERANCE, "loading": LOADING_TOLERANCE},
+    }
+    worst = {d: {"v": -1.0, "l": -1.0, "bus": "", "branch": ""} for d in dispatch}
+    found: dict[str, list] = {d: [] for d in dispatch}
+    failed: dict[str, list] = {d: [] for d in dispatch}
+    for h in hours:
+        at_hour(int(h))
+        for d, x in dispatch.items():
+            check = ac_check(net, resource_buses, x[int(h)], v_min, v_max)
+            if not check.converged:
+                failed[d].append(int(h))
+                continue
+            v = max(check.v_max_excess, check.v_min_excess)
+            w = worst[d]
+            if v > w["v"]:
+                w["v"], w["bus"] = v, check.worst_bus
+            if check.loading_excess > w["l"]:
+                w["l"], w["branch"] = check.loading_excess, check.worst_branch
+            if v > V_TOLERANCE or check.loading_excess > LOADING_TOLERANCE:
+                found[d].append(
+                    {"hour": int(h), "v_excess_pu": v, "loading_excess": check.loading_excess}
+                )
+    for d, w in worst.items():
+        out[d] = {
+            "v_excess_pu": max(w["v"], 0.0),
+            "loading_excess": max(w["l"], 0.0),
+            "worst_bus": w["bus"],
+            "worst_branch": w["branch"],
+            "violations": found[d],
+            "not_converged": failed[d],
+        }
+    return out
