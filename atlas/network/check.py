@@ -227,7 +227,10 @@ def sampled_checks(
         "hours": [int(h) for h in hours],
         "tolerance": {"v_pu": V_TOLERANCE, "loading": LOADING_TOLERANCE},
     }
-    worst = {d: {"v": -1.0, "l": -1.0, "bus": "", "branch": ""} for d in dispatch}
+    worst_v = dict.fromkeys(dispatch, 0.0)
+    worst_l = dict.fromkeys(dispatch, 0.0)
+    where_v = dict.fromkeys(dispatch, "")
+    where_l = dict.fromkeys(dispatch, "")
     found: dict[str, list] = {d: [] for d in dispatch}
     failed: dict[str, list] = {d: [] for d in dispatch}
     for h in hours:
@@ -238,21 +241,20 @@ def sampled_checks(
                 failed[d].append(int(h))
                 continue
             v = max(check.v_max_excess, check.v_min_excess)
-            w = worst[d]
-            if v > w["v"]:
-                w["v"], w["bus"] = v, check.worst_bus
-            if check.loading_excess > w["l"]:
-                w["l"], w["branch"] = check.loading_excess, check.worst_branch
+            if v > worst_v[d] or not where_v[d]:
+                worst_v[d], where_v[d] = v, check.worst_bus
+            if check.loading_excess > worst_l[d] or not where_l[d]:
+                worst_l[d], where_l[d] = check.loading_excess, check.worst_branch
             if v > V_TOLERANCE or check.loading_excess > LOADING_TOLERANCE:
                 found[d].append(
                     {"hour": int(h), "v_excess_pu": v, "loading_excess": check.loading_excess}
                 )
-    for d, w in worst.items():
+    for d in dispatch:
         out[d] = {
-            "v_excess_pu": max(w["v"], 0.0),
-            "loading_excess": max(w["l"], 0.0),
-            "worst_bus": w["bus"],
-            "worst_branch": w["branch"],
+            "v_excess_pu": worst_v[d],
+            "loading_excess": worst_l[d],
+            "worst_bus": where_v[d],
+            "worst_branch": where_l[d],
             "violations": found[d],
             "not_converged": failed[d],
         }

@@ -155,3 +155,20 @@ def test_atlas_import_simbench_writes_a_study_that_runs(semiurb, tmp_path):
         column = f"{d}_{'mw' if d.startswith('p') else 'mvar'}"
         np.testing.assert_allclose(hourly[column].to_numpy(), blind, atol=1e-5)
     assert run.ps_ids == [semiurb.code]
+
+
+@network
+def test_sampled_checks_list_the_hours_beyond_tolerance(semiurb):
+    from atlas.network.check import sampled_checks
+
+    n_res = len(semiurb.net.sgen)
+    dispatch = {"q_up": np.zeros((8760, n_res, 2))}
+    dispatch["q_up"][200, :, 1] = 1.0  # 1 Mvar more at each of the 121 generators
+    out = sampled_checks(
+        semiurb.net, semiurb.at_hour, list(semiurb.net.sgen.bus), dispatch, np.array([100, 200])
+    )
+    assert out["hours"] == [100, 200]
+    q = out["q_up"]
+    assert [v["hour"] for v in q["violations"]] == [200]
+    assert q["v_excess_pu"] == q["violations"][0]["v_excess_pu"] > 0.005
+    assert q["not_converged"] == []
