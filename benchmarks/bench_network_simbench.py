@@ -33,14 +33,18 @@ MV_GRIDS = [
 ]
 
 
-def grid_year(code: str, v_max: float = 1.05, hours: int = 8760, ac_checks: int = 0) -> dict:
+def grid_year(
+    code: str, v_max: float = 1.05, hours: int = 8760, ac_checks: int = 0, rounds: int = 2
+) -> dict:
     """One grid-year: times [s], the figures' summary, and with ``ac_checks`` the AC power
-    flow of the dispatch at that many hours where the network binds and as many others."""
+    flow of the dispatch at that many hours where the network binds and as many others.
+    ``rounds``: AC corrections of the linear model where a limit binds (the batch power flow
+    of the hours' dispatch, ``atlas.network.dispatch.corrected_figures``)."""
     warnings.filterwarnings("ignore", category=FutureWarning)
     import pandapower as pp
 
-    from atlas.network.dispatch import network_figures
-    from atlas.network.linearise import linearise
+    from atlas.network.dispatch import corrected_figures
+    from atlas.network.linearise import batch_state, linearise
     from atlas.network.simbench import read_simbench
 
     t0 = time.perf_counter()
@@ -63,7 +67,8 @@ def grid_year(code: str, v_max: float = 1.05, hours: int = 8760, ac_checks: int 
     t_lin = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    result = network_figures(sets, lin)
+    state = batch_state(net, list(net.sgen.bus), s_hours)
+    result = corrected_figures(sets, lin, state, rounds=rounds)
     t_opt = time.perf_counter() - t0
     checks = None
     if ac_checks:
@@ -187,6 +192,7 @@ def main() -> None:
     parser.add_argument("--opf-snapshots", type=int, default=5)
     parser.add_argument("--ac-checks", type=int, default=25, help="hours (one grid)")
     parser.add_argument("--plot", metavar="PNG", help="draw the grid-year (one grid)")
+    parser.add_argument("--rounds", type=int, default=2, help="AC corrections of the linear model")
     args = parser.parse_args()
 
     if args.networks:
@@ -195,7 +201,9 @@ def main() -> None:
         codes = [MV_GRIDS[k % len(MV_GRIDS)] for k in range(args.networks)]
         t0 = time.perf_counter()
         with ProcessPoolExecutor(args.workers) as pool:
-            results = list(pool.map(grid_year, codes, [args.v_max] * len(codes)))
+            n = len(codes)
+            results = list(pool.map(grid_year, codes, [args.v_max] * n, [8760] * n, [0] * n,
+                                    [args.rounds] * n))  # fmt: skip
         wall = time.perf_counter() - t0
         steps = {k: sum(r[k] for r in results) for k in ("read", "linearise", "optimise")}
         print(f"{args.networks} SimBench MV grid-years (8760 h x 4 directions each) in "
@@ -210,7 +218,7 @@ def main() -> None:
             print(f"  {code}: {r['buses']} buses, {r['resources']} resources, optimised "
                   f"{r['optimised']}, {np.mean([x['optimise'] for x in rs]):.1f} s")  # fmt: skip
     else:
-        r = grid_year(args.code, args.v_max, args.hours, args.ac_checks)
+        r = grid_year(args.code, args.v_max, args.hours, args.ac_checks, args.rounds)
         print(f"SimBench {args.code}: {r['buses']} buses, {r['resources']} generators as "
               f"resources, {args.hours} hours x 4 directions")  # fmt: skip
         print(f"  read and hourly means {r['read']:.1f} s; power flow of every hour and "

@@ -154,3 +154,70 @@ def linearise(
         bus_names=tuple(bus_names),
         branch_names=tuple(n for n, f in zip(names, finite, strict=True) if f),
     )
+
+
+def _finite_branches(net) -> np.ndarray:
+    """The branches :func:`linearise` keeps (a finite rating), in the power-flow model's order."""
+    rating, _ = branch_ratings(net)
+    return np.isfinite(rating)
+
+
+def hour_state(net, resource_buses: list[int]):
+    """The AC state of the network's present operating point with a dispatch added.
+
+    Returns ``state(hours, dispatch)`` for :func:`atlas.network.dispatch.corrected_figures`:
+    for each of ``hours`` (the network must stand at that hour's operating point, so one hour
+    in practice) the dispatch (n_res, 2) is added at the resources' buses and pandapower's
+    power flow gives the bus voltage magnitudes and the branch flows at their from end, in
+    :func:`linearise`'s order.
+    """
+    import pandapower as pp
+    from pandapower.pypower.idx_brch import PF, QF
+
+    def state(hours, dispatch):
+        v, f, g = [], [], []
+        for x in np.asarray(dispatch).reshape(len(hours), -1, 2):
+            added = pp.create_sgens(net, list(resource_buses), p_mw=x[:, 0], q_mvar=x[:, 1])
+            try:
+                pp.runpp(net, numba=False)
+                ppc = net._ppc["internal"]
+                keep = _finite_branches(net)
+                v.append(np.abs(ppc["V"]))
+                f.append(ppc["branch"][keep, PF].real)
+                g.append(ppc["branch"][keep, QF].real)
+            finally:
+                net.sgen.drop(index=added, inplace=True)
+        return np.array(v), np.array(f), np.array(g)
+
+    return state
+
+
+def batch_state(net, resource_buses: list[int], s_hours: np.ndarray):
+    """The AC state of every hour with a dispatch added, by the batch power flow.
+
+    ``s_hours`` as for :func:`linearise` (whose power flow ``net`` must have run last).
+    Returns ``state(hours, dispatch)`` for :func:`atlas.network.dispatch.corrected_figures`:
+    the hours' injections plus the dispatch (n, n_res, 2) at the resources' buses, solved at
+    once (:func:`atlas.network.powerflow.batch_voltages`).
+    """
+    from pandapower.pypower.idx_brch import F_BUS
+
+    from atlas.network.powerflow import batch_voltages
+
+    ppc = net._ppc["internal"]
+    base = float(ppc["baseMVA"])
+    ref = np.asarray(ppc["ref"])
+    v_ref = np.asarray(ppc["V"])[ref]
+    ppc_bus = net._pd2ppc_lookups["bus"][np.asarray(resource_buses, dtype=int)]
+    from_bus = np.asarray(ppc["branch"][:, F_BUS].real, dtype=int)
+    keep = _finite_branches(net)
+
+    def state(hours, dispatch):
+        s = np.array(s_hours[:, hours], dtype=complex)
+        x = np.asarray(dispatch)
+        np.add.at(s, ppc_bus, (x[..., 0] + 1j * x[..., 1]).T / base)
+        v = batch_voltages(ppc["Ybus"], ref, v_ref, s)
+        sf = (v[from_bus] * np.conj(ppc["Yf"] @ v)).T * base
+        return np.abs(v).T, sf.real[:, keep], sf.imag[:, keep]
+
+    return state

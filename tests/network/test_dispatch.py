@@ -342,3 +342,31 @@ def test_hours_with_one_binding_row_need_no_lp():
     result = network_figures([box(-1, 2, 0, 0)], feeder(v0=1.045))
     assert result.method["p_up"][0] == "dual"
     assert result.binding["p_up"][0] == "v_max B1"
+
+
+def test_the_ac_correction_converges_to_the_nonlinear_limit():
+    # one bus: the "AC" voltage is v0 + 0.01 dp + 0.002 dp^2, v_max 1.05 from v0 1.04; the
+    # linear model (0.01 /MW) allows dp = 1.0; the true limit solves 0.002 x^2 + 0.01 x = 0.01:
+    # x = (-0.01 + sqrt(1e-4 + 8e-5)) / 0.004; the corrections converge by about 0.34 a round
+    from atlas.network.dispatch import corrected_figures
+
+    net = feeder(v0=1.04)
+    exact = (-0.01 + np.sqrt(1e-4 + 8e-5)) / 0.004
+
+    def ac_state(hours, dispatch):
+        dp = dispatch[..., 0].sum(axis=1)
+        v = 1.04 + 0.01 * dp + 0.002 * dp**2
+        n = len(hours)
+        return v[:, None], np.zeros((n, 0)), np.zeros((n, 0))
+
+    sets = [box(-1, 2, 0, 0)]
+    linear = corrected_figures(sets, net, ac_state, ("p_up",), rounds=0)
+    assert linear.figure["p_up"][0] == pytest.approx(1.0)
+    errors = [
+        abs(corrected_figures(sets, net, ac_state, ("p_up",), rounds=k).figure["p_up"][0] - exact)
+        for k in (1, 2, 20)
+    ]
+    assert errors[0] < abs(1.0 - exact) and errors[1] < errors[0]
+    assert errors[2] < 1e-9
+    result = corrected_figures(sets, net, ac_state, ("p_up",), rounds=20)
+    assert result.binding["p_up"][0] == "v_max B1"
