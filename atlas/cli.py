@@ -220,6 +220,15 @@ def validate(study_file: Path) -> None:
     "(repeat for several). One more scenario, the last listed plus these, screened beside "
     "it; replaces the study file's [scenarios] what_if.",
 )
+@click.option(
+    "--figures-basis",
+    "figures_basis",
+    type=click.Choice(["blind", "network"]),
+    default=None,
+    help="Screen (and colour the map of) the PS with an MV network by their network-blind "
+    "or network-aware figures ([network], docs/network.md); other PS are screened "
+    "network-blind. Default: blind.",
+)
 @_user_errors
 def run(
     config: Path | None,
@@ -234,6 +243,7 @@ def run(
     webmap: str,
     figures_for: tuple[str, ...],
     add: tuple[str, ...],
+    figures_basis: str | None,
 ) -> None:
     """Run a study and write its outputs (default: the embedded Milan demo into ./outputs).
 
@@ -265,6 +275,7 @@ def run(
         engine=engine,
         scheduler=scheduler,
         add=list(add) or None,
+        figures_basis=figures_basis or "blind",
     )
     files = [*result.manifest["outputs"], "run.json"]
     click.echo(f"wrote {len(files)} files to {out_dir} in {time.perf_counter() - t0:.1f} s:")
@@ -327,9 +338,25 @@ def areas(config: Path | None, out_dir: Path) -> None:
     show_default=True,
     help="What to print.",
 )
+@click.option(
+    "--figures-basis",
+    "figures_basis",
+    type=click.Choice(["blind", "network"]),
+    default=None,
+    help="Screen (and colour the map of) the PS with an MV network by their network-blind "
+    "or network-aware figures ([network], docs/network.md); other PS are screened "
+    "network-blind. Default: the run's.",
+)
 @_user_errors
 def screen(
-    run_dir: Path, scenario, direction, threshold_mw, threshold_mvar, availability, fmt
+    run_dir: Path,
+    scenario,
+    direction,
+    threshold_mw,
+    threshold_mvar,
+    availability,
+    fmt,
+    figures_basis,
 ) -> None:
     """Screen the PS of a run again and rank them by firm flexibility.
 
@@ -350,7 +377,7 @@ def screen(
             "--scenario",
             f"{scenario!r} is not in the run, expected one of {loaded.scenarios}",
         )
-    run = screen_run(loaded, threshold_mw, threshold_mvar, availability)
+    run = screen_run(loaded, threshold_mw, threshold_mvar, availability, figures_basis)
     table = run.screening
     save_run(run, run_dir, redraw=run.screening_settings != loaded.screening_settings)
     if scenario is not None:

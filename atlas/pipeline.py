@@ -63,6 +63,10 @@ HOURLY_COLUMNS = (
 )  # fmt: skip
 
 
+#: What the screening ranks the PS with a network by (:func:`run_study`).
+FIGURES_BASES = ("blind", "network")
+
+
 def load_inputs(study: Study | str | Path) -> StudyInputs:
     """Read and check every input of a study: geodata, capacities, load, profiles, EV.
 
@@ -152,6 +156,7 @@ def run_study(
     engine: str = "processes",
     scheduler: str | None = None,
     add: list[str] | None = None,
+    figures_basis: str = "blind",
 ) -> Run:
     """Run a study: every PS's hourly flexibility, envelopes, statistics and screening.
 
@@ -195,12 +200,19 @@ def run_study(
         What-if additions, ``"SUD:bess=10MW/20MWh"`` (:mod:`atlas.inputs.whatif`): one more
         scenario, the last listed plus them (replacing the study file's
         ``[scenarios] what_if``).
+    figures_basis : {"blind", "network"}
+        What the screening (and the map, which colours by it) rank the PS with a network
+        by: their network-blind figures, or their network-aware ones (``[network]``,
+        docs/network.md). PS without a network are screened on their network-blind
+        figures either way.
 
     Returns
     -------
     Run
     """
     t_start = time.perf_counter()
+    if figures_basis not in FIGURES_BASES:  # before any work (the study is checked below)
+        raise ValueError(f"figures_basis {figures_basis!r}, expected one of {FIGURES_BASES}")
     made_here = not isinstance(study, StudyPlan)
     runner = make_engine(engine, workers, scheduler)
     try:  # the engine's processes or cluster end with the run, however it ends
@@ -222,6 +234,7 @@ def run_study(
             plan, out, made_here, runner, t_start, formats=formats, progress=progress,
             workers=workers, figures=figures, figures_for=figures_for, webmap=webmap,
             overrides=overrides, chunk_size=chunk_size, engine=engine, scheduler=scheduler,
+            figures_basis=figures_basis,
         )  # fmt: skip
     finally:
         runner.close()
@@ -263,11 +276,13 @@ def _run_plan(
     chunk_size: int,
     engine: str,
     scheduler: str | None,
+    figures_basis: str = "blind",
 ) -> Run:
     """:func:`run_study` once the study is planned (the caller closes ``runner``)."""
     from atlas.files import safe_names
 
     study, ps_ids = plan.study, plan.ps_ids
+    check_figures_basis(study, figures_basis)
     if plan.geo is None:
         raise ValueError("the plan has no geodata stage (a worker's plan cannot be run)")
     # the geodata stage's tables in their run form (the register without its shapely
@@ -275,6 +290,16 @@ def _run_plan(
     geo_tables = tables_from_geo(plan.geo, plan.capacity)
     summary = geodata_summary(study, plan.geo)
     ev_points = plan.geo.ev_points
+    network_section = study.model.network
+    if network_section is not None:  # the DERs to place, before the geodata stage goes
+        from atlas.network.stage import network_registers, require_network_extra
+
+        require_network_extra("[network]")
+        try:
+            network_ps = list(network_section.grid_of(ps_ids))
+        except ValueError as exc:
+            raise AtlasInputError(study.path, "network", str(exc)) from None
+        network_input = (network_registers(plan.geo, network_ps), plan.geo.crs)
     if made_here:  # let the geodata stage go before the chunks run
         plan.geo = None
         release_memory()
@@ -310,11 +335,18 @@ def _run_plan(
             runner.close()  # the workers' memory goes before the report and map are made
             tables_written = tables_job.result() if tables_job is not None else None
         t1 = time.perf_counter()
+        network = None
+        if network_section is not None:  # the network-aware stage, in this process
+            from atlas.network.stage import run_networks
+
+            network = run_networks(plan, *network_input)
+        t_network = time.perf_counter() - t1
         fault_point("computed")
         if folder is not None:
             join_csv_parts(folder, list(HOURLY_COLUMNS))
         manifest = new_manifest(study, study.input_files(), plan.parameters)
         manifest["settings"] |= {"screening": settings, "figures": figures, "map": webmap}
+        manifest["settings"]["figures_basis"] = figures_basis
         manifest["settings"]["formats"] = sorted(set(formats))
         manifest["overrides"] = given
         manifest["what_if"] = plan.what_if
@@ -325,6 +357,9 @@ def _run_plan(
         manifest["figures_written"] = sum(len(v) for v in manifest["figures"].values())
         timings = dict(plan.timings_s)
         timings["chunks"] = t1 - t0
+        if network is not None:
+            timings["network"] = t_network
+            manifest["network"] = network[2]
         for r in results:  # CPU time of every chunk, summed over the workers
             for step, sec in r.seconds.items():
                 timings[f"chunks_{step}"] = timings.get(f"chunks_{step}", 0.0) + sec
@@ -347,14 +382,26 @@ def _run_plan(
                 [row for r in results for row in r.envelopes],
                 columns=["scenario", "ps_id", "kind", "geometry"],
             ),
-            screening=rank_screening(
-                pd.concat([r.screening for r in results], ignore_index=True), scenarios, ps_ids
+            screening=with_basis(
+                rank_screening(
+                    pd.concat([r.screening for r in results], ignore_index=True),
+                    scenarios,
+                    ps_ids,
+                ),
+                network[0] if network is not None else None,
+                figures_basis,
+                settings,
+                dict(zip(plan.substations["ps_id"], plan.substations["name"], strict=True)),
+                scenarios,
+                ps_ids,
             ),
             hourly_table=None if folder is not None else _in_order(results, "hourly", scenarios),
             statistics_table=None
             if folder is not None
             else _in_order(results, "statistics", scenarios),
             folder=folder,
+            placement=network[1] if network is not None else None,
+            network_table=network[0] if network is not None else None,
             **geo_tables,
         )
         if folder is not None:
@@ -389,14 +436,59 @@ def save_run(run: Run, folder: str | Path, redraw: bool = False) -> Path:
     return run.save(folder, views=run_pages(run, redraw))
 
 
+def check_figures_basis(study: Study, figures_basis: str) -> None:
+    """Refuse an unknown basis, or ``network`` for a study without ``[network]``."""
+    if figures_basis not in FIGURES_BASES:
+        raise ValueError(f"figures_basis {figures_basis!r}, expected one of {FIGURES_BASES}")
+    if figures_basis == "network" and study.model.network is None:
+        raise AtlasInputError(
+            study.path,
+            "--figures-basis",
+            "network, but the study has no [network] section: expected the MV networks of "
+            "its PS there (docs/network.md)",
+        )
+
+
+def with_basis(
+    table: pd.DataFrame,
+    network_hourly: pd.DataFrame | None,
+    figures_basis: str,
+    settings: dict,
+    names: dict[str, str],
+    scenarios: list[str],
+    ps_ids: list[str],
+) -> pd.DataFrame:
+    """The screening on the chosen basis: with ``"network"``, the rows of each PS with a
+    network screened again on its network-aware figures (``{figure}_net``); their
+    ``hours_over_rating`` stays the network-blind envelope's. Other rows as they are."""
+    if figures_basis != "network" or network_hourly is None or not len(network_hourly):
+        return table
+    from atlas.conventions import FIGURES
+
+    frame = network_hourly[["scenario", "ps_id", "time", *(f"{f}_net" for f in FIGURES)]]
+    frame = frame.rename(columns={f"{f}_net": f for f in FIGURES})
+    rows = screening(
+        frame, names, settings["threshold_mw"], settings["threshold_mvar"], settings["availability"]
+    )
+    key = ["scenario", "ps_id", "direction"]
+    blind = table.set_index(key)["hours_over_rating"]
+    rows["hours_over_rating"] = blind.reindex(pd.MultiIndex.from_frame(rows[key])).array
+    kept = table[~table["ps_id"].isin(set(rows["ps_id"]))]
+    return rank_screening(pd.concat([kept, rows], ignore_index=True), scenarios, ps_ids)
+
+
 def screen_run(
     run: Run,
     threshold_mw: float | None = None,
     threshold_mvar: float | None = None,
     availability: float | None = None,
+    figures_basis: str | None = None,
 ) -> Run:
     """Screen a run again: its ``[screening]`` settings unless given here (recorded as
     overrides); returns a new :class:`Run` with every scenario, direction and PS screened.
+
+    ``figures_basis`` (default the run's): ``"network"`` screens the PS with a network on
+    their network-aware figures (:func:`run_study`); it needs a run with ``[network]``.
 
     The hourly table is read chunk by chunk; the statistics that depend on the thresholds
     are computed again when the run is saved (or on first use of ``run.statistics``).
@@ -405,8 +497,19 @@ def screen_run(
     settings, overrides = screening_settings(
         run.screening_settings, given | {"availability": availability}
     )
+    basis = figures_basis or run.settings.get("figures_basis", "blind")
+    if basis not in FIGURES_BASES:
+        raise ValueError(f"figures_basis {basis!r}, expected one of {FIGURES_BASES}")
+    if basis == "network" and run.network_hourly is None:
+        raise AtlasInputError(
+            run.folder,
+            "--figures-basis",
+            "network, but the run has no network-aware figures: expected a run of a study "
+            "with [network] (docs/network.md)",
+        )
     manifest = copy.deepcopy(run.manifest)
     manifest["settings"]["screening"] = settings
+    manifest["settings"]["figures_basis"] = basis
     manifest["overrides"] = manifest.get("overrides", {}) | overrides
     names, rated = run.names, run.rated_mva
     t_mw, t_mvar, avail = (
@@ -416,6 +519,7 @@ def screen_run(
     )
     parts = [screening(hourly, names, t_mw, t_mvar, avail, rated) for hourly in run.hourly_chunks()]
     table = rank_screening(pd.concat(parts, ignore_index=True), run.scenarios, run.ps_ids)
+    table = with_basis(table, run.network_hourly, basis, settings, names, run.scenarios, run.ps_ids)
     in_memory = run.hourly_table is not None
     stats = (
         analyse(run.hourly_table, settings, run.timezone, names, rated)[0] if in_memory else None

@@ -61,6 +61,9 @@ HOURLY_CSV = "flexibility_hourly.csv"
 FIGURES_DIR = "figures"
 REPORT_HTML = "report.html"
 MAP_HTML = "map.html"
+#: The network-aware stage's files (docs/network.md), with ``[network]`` only.
+NETWORK_HOURLY_PARQUET = "network_hourly.parquet"
+NETWORK_PLACEMENT_CSV = "network_placement.csv"
 
 #: Column kinds of the tables written as CSV: ``text`` (ids, names: read as they are
 #: written, so ``NA`` or ``007`` stay text), ``float``, ``int``, ``Int64`` (integer or
@@ -129,6 +132,17 @@ UNASSIGNED_SCHEMA = {
     "nearest_ps_id": "text",
     "snapped": "bool",
 }
+PLACEMENT_SCHEMA = {
+    "ps_id": "text",
+    "der_id": "text",
+    "scenario": "text",
+    "technology": "text",
+    "level": "text",
+    "capacity_mw": "float",
+    "bus": "int",
+    "distance_m": "float",
+    "placed": "text",
+}
 ENVELOPE_SCHEMA = {"scenario": "text", "ps_id": "text", "kind": "text"}
 #: The columns of :attr:`Run.areas` besides the geometry: area_km2 in the study's metric CRS.
 AREAS_SCHEMA = {"ps_id": "text", "area_km2": "float"}
@@ -141,6 +155,7 @@ CSV_TABLES: dict[str, tuple[str, dict[str, str], bool]] = {
     "screening": ("screening.csv", SCREENING_SCHEMA, True),
     "register": ("der_register.csv", REGISTER_SCHEMA, False),
     "unassigned": ("unassigned_ders.csv", UNASSIGNED_SCHEMA, False),
+    "placement": (NETWORK_PLACEMENT_CSV, PLACEMENT_SCHEMA, False),
 }
 ENVELOPES_CSV = "envelopes.csv"
 STATISTICS_PARQUET = "statistics.parquet"
@@ -155,6 +170,7 @@ BOUNDARY_GEOJSON = "boundary.geojson"
 #: user's, which is kept).
 RUN_FILES = frozenset(
     [RUN_JSON, HOURLY_PARQUET, HOURLY_CSV, REPORT_HTML, MAP_HTML, ENVELOPES_CSV]
+    + [NETWORK_HOURLY_PARQUET]
     + [STATISTICS_PARQUET, AREAS_GEOJSON, BOUNDARY_GEOJSON]
     + [name for name, _, _ in CSV_TABLES.values()]
 )
@@ -463,6 +479,9 @@ class Run:
         Every DER of the register with the PS it joined (:data:`REGISTER_SCHEMA`).
     unassigned : pandas.DataFrame or None
         DERs outside every service area (:data:`UNASSIGNED_SCHEMA`).
+    placement : pandas.DataFrame or None
+        With ``[network]``: each register DER of a PS with a network and its bus
+        (:data:`PLACEMENT_SCHEMA`, docs/network.md).
     folder : pathlib.Path or None
         The run folder the run was loaded from or saved to: the hourly table is read from
         it on first use, and the figures live in it.
@@ -470,6 +489,8 @@ class Run:
         The hourly table when it is in memory (see :attr:`hourly`).
     statistics_table : pandas.DataFrame or None
         The statistics when in memory (see :attr:`statistics`).
+    network_table : pandas.DataFrame or None
+        The network-aware hourly figures when in memory (see :attr:`network_hourly`).
     restate : bool
         The statistics are to be computed again from the hourly table at the run's
         ``[screening]`` settings (after :func:`atlas.pipeline.screen_run` on a run whose
@@ -486,9 +507,11 @@ class Run:
     boundary: Any = None
     register: pd.DataFrame | None = None
     unassigned: pd.DataFrame | None = None
+    placement: pd.DataFrame | None = None
     folder: Path | None = None
     hourly_table: pd.DataFrame | None = field(default=None, repr=False)
     statistics_table: pd.DataFrame | None = field(default=None, repr=False)
+    network_table: pd.DataFrame | None = field(default=None, repr=False)
     restate: bool = False
 
     def __post_init__(self) -> None:
@@ -501,6 +524,8 @@ class Run:
                 setattr(self, attr, conform(table, schema))
         if self.hourly_table is not None:
             self.hourly_table = conform_hourly(self.hourly_table)
+        if self.network_table is not None:
+            self.network_table = conform_network_hourly(self.network_table)
         if self.areas is not None:
             self.areas = _conform_areas(self.areas)
 
@@ -562,6 +587,22 @@ class Run:
                 raise ValueError("this run has no hourly table and no folder to read it from")
             self.hourly_table = read_hourly(self.folder / HOURLY_PARQUET)
         return self.hourly_table
+
+    @property
+    def network_hourly(self) -> pd.DataFrame | None:
+        """The network-aware figures of the PS with a network (read from the run folder on
+        first use), None for a run without ``[network]``.
+
+        One row per scenario, PS with a network and hour: scenario, ps_id, time (UTC),
+        ``{figure}_net`` [MW, Mvar], ``{figure}_loss_mw`` (the linearised change in network
+        losses) [MW], ``{figure}_binding`` (the binding limit, ``""`` where the resources'
+        own sets bind) (:data:`atlas.network.stage.NETWORK_HOURLY_COLUMNS`).
+        """
+        if self.network_table is None and self.folder is not None:
+            path = self.folder / NETWORK_HOURLY_PARQUET
+            if path.is_file():
+                self.network_table = read_network_hourly(path)
+        return self.network_table
 
     @property
     def statistics(self) -> pd.DataFrame:
@@ -730,6 +771,15 @@ class Run:
                 if (source / rel).is_file():
                     link_or_copy(source / rel, folder / rel)
         written = self.write_geodata(folder, tables_written)
+        if source is not None and (source / NETWORK_HOURLY_PARQUET).is_file():
+            if not same:
+                link_or_copy(source / NETWORK_HOURLY_PARQUET, folder / NETWORK_HOURLY_PARQUET)
+            written.append(folder / NETWORK_HOURLY_PARQUET)
+        elif self.network_table is not None:
+            written.append(write_network_hourly(self.network_table, folder))
+        if self.placement is not None:
+            name, schema, _ = CSV_TABLES["placement"]
+            written.append(write_table(conform(self.placement, schema), folder / name))
         for attr in ("ev", "screening"):
             name, schema, _ = CSV_TABLES[attr]
             written.append(write_table(conform(getattr(self, attr), schema), folder / name))
@@ -945,6 +995,43 @@ def write_hourly(hourly: pd.DataFrame, folder: Path, formats: tuple[str, ...]) -
             )
         )
     return written
+
+
+def write_network_hourly(table: pd.DataFrame, folder: Path) -> Path:
+    """Write ``network_hourly.parquet`` (one file; scenario, ps_id and the binding limits as
+    text)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(folder) / NETWORK_HOURLY_PARQUET
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    arrow = arrow.cast(
+        pa.schema(
+            [
+                pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type) else f
+                for f in arrow.schema
+            ],
+            metadata=arrow.schema.metadata,
+        )
+    )
+    write_atomic(path, lambda p: pq.write_table(arrow, p))
+    return path
+
+
+def read_network_hourly(path: Path) -> pd.DataFrame:
+    """Read ``network_hourly.parquet``: text columns as text, whatever they hold."""
+    import pyarrow.parquet as pq
+
+    return conform_network_hourly(pq.read_table(path).to_pandas())
+
+
+def conform_network_hourly(table: pd.DataFrame) -> pd.DataFrame:
+    """The network-aware hourly table with its text columns as text."""
+    table = table.copy()
+    for col in table.columns:
+        if col in ("scenario", "ps_id") or col.endswith("_binding"):
+            table[col] = table[col].astype(TEXT)
+    return table
 
 
 def read_hourly(path: Path) -> pd.DataFrame:

@@ -16,6 +16,9 @@ Register columns (docs/study-file.md, "DER register"):
 ``scenario``
     Optional: empty means the installation exists in every scenario; a name means only in
     that scenario (a planned plant).
+``bus``
+    Optional: the bus of the PS's MV network the installation is connected to (with
+    ``[network]``, docs/network.md); else the nearest bus.
 ``der_id``, ``name``
     Optional identifiers (``der_id`` defaults to the row number). A ``der_id`` given twice
     for the same scenario is an error (an empty scenario counts as every scenario).
@@ -79,7 +82,8 @@ def normalise_register(
         Columns der_id (str), name (str), technology, level, capacity_mw [MW] (of a bess
         its converter's rating, of a statcom its rating in MVA), energy_mwh (a bess's
         usable energy, NaN on other rows) [MWh], location ("" for non-EV), v2g (float: 1, 0
-        or NaN when not given), scenario ("" = all), and the point geometry, same CRS.
+        or NaN when not given), scenario ("" = all), bus where the layer has that column (the network bus it is
+        connected to, ``""`` where not given: docs/network.md), and the point geometry, same CRS.
 
     Raises
     ------
@@ -216,6 +220,8 @@ def normalise_register(
     names = text("name")
     check_text(der_id, path, "der_id", MAX_ID_CHARS, is_csv=is_csv)
     check_text(names, path, "name", MAX_NAME_CHARS, is_csv=is_csv)
+    if "bus" in cols:
+        check_text(text("bus"), path, "bus", MAX_ID_CHARS, is_csv=is_csv)
     _check_unique_der_ids(
         der_id, scenario, scenarios, path, is_csv=is_csv, per_scenario="scenario" in cols
     )
@@ -231,7 +237,8 @@ def normalise_register(
             "location": location.array,
             "v2g": v2g,
             "scenario": scenario.array,
-        },
+        }
+        | ({"bus": text("bus").array} if "bus" in cols else {}),
         geometry=raw.geometry.to_numpy(),
         crs=raw.crs,
     )

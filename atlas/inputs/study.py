@@ -520,6 +520,83 @@ class CapabilityOverride(_Strict):
     q_at_night: bool | None = None
 
 
+class NetworkGrid(_Strict):
+    """One PS's MV network (docs/network.md): a pandapower network file or a SimBench code."""
+
+    #: A pandapower network saved as JSON (``pandapower.to_json``).
+    file: Path | None = None
+    #: A SimBench grid code, such as ``1-MV-semiurb--0-sw`` (its loads take SimBench's own
+    #: profiles of 2016).
+    simbench: str | None = Field(default=None, min_length=1, max_length=60)
+    #: CRS of the file's bus coordinates (GeoJSON, as pandapower writes them, is WGS84).
+    crs: str = "EPSG:4326"
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.file is None) == (self.simbench is None):
+            raise ValueError(
+                "expected exactly one of file (a pandapower JSON) or simbench (a grid code)"
+            )
+        return self
+
+
+class NetworkSection(_Strict):
+    """Network-aware figures (docs/network.md, METHOD.md "Network-aware figures")."""
+
+    #: The network of the study's only PS (shorthand for ``grids``).
+    file: Path | None = None
+    simbench: str | None = Field(default=None, min_length=1, max_length=60)
+    crs: str = "EPSG:4326"
+    #: ``{ps_id: grid}``: the networks of some or all PS.
+    grids: dict[str, NetworkGrid] = {}
+    #: Voltage band at every bus. [pu]
+    v_min: float = Field(default=0.95, gt=0.5, lt=1.0)
+    v_max: float = Field(default=1.05, gt=1.0, lt=1.5)
+    #: A register DER farther than this from every bus of its PS's network is not placed
+    #: (listed in ``network_placement.csv``). [m]
+    max_bus_distance_m: float = Field(default=1000.0, gt=0.0)
+    #: Hours per scenario and PS whose dispatch goes through pandapower's AC power flow
+    #: (half where a network limit binds), worst voltage and loading in run.json.
+    check_hours: int = Field(default=24, ge=0, le=8760, strict=True)
+    #: AC corrections of the linear model where a limit binds
+    #: (:func:`atlas.network.dispatch.corrected_figures`).
+    rounds: int = Field(default=2, ge=0, le=10, strict=True)
+
+    @model_validator(mode="after")
+    def _shorthand(self):
+        if self.file is not None and self.simbench is not None:
+            raise ValueError("expected one of file or simbench, not both")
+        if (self.file is not None or self.simbench is not None) and self.grids:
+            raise ValueError(
+                "expected either file/simbench (the study's only PS) or [network.grids.PS_ID] tables, not both"
+            )
+        if self.v_min >= self.v_max:
+            raise ValueError(f"v_min {self.v_min} >= v_max {self.v_max}, expected v_min < v_max")
+        return self
+
+    def grid_of(self, ps_ids: list[str]) -> dict[str, NetworkGrid]:
+        """``{ps_id: grid}`` for the study's PS (the shorthand names the only one).
+
+        Raises
+        ------
+        ValueError
+            The shorthand with several PS, or a ``grids`` key that is not a PS.
+        """
+        if self.file is not None or self.simbench is not None:
+            if len(ps_ids) != 1:
+                raise ValueError(
+                    f"network.file/simbench names one network but the study has {len(ps_ids)} PS, "
+                    "expected [network.grids.PS_ID] tables"
+                )
+            return {ps_ids[0]: NetworkGrid(file=self.file, simbench=self.simbench, crs=self.crs)}
+        known = set(ps_ids)
+        for ps_id in self.grids:
+            if ps_id not in known:
+                shown = ", ".join(ps_ids[:20]) + (" ..." if len(ps_ids) > 20 else "")
+                raise ValueError(f"network.grids: unknown ps_id {ps_id!r}, expected one of {shown}")
+        return dict(self.grids)
+
+
 class StudyModel(_Strict):
     study: StudySection
     inputs: InputsSection
@@ -533,6 +610,7 @@ class StudyModel(_Strict):
     areas: AreasSection = AreasSection()
     growth: list[GrowthEntry] = []
     capability: dict[str, dict[str, CapabilityOverride]] = {}
+    network: NetworkSection | None = None
 
     @model_validator(mode="after")
     def _growth_scenarios(self):
@@ -626,6 +704,12 @@ class Study:
             for key in ("weights", "shapes"):
                 if getattr(ev, key) is not None:
                     files[f"profiles.ev.{key}"] = getattr(ev, key)
+        if m.network is not None:
+            if m.network.file is not None:
+                files["network.file"] = m.network.file
+            for ps_id, grid in m.network.grids.items():
+                if grid.file is not None:
+                    files[f"network.grids.{ps_id}.file"] = grid.file
         for i, entry in enumerate(m.growth):
             if entry.weights is not None:
                 files[f"growth.{i}.weights"] = entry.weights

@@ -16,6 +16,7 @@ Needs the ``network`` extra (``pip install ".[network]"``: pandapower, simbench)
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,15 +236,15 @@ def study_files(year: SimbenchYear) -> dict[str, str]:
 
     One PS, the grid's HV/MV transformers (its id the grid's code; rated the sum of the
     transformers in service; at the external grid's bus's coordinates); one scenario named
-    by the year SimBench's scenario describes; the installed capacity of each technology and
-    level (the generators' ratings summed, :data:`TECHNOLOGY`); each technology's profile,
+    by the year SimBench's scenario describes; a DER register of every generator at its bus
+    (its rating as capacity, its technology and level by :data:`TECHNOLOGY`, the bus's
+    coordinates), the PS's service area around the grid's buses, and ``[network]`` naming the
+    grid (docs/network.md); each technology's profile,
     its generators' power (each within [0, its rating]) over their summed rating; the PS
     load, the exchange with transmission from an AC power flow of every hour
     (:func:`ps_exchange`). Year 2016 (the profiles' own), time zone Europe/Berlin, no EV
     charging (SimBench's charging stations are loads of the grid, in the exchange).
     """
-    import json
-
     from atlas.inputs.timeaxis import hourly_axis
 
     net = year.net
@@ -261,10 +262,16 @@ def study_files(year: SimbenchYear) -> dict[str, str]:
         "ps_id,name,lat,lon,rated_mva\n"
         f"{ps_id},SimBench {code} HV/MV,{lat:.6f},{lon:.6f},{rated:g}\n"
     )
-    capacity = collections_sum(techs, sn)
-    files["capacity.csv"] = "scenario,ps_id,technology,level,capacity_mw\n" + "".join(
-        f"{sc_year},{ps_id},{t},{lv},{mw:.6f}\n" for (t, lv), mw in sorted(capacity.items())
-    )
+    lonlat = {int(b): json.loads(g)["coordinates"][:2] for b, g in net.bus["geo"].items()}
+    files["ders.csv"] = "der_id,name,technology,level,capacity_mw,lat,lon,bus\n" + "".join(
+        f"sgen{i},{_csv_safe(name)} ({kind}),{t},{lv},{mw:.6f},{lonlat[int(b)][1]:.6f},"
+        f"{lonlat[int(b)][0]:.6f},{int(b)}\n"
+        for i, name, kind, b, (t, lv), mw in zip(
+            net.sgen.index, net.sgen["name"], net.sgen["type"], net.sgen["bus"], techs, sn,
+            strict=True,
+        )
+    )  # fmt: skip
+    files["service_area.geojson"] = _service_area(np.array(list(lonlat.values())), ps_id)
     profiles = {}
     for tech in sorted({t for t, _ in techs}):
         cols = [k for k, (t, _) in enumerate(techs) if t == tech]
@@ -300,9 +307,12 @@ description = "SimBench MV grid {code} (ODbL 1.0): its HV/MV transformers as one
 [inputs]
 # the HV/MV transformers in service, at the external grid's bus
 substations = "substations.csv"
-# the generators' ratings summed by technology and level (SimBench type -> technology:
-# PV_MV pv MV, Wind_MV wind MV, Biomass_MV biomass MV, Hydro_MV hydro MV, lv_RES pv LV)
-capacity = "capacity.csv"
+# every generator of the grid at its bus, its rating as capacity (SimBench type ->
+# technology: PV_MV pv MV, Wind_MV wind MV, Biomass_MV biomass MV, Hydro_MV hydro MV,
+# lv_RES pv LV)
+ders = "ders.csv"
+# the convex hull of the grid's buses, 500 m around
+service_areas = "service_area.geojson"
 # the exchange with transmission from an AC power flow of every hour (load convention)
 load = "load.csv"
 {sections}
@@ -313,18 +323,40 @@ source = "none"
 [scenarios]
 # the year SimBench's scenario {code.split("--")[-1][:1]} describes
 names = ["{sc_year}"]
+
+[checks]
+# lv_RES rows are the generation of whole LV grids, which SimBench aggregates, not single
+# installations of CEI 0-21's size
+der_max_mw = {{ LV = {max(10.0, float(np.ceil(sn.max()))):g} }}
+
+[network]
+# network-aware figures on the grid itself (docs/network.md); its loads at SimBench's profiles
+simbench = "{code}"
 """
     return files
 
 
-def collections_sum(
-    keys: list[tuple[str, str]], values: np.ndarray
-) -> dict[tuple[str, str], float]:
-    """Sum of ``values`` by key."""
-    out: dict[tuple[str, str], float] = {}
-    for key, value in zip(keys, values, strict=True):
-        out[key] = out.get(key, 0.0) + float(value)
-    return out
+def _csv_safe(text) -> str:
+    """A name as one CSV cell (SimBench's names have no commas or quotes; made sure)."""
+    return str(text).replace(",", " ").replace('"', "")
+
+
+def _service_area(lonlat: np.ndarray, ps_id: str) -> str:
+    """The PS's service area as GeoJSON: the convex hull of the grid's buses, 500 m around
+    (in the UTM zone of their centre), 1e-6 degrees precise."""
+    import geopandas as gpd
+    import shapely
+
+    points = gpd.GeoSeries(shapely.points(lonlat), crs="EPSG:4326")
+    utm = points.estimate_utm_crs()
+    hull = gpd.GeoSeries([points.to_crs(utm).union_all().convex_hull.buffer(500.0)], crs=utm)
+    area = shapely.set_precision(hull.to_crs("EPSG:4326").iloc[0], 1e-6)
+    feature = {
+        "type": "Feature",
+        "properties": {"ps_id": ps_id},
+        "geometry": json.loads(shapely.to_geojson(area)),
+    }
+    return json.dumps({"type": "FeatureCollection", "features": [feature]}) + "\n"
 
 
 def write_study(code: str, out: Path, force: bool = False) -> list[Path]:
@@ -342,7 +374,7 @@ def write_study(code: str, out: Path, force: bool = False) -> list[Path]:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise AtlasInputError(out, "", "is a file, expected a folder (new or existing)")
-    fixed = ("study.toml", "substations.csv", "capacity.csv", "load.csv")
+    fixed = ("study.toml", "substations.csv", "ders.csv", "load.csv")
     for name in () if force else fixed:  # before the 10-20 s of reading and power flows
         if (out / name).exists():
             raise AtlasInputError(

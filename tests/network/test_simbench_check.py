@@ -133,7 +133,7 @@ def test_atlas_import_simbench_writes_a_study_that_runs(semiurb, tmp_path):
     out = tmp_path / "study"
     result = CliRunner().invoke(main, ["import", "simbench", semiurb.code, "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "1-MV-semiurb--0-sw (8 files)" in result.output
+    assert "1-MV-semiurb--0-sw (9 files)" in result.output
     again = CliRunner().invoke(main, ["import", "simbench", semiurb.code, "--out", str(out)])
     assert again.exit_code == 2 and "already exists" in again.output
     load = pd.read_csv(out / "load.csv")
@@ -144,8 +144,9 @@ def test_atlas_import_simbench_writes_a_study_that_runs(semiurb, tmp_path):
         pp.runpp(net, numba=False)
         assert load.loc[h, "p_mw"] == pytest.approx(net.res_ext_grid["p_mw"].sum(), abs=2e-6)
         assert load.loc[h, "q_mvar"] == pytest.approx(net.res_ext_grid["q_mvar"].sum(), abs=2e-6)
-    capacity = pd.read_csv(out / "capacity.csv")
-    assert capacity["capacity_mw"].sum() == pytest.approx(semiurb.ratings().sum(), abs=1e-5)
+    ders = pd.read_csv(out / "ders.csv")
+    assert ders["capacity_mw"].sum() == pytest.approx(semiurb.ratings().sum(), abs=1e-4)
+    assert ders["bus"].tolist() == semiurb.net.sgen["bus"].tolist()
 
     run = run_study(out / "study.toml", tmp_path / "run", figures="none", webmap="none")
     hourly = read_dataset(tmp_path / "run" / HOURLY_PARQUET)
@@ -155,6 +156,15 @@ def test_atlas_import_simbench_writes_a_study_that_runs(semiurb, tmp_path):
         column = f"{d}_{'mw' if d.startswith('p') else 'mvar'}"
         np.testing.assert_allclose(hourly[column].to_numpy(), blind, atol=1e-5)
     assert run.ps_ids == [semiurb.code]
+    # network-aware on the grid itself: every generator on its own bus, never above blind
+    assert (run.placement["placed"] == "given").all()
+    aware = run.network_hourly
+    for fig in ("p_up_mw", "p_down_mw", "q_up_mvar", "q_down_mvar"):
+        assert np.all(aware[f"{fig}_net"].to_numpy() <= hourly[fig].to_numpy() + 1e-9)
+    info = run.manifest["network"]["ps"][semiurb.code]["scenarios"]["2016"]
+    assert info["hours_bound"]["q_up_mvar"] > 1000  # bus 24's v_max, as in the benchmark
+    for d in ("p_up", "p_down", "q_up", "q_down"):
+        assert info["ac_checks"][d]["violations"] == []
 
 
 @network
