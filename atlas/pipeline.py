@@ -332,15 +332,16 @@ def _run_plan(
                 else None
             )
             results = run_chunks(plan, task, runner, chunk_size, progress)
+            t1 = time.perf_counter()
+            network = None
+            if network_section is not None:  # the network-aware stage, PS by PS
+                from atlas.network.stage import run_networks
+
+                pool = runner.executor() if isinstance(runner, ProcessEngine) else None
+                network = run_networks(plan, *network_input, executor=pool)
+            t_network = time.perf_counter() - t1
             runner.close()  # the workers' memory goes before the report and map are made
             tables_written = tables_job.result() if tables_job is not None else None
-        t1 = time.perf_counter()
-        network = None
-        if network_section is not None:  # the network-aware stage, in this process
-            from atlas.network.stage import run_networks
-
-            network = run_networks(plan, *network_input)
-        t_network = time.perf_counter() - t1
         fault_point("computed")
         if folder is not None:
             join_csv_parts(folder, list(HOURLY_COLUMNS))

@@ -603,15 +603,46 @@ def network_registers(geo, ps_ids: list[str]) -> dict[str, pd.DataFrame]:
     return out
 
 
+def ps_network_task(plan, ps_id: str, grid, register: pd.DataFrame, crs) -> tuple:
+    """One PS's network-aware stage, in a worker or here: ``plan`` holds that PS at least
+    (:meth:`atlas.batch.StudyPlan.subset`). Returns ``(hourly, placement, summary)``."""
+    t0 = time.perf_counter()
+    study = plan.study
+    section = study.model.network
+    register_path = (
+        study.resolve(study.model.inputs.ders)
+        if study.model.inputs.ders is not None
+        else study.path
+    )
+    network = read_network(ps_id, grid, study, crs)
+    placement = place_ders(register, network, section.max_bus_distance_m, register_path)
+    position = plan.ps_ids.index(ps_id)
+    inputs = plan.inputs(range(position, position + 1))
+    result = ps_network_year(inputs, network, placement, section)
+    result.summary["seconds"] = round(time.perf_counter() - t0, 3)
+    return result.hourly, placement[list(PLACEMENT_COLUMNS)], result.summary
+
+
 def run_networks(
-    plan, registers: dict[str, pd.DataFrame], crs
+    plan, registers: dict[str, pd.DataFrame], crs, executor=None
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The network-aware stage of a planned study: every PS with a network, in study order.
+
+    Parameters
+    ----------
+    plan : StudyPlan
+    registers : dict
+        :func:`network_registers` of the PS with a network.
+    crs : pyproj.CRS
+        The study's metric CRS.
+    executor : concurrent.futures.Executor, optional
+        Where the PS run, one task each (the engine's worker processes); default here, one
+        after the other. The result is the same.
 
     Returns
     -------
     hourly : pandas.DataFrame
-        :data:`NETWORK_HOURLY_COLUMNS`, sorted by scenario then PS (study order) and hour.
+        :data:`NETWORK_HOURLY_COLUMNS`, sorted by scenario, then PS (study order) and hour.
     placement : pandas.DataFrame
         :data:`PLACEMENT_COLUMNS`.
     summary : dict
@@ -625,43 +656,39 @@ def run_networks(
         grids = section.grid_of(plan.ps_ids)
     except ValueError as exc:
         raise AtlasInputError(study.path, "network", str(exc)) from None
-    register_path = (
-        study.resolve(study.model.inputs.ders)
-        if study.model.inputs.ders is not None
-        else study.path
-    )
-    hourly, placements = [], []
+    todo = [p for p in plan.ps_ids if p in grids]
+    if executor is not None and len(todo) > 1:
+        futures = []
+        for ps_id in todo:
+            k = plan.ps_ids.index(ps_id)
+            futures.append(
+                executor.submit(
+                    ps_network_task, plan.subset(range(k, k + 1)), ps_id, grids[ps_id],
+                    registers[ps_id], crs,
+                )
+            )  # fmt: skip
+        results = [f.result() for f in futures]
+    else:
+        results = [ps_network_task(plan, p, grids[p], registers[p], crs) for p in todo]
     summary: dict = {
         "settings": section.model_dump(mode="json", exclude={"file", "simbench", "crs", "grids"}),
-        "ps": {},
+        "ps": {p: r[2] for p, r in zip(todo, results, strict=True)},
     }
-    for ps_id in [p for p in plan.ps_ids if p in grids]:
-        t0 = time.perf_counter()
-        network = read_network(ps_id, grids[ps_id], study, crs)
-        placement = place_ders(registers[ps_id], network, section.max_bus_distance_m, register_path)
-        position = plan.ps_ids.index(ps_id)
-        inputs = plan.inputs(range(position, position + 1))
-        result = ps_network_year(inputs, network, placement, section)
-        result.summary["seconds"] = round(time.perf_counter() - t0, 3)
-        hourly.append(result.hourly)
-        placements.append(placement[list(PLACEMENT_COLUMNS)])
-        summary["ps"][ps_id] = result.summary
-    order = {s: i for i, s in enumerate(study.scenarios)}
-    table = (
-        pd.concat(hourly, ignore_index=True)
-        if hourly
-        else pd.DataFrame(columns=list(NETWORK_HOURLY_COLUMNS))
-    )
-    table = table.sort_values(
-        ["scenario", "ps_id"], key=lambda c: c.map(order) if c.name == "scenario" else c.map({p: i for i, p in enumerate(plan.ps_ids)}), kind="stable", ignore_index=True
-    )  # fmt: skip
-    return (
-        table,
-        pd.concat(placements, ignore_index=True)
-        if placements
-        else pd.DataFrame(columns=list(PLACEMENT_COLUMNS)),
-        summary,
-    )
+    scenario_order = {s: i for i, s in enumerate(study.scenarios)}
+    ps_order = {p: i for i, p in enumerate(plan.ps_ids)}
+    if results:
+        table = pd.concat([r[0] for r in results], ignore_index=True)
+        table = table.sort_values(
+            ["scenario", "ps_id"],
+            key=lambda c: c.map(scenario_order if c.name == "scenario" else ps_order),
+            kind="stable",
+            ignore_index=True,
+        )
+        placement = pd.concat([r[1] for r in results], ignore_index=True)
+    else:
+        table = pd.DataFrame(columns=list(NETWORK_HOURLY_COLUMNS))
+        placement = pd.DataFrame(columns=list(PLACEMENT_COLUMNS))
+    return table, placement, summary
 
 
 def write_network_outputs(

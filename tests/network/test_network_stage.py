@@ -37,14 +37,20 @@ def _feeder(path) -> None:
     pp.to_json(net, str(path))
 
 
-def _study(folder, v_max: float = 1.035, ders: str | None = None, extra: str = "") -> None:
-    """A one-PS study (ps_id 007) on the feeder, two scenarios, a register of five DERs."""
+def _study(
+    folder, v_max: float = 1.035, ders: str | None = None, extra: str = "", two: bool = False
+) -> None:
+    """A one-PS study (ps_id 007) on the feeder, two scenarios, a register of five DERs;
+    with ``two``, PS 008 beside it (the east half of the area) on a copy of the feeder."""
     folder.mkdir(parents=True, exist_ok=True)
     _feeder(folder / "feeder.json")
     (folder / "substations.csv").write_text(
         "ps_id,name,lat,lon,rated_mva\n007,Feeder PS,45.460,9.180,40\n"
+        + ("008,East PS,45.460,9.270,40\n" if two else "")
     )
-    square = [[9.17, 45.45], [9.28, 45.45], [9.28, 45.47], [9.17, 45.47], [9.17, 45.45]]
+    east = 9.225 if two else 9.28
+    square = [[9.17, 45.45], [east, 45.45], [east, 45.47], [9.17, 45.47], [9.17, 45.45]]
+    other = [[east, 45.45], [9.28, 45.45], [9.28, 45.47], [east, 45.47], [east, 45.45]]
     (folder / "areas.geojson").write_text(
         json.dumps(
             {
@@ -52,9 +58,10 @@ def _study(folder, v_max: float = 1.035, ders: str | None = None, extra: str = "
                 "features": [
                     {
                         "type": "Feature",
-                        "properties": {"ps_id": "007"},
-                        "geometry": {"type": "Polygon", "coordinates": [square]},
+                        "properties": {"ps_id": ps_id},
+                        "geometry": {"type": "Polygon", "coordinates": [ring]},
                     }
+                    for ps_id, ring in [("007", square), ("008", other)][: 2 if two else 1]
                 ],
             }
         )
@@ -72,13 +79,16 @@ def _study(folder, v_max: float = 1.035, ders: str | None = None, extra: str = "
     )
     hours = pd.date_range("2025-01-01", periods=8760, freq="h", tz="UTC")
     p = 4.0 + 1.5 * np.sin(np.arange(8760) * 2 * np.pi / 24)
-    pd.DataFrame(
-        {
-            "time": hours.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "ps_id": "007",
-            "p_mw": p.round(6),
-            "q_mvar": 1.0,
-        }
+    pd.concat(
+        pd.DataFrame(
+            {
+                "time": hours.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "ps_id": ps_id,
+                "p_mw": p.round(6),
+                "q_mvar": 1.0,
+            }
+        )
+        for ps_id in ["007", "008"][: 2 if two else 1]
     ).to_csv(folder / "load.csv", index=False)
     (folder / "study.toml").write_text(
         f"""[study]
@@ -94,9 +104,9 @@ load = "load.csv"
 [scenarios]
 names = ["2025", "2030"]
 
-[network]
+[network{"" if not two else ".grids.007"}]
 file = "feeder.json"
-v_max = {v_max}
+{"" if not two else "[network.grids.008]" + chr(10) + 'file = "feeder.json"' + chr(10) + "[network]" + chr(10)}v_max = {v_max}
 check_hours = 8
 {extra}"""
     )
@@ -287,3 +297,23 @@ def test_the_network_basis_needs_a_network(make_study, tmp_path):
         run_study(make_study(), figures="none", webmap="none", figures_basis="network")
     with pytest.raises(ValueError, match="expected one of"):
         run_study(make_study(), figures_basis="grid")
+
+
+@network
+def test_two_networks_in_two_workers_give_the_same_bytes(tmp_path):
+    """PS 007 and 008 each with a network: one worker (here) and two (the engine's worker
+    processes, one PS each) write the same network files, byte for byte."""
+    pytest.importorskip("pandapower", reason="the network extra is not installed")
+    from atlas.pipeline import run_study
+
+    _study(tmp_path / "study", v_max=1.05, two=True)
+    runs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"run{workers}"
+        runs[workers] = run_study(
+            tmp_path / "study" / "study.toml", out, workers=workers, figures="none", webmap="none"
+        )
+    assert set(runs[2].manifest["network"]["ps"]) == {"007", "008"}
+    assert runs[2].network_hourly["ps_id"].unique().tolist() == ["007", "008"]
+    for name in ("network_hourly.parquet", "network_placement.csv", "screening.csv"):
+        assert (tmp_path / "run1" / name).read_bytes() == (tmp_path / "run2" / name).read_bytes()
