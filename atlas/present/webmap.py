@@ -1094,7 +1094,19 @@ def map_payload(files: MapData, scenario: str, offline: bool) -> dict:
         "coord_decimals": COORD_DECIMALS,
         "label_max": LABEL_MAX,
         "attribution": " | ".join(html.escape(c) for c in attributions(files.manifest, offline)),
-    }
+    } | _basis(files.manifest)
+
+
+def _basis(manifest: dict) -> dict:
+    """``{"basis": text}`` for the legend when the screening of some PS is on their
+    network-aware figures (``--figures-basis network``), else nothing."""
+    if manifest.get("settings", {}).get("figures_basis") != "network":
+        return {}
+    ps = list((manifest.get("network") or {}).get("ps", {}))
+    if not ps:
+        return {}
+    shown = ", ".join(ps[:5]) + (" ..." if len(ps) > 5 else "")
+    return {"basis": f"network-aware figures for {len(ps)} PS with an MV network ({shown})"}
 
 
 def script_json(obj) -> str:

@@ -280,6 +280,10 @@ def test_the_screening_on_the_network_aware_figures(feeder_run, tmp_path):
         values = net.loc[net["scenario"] == row.scenario, f"{fig}_net"].to_numpy()
         assert row.firm == pytest.approx(np.sort(values)[876], abs=1e-12)
         assert row.mean == pytest.approx(values.mean(), rel=1e-12)
+    drawn = CliRunner().invoke(main, ["map", str(copy), "--offline"])
+    assert drawn.exit_code == 0, drawn.output
+    page = (copy / "map.html").read_text()
+    assert "network-aware figures for 1 PS with an MV network (007)" in page
     q_up = screened.screening.query("direction == 'q_up'")["firm"].to_numpy()
     assert np.all(q_up < blind.query("direction == 'q_up'")["firm"].to_numpy())
     back = CliRunner().invoke(main, ["screen", str(copy), "--figures-basis", "blind"])

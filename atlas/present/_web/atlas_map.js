@@ -429,7 +429,8 @@ function atlasInit(map, dataId) {
     } else {
       note = "threshold " + num(thr, 0) + " " + l.unit + (thr > s.vmax ? " is above" : " is below") + " the scale";
     }
-    h.push("</div><div class=\"n\">log scale, min to max of the areas \u00b7 " + note + "</div>");
+    h.push("</div><div class=\"n\">log scale, min to max of the areas \u00b7 " + note +
+           (D.basis ? " \u00b7 " + esc(D.basis) : "") + "</div>");
     h.push("<div class=\"key\"><svg width=\"26\" height=\"14\"><rect x=\"2\" y=\"2\" width=\"22\" height=\"10\" fill=\"" +
            D.colors[4] + "\" stroke=\"" + D.meets_color + "\" stroke-width=\"3\"/></svg>" +
            "<svg width=\"14\" height=\"14\"><circle cx=\"7\" cy=\"7\" r=\"5.5\" fill=\"" + D.meets_color +
