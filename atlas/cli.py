@@ -286,7 +286,33 @@ def run(
             f"  figures/ ({result.manifest['figures_written']} PNG, linked from report.html)"
         )
     _echo_summary(result.manifest["summary"])
+    _echo_network(result.manifest.get("network"))
     _echo_warnings(result.manifest.get("warnings", []))
+
+
+def _echo_network(network: dict | None) -> None:
+    """One line per PS with a network: placement, binding hours, AC checks; its notes."""
+    for ps_id, info in (network or {}).get("ps", {}).items():
+        placed = info["placed"]
+        click.echo(
+            f"network {ps_id} ({info['source']}, {info['buses']} buses): DERs on buses "
+            f"{placed['given']} given, {placed['nearest']} nearest, {placed['far']} too far "
+            f"(not placed, network_placement.csv), {info['seconds']:.1f} s"
+        )
+        for scenario, sc in info["scenarios"].items():
+            bound = ", ".join(f"{f} {n} h" for f, n in sc["hours_bound"].items() if n)
+            checks = sc.get("ac_checks") or {}
+            beyond = sum(
+                len(v["violations"])
+                for k, v in checks.items()
+                if isinstance(v, dict) and "violations" in v
+            )
+            click.echo(
+                f"  {scenario}: a network limit binds in {bound or 'no hour'}; AC check of "
+                f"{len(checks.get('hours', []))} hours: {beyond} beyond tolerance"
+            )
+        for note in info["notes"]:
+            click.echo(f"  note: {note}")
 
 
 @main.command()

@@ -321,3 +321,39 @@ def test_two_networks_in_two_workers_give_the_same_bytes(tmp_path):
     assert runs[2].network_hourly["ps_id"].unique().tolist() == ["007", "008"]
     for name in ("network_hourly.parquet", "network_placement.csv", "screening.csv"):
         assert (tmp_path / "run1" / name).read_bytes() == (tmp_path / "run2" / name).read_bytes()
+
+
+@network
+def test_a_capacity_table_puts_each_group_at_the_busbar_and_says_so(tmp_path):
+    """Without a register nothing can be placed: each DER group stands at the busbar (the MV
+    side of the HV/MV transformer), and `atlas run` says so; the figures still add up to
+    the network-blind ones where no limit binds."""
+    pytest.importorskip("pandapower", reason="the network extra is not installed")
+    from click.testing import CliRunner
+
+    from atlas.cli import main
+    from atlas.runfolder import Run
+
+    _study(tmp_path, v_max=1.05)
+    (tmp_path / "capacity.csv").write_text(
+        "scenario,ps_id,technology,capacity_mw\n2025,007,pv,3\n2030,007,pv,5\n"
+    )
+    toml = (tmp_path / "study.toml").read_text()
+    toml = toml.replace('ders = "ders.csv"\n', 'capacity = "capacity.csv"\n')
+    (tmp_path / "study.toml").write_text(toml.replace('service_areas = "areas.geojson"\n', ""))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        main, ["run", "--config", str(tmp_path / "study.toml"), "--out", str(out),
+               "--figures", "none", "--map", "none", "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "network 007 (file feeder.json, 6 buses): DERs on buses 0 given" in result.output
+    assert "note: 2030: pv/MV has no placed DER of the register, at the busbar (bus 1)" in (
+        result.output
+    )
+    run = Run.load(out)
+    aware = run.network_hourly.set_index(["scenario", "time"])["p_down_mw_net"]
+    blind = run.hourly.set_index(["scenario", "time"])["p_down_mw"]
+    free = run.network_hourly.set_index(["scenario", "time"])["p_down_mw_binding"] == ""
+    np.testing.assert_allclose(aware[free], blind.reindex(aware.index)[free], atol=1e-6)
+    assert len(run.placement) == 0
