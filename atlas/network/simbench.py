@@ -123,7 +123,7 @@ class SimbenchYear:
         sn = self.ratings()
         out: dict[str, list[np.ndarray]] = {}
         for k, tech in enumerate(self.technologies()):
-            pu = np.clip(self.gen_p[hours, k] / sn[k], 0.0, 1.0)
+            pu = self.per_unit(hours, k, sn)
             for name, value in box_disc_limits(params[tech], sn[k], np.atleast_1d(pu)).items():
                 out.setdefault(name, []).append(value)
         stacked = {name: np.stack(v, axis=-1) for name, v in out.items()}
@@ -143,11 +143,20 @@ class SimbenchYear:
         sn = self.ratings()
         out = []
         for k, tech in enumerate(self.technologies()):
-            pu = np.atleast_1d(np.clip(self.gen_p[hours, k] / sn[k], 0.0, 1.0))
+            pu = np.atleast_1d(self.per_unit(hours, k, sn))
             vertices = make(params[tech], sn[k], pu).vertices
             assert vertices is not None  # both make polygons by default
             out.append(vertices)
         return out
+
+    def per_unit(self, hours, k: int, sn: np.ndarray) -> np.ndarray:
+        """Generator ``k``'s power at ``hours`` over its rating, within [0, 1]; 0 for a
+        generator of no rating (SimBench lists a few with neither ``sn_mva`` nor ``p_mw``:
+        nothing to offer)."""
+        p = np.asarray(self.gen_p[hours, k], dtype=float)
+        if not sn[k] > 0:
+            return np.zeros_like(p)
+        return np.clip(p / sn[k], 0.0, 1.0)
 
     def at_hour(self, h: int) -> None:
         """Set the network's loads and generators to hour ``h``: loads at their means,
@@ -278,7 +287,10 @@ def study_files(year: SimbenchYear) -> dict[str, str]:
         # each generator within [0, its rating] first (SimBench's wind turbines draw a
         # little at standstill: no generation to curtail), as the per-generator sets do
         power = np.clip(year.gen_p[:, cols], 0.0, sn[cols])
-        profiles[tech] = np.clip(power.sum(axis=1) / sn[cols].sum(), 0.0, 1.0)
+        rated = sn[cols].sum()
+        profiles[tech] = (
+            np.clip(power.sum(axis=1) / rated, 0.0, 1.0) if rated > 0 else 0 * power[:, 0]
+        )
         files[f"{tech}.csv"] = "pu\n" + "".join(f"{x:.9g}\n" for x in profiles[tech])
     p, q = ps_exchange(year)
     stamps = hourly_axis(2016).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -208,3 +208,15 @@ def test_the_ac_correction_on_the_rural_grid():
     assert result.figure["q_up"][0] == pytest.approx(ref, rel=0.005)
     assert ac_check(net, buses, result.dispatch["q_up"][0]).v_max_excess < 1e-4
     assert len(net.sgen) == len(buses)  # the state function leaves the network as it was
+
+
+def test_a_generator_of_no_rating_offers_nothing():
+    """SimBench's commercial grids of scenarios 1 and 2 list a generator with neither sn_mva
+    nor p_mw: its per-unit power is 0, not 0/0."""
+    from atlas.network.simbench import SimbenchYear
+
+    gen_p = np.array([[0.0, 1.0], [0.0, 3.0]])
+    year = SimbenchYear("x", None, np.zeros((2, 1)), np.zeros((2, 1)), gen_p)
+    sn = np.array([0.0, 2.0])
+    np.testing.assert_array_equal(year.per_unit(slice(None), 0, sn), [0.0, 0.0])
+    np.testing.assert_array_equal(year.per_unit(slice(None), 1, sn), [0.5, 1.0])
