@@ -74,6 +74,21 @@ config_option = click.option(
     default=None,
     help="Study file (TOML). Default: the embedded Milan demo.",
 )
+
+
+def figures_basis_option(default_text: str):
+    """``--figures-basis`` of ``atlas run`` and ``atlas screen`` (None: ``default_text``)."""
+    return click.option(
+        "--figures-basis",
+        "figures_basis",
+        type=click.Choice(["blind", "network"]),
+        default=None,
+        help="Screen (and colour the map of) the PS with an MV network by their network-blind "
+        "or network-aware figures ([network], docs/network.md); other PS are screened "
+        f"network-blind. Default: {default_text}.",
+    )
+
+
 out_option = click.option(
     "--out",
     "out_dir",
@@ -220,15 +235,7 @@ def validate(study_file: Path) -> None:
     "(repeat for several). One more scenario, the last listed plus these, screened beside "
     "it; replaces the study file's [scenarios] what_if.",
 )
-@click.option(
-    "--figures-basis",
-    "figures_basis",
-    type=click.Choice(["blind", "network"]),
-    default=None,
-    help="Screen (and colour the map of) the PS with an MV network by their network-blind "
-    "or network-aware figures ([network], docs/network.md); other PS are screened "
-    "network-blind. Default: blind.",
-)
+@figures_basis_option("blind")
 @_user_errors
 def run(
     config: Path | None,
@@ -364,15 +371,7 @@ def areas(config: Path | None, out_dir: Path) -> None:
     show_default=True,
     help="What to print.",
 )
-@click.option(
-    "--figures-basis",
-    "figures_basis",
-    type=click.Choice(["blind", "network"]),
-    default=None,
-    help="Screen (and colour the map of) the PS with an MV network by their network-blind "
-    "or network-aware figures ([network], docs/network.md); other PS are screened "
-    "network-blind. Default: the run's.",
-)
+@figures_basis_option("the run's")
 @_user_errors
 def screen(
     run_dir: Path,

@@ -36,7 +36,6 @@ import json
 import time
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -689,14 +688,3 @@ def run_networks(
         table = pd.DataFrame(columns=list(NETWORK_HOURLY_COLUMNS))
         placement = pd.DataFrame(columns=list(PLACEMENT_COLUMNS))
     return table, placement, summary
-
-
-def write_network_outputs(
-    hourly: pd.DataFrame, placement: pd.DataFrame, folder: Path
-) -> list[Path]:
-    """``network_hourly.parquet`` and ``network_placement.csv`` into a (staging) run folder."""
-    from atlas.runfolder import NETWORK_HOURLY_PARQUET, NETWORK_PLACEMENT_CSV, write_table
-
-    path = folder / NETWORK_HOURLY_PARQUET
-    hourly.to_parquet(path, index=False)
-    return [path, write_table(placement, folder / NETWORK_PLACEMENT_CSV)]
