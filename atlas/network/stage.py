@@ -285,12 +285,13 @@ def place_ders(
         found = by_index.get(given[i], by_name.get(given[i]))
         if found is None:
             row = register["row"].iat[i] if "row" in register.columns else i + 1
+            is_csv = "row" in register.columns and str(path).lower().endswith(".csv")
             raise AtlasInputError(
                 path,
                 f"bus (der_id {register['der_id'].iat[i]!r})",
                 f"{given[i]!r} is no MV bus of the network of PS {network.ps_id!r} ({network.source}), "
                 "expected a bus index or a unique bus name of it",
-                line=int(row) + 1 if "row" in register.columns else None,
+                line=int(row) + 1 if is_csv else None,
             )
         bus[i] = found
     todo = np.flatnonzero(given == "")
