@@ -479,6 +479,42 @@ def release_memory() -> None:
             pass
 
 
+#: glibc's ``mallopt`` parameters (malloc.h): ``M_TRIM_THRESHOLD``, ``M_MMAP_THRESHOLD``.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+#: Allocations of at most this size come from the heap of a process that runs chunks, and
+#: freed memory up to this size stays there for the next chunk (:func:`keep_chunk_memory`).
+#: [bytes]
+CHUNK_HEAP_BYTES = 1 << 30
+
+
+def keep_chunk_memory() -> None:
+    """Let this process reuse the memory of one chunk for the next (glibc only).
+
+    Every chunk allocates the same large arrays (a few MB to tens of MB each). By default
+    glibc maps any allocation above its mmap threshold (32 MB at most) afresh and returns
+    it on ``free``, and trims the heap's free top, so each chunk takes every page of those
+    arrays from the kernel again, zeroed, one page fault at a time. With both thresholds at
+    :data:`CHUNK_HEAP_BYTES` the pages stay in the process and the next chunk reuses them:
+    measured on the 200-PS synthetic study, the chunks took 5 % less CPU time
+    (benchmarks/RESULTS.md). The process's peak memory is unchanged (a chunk's arrays
+    are at their peak either way); its memory between chunks stays at that peak, which a
+    process that only runs chunks holds anyway. Nothing where there is no glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not (sys.platform.startswith("linux") and name):
+        return
+    try:
+        libc = ctypes.CDLL(name)
+        libc.mallopt(_M_MMAP_THRESHOLD, CHUNK_HEAP_BYTES)
+        libc.mallopt(_M_TRIM_THRESHOLD, CHUNK_HEAP_BYTES)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident set size so far. [MB]"""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -687,6 +723,7 @@ class LocalEngine:
     """Every chunk in this process, one after the other."""
 
     def map(self, plan: StudyPlan, chunks: list[range], task: ChunkTask):
+        keep_chunk_memory()
         for c, chunk in enumerate(chunks):
             yield run_chunk(plan, c, chunk, task)
 
@@ -755,7 +792,7 @@ class ProcessEngine:
         # starts): a worker forked or spawned later holds no write end
         self.alive = self.context.Pipe(duplex=False)
         self.pool = ProcessPoolExecutor(
-            self.workers, self.context, initializer=_exit_with_main, initargs=(self.alive[0],)
+            self.workers, self.context, initializer=_start_worker, initargs=(self.alive[0],)
         )
 
     def map(self, plan: StudyPlan, chunks: list[range], task: ChunkTask):
@@ -784,6 +821,13 @@ class ProcessEngine:
             self.alive = None
         if self.method == "forkserver":
             stop_server()
+
+
+def _start_worker(alive) -> None:
+    """Pool initializer: the worker ends with the main process (:func:`_exit_with_main`)
+    and keeps its chunks' memory (:func:`keep_chunk_memory`)."""
+    _exit_with_main(alive)
+    keep_chunk_memory()
 
 
 def _exit_with_main(alive) -> None:

@@ -5,6 +5,7 @@ load read chunk by chunk, datasets whose ids stay text."""
 from __future__ import annotations
 
 import json
+import platform
 import re
 from pathlib import Path
 
@@ -266,3 +267,47 @@ def test_a_bad_tmy_read_by_a_worker_is_the_same_error(chunk_study, tmp_path):
     assert errors[0] == errors[1], errors
     assert "tmy.csv" in errors[0], errors
     assert not (tmp_path / "w2").exists()
+
+
+_FAULTS_OF_A_SECOND_ARRAY = """
+import resource, sys
+import numpy as np
+from atlas.batch import keep_chunk_memory
+if sys.argv[1] == "keep":
+    keep_chunk_memory()
+a = np.ones(8_000_000)  # 64 MB, above glibc's largest automatic mmap threshold
+del a
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+b = np.ones(8_000_000)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(
+    platform.libc_ver()[0] != "glibc",
+    reason="keep_chunk_memory tunes glibc's allocator (Linux with glibc only)",
+)
+def test_a_process_running_chunks_reuses_the_pages_of_the_last_chunk():
+    """After keep_chunk_memory, a 64 MB array freed and made again takes its pages from the
+    process, not afresh from the kernel: page faults measured in a fresh interpreter
+    (4 kB pages: numpy's huge-page advice off)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMPY_MADVISE_HUGEPAGE": "0"}
+    faults = {
+        mode: int(
+            subprocess.run(
+                [sys.executable, "-c", _FAULTS_OF_A_SECOND_ARRAY, mode],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        for mode in ("default", "keep")
+    }
+    pages = 64_000_000 // 4096
+    assert faults["default"] > pages / 2  # every page again from the kernel
+    assert faults["keep"] < pages / 20
