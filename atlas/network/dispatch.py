@@ -31,13 +31,17 @@ Conventions
   axis, then, if that breaks a limit, every resource at one end of its optimal face) is
   checked against the network rows, vectorised over hours. Where it holds, it is
   optimal for the network-aware programme too and nothing is solved. The other hours are
-  solved one by one (:func:`_solve_hour`): exactly by the dual of a single broken row where
-  one row binds (:func:`_one_row_optimum`), else with HiGHS (``scipy.optimize.linprog``), the
-  network rows entering as cutting planes (only the rows a solution breaks).
+  solved one by one (:func:`_solve_hour`), exactly: by the dual of a single broken row where
+  one row binds (:func:`_one_row_optimum`), else by a dual simplex on the hour's rows
+  (:func:`_dual_simplex`) started from the last hour's optimal basis, or, in a correction
+  round, from the same hour's (a few pivots each, about 1 ms, where HiGHS through
+  ``scipy.optimize.linprog`` took 15-25 ms: benchmarks/RESULTS.md); HiGHS, the network rows
+  entering as cutting planes, solves an hour where the dual simplex gives up.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -137,7 +141,11 @@ class NetworkFigures:
     method : dict of numpy.ndarray
         (n_hours,) text: how each hour was optimised: ``""`` (its blind optimum or an end of
         its optimal face keeps every limit), ``"dual"`` (one row binds: its exact dual,
-        :func:`_one_row_optimum`) or ``"highs"`` (an LP).
+        :func:`_one_row_optimum`), ``"simplex"`` (:func:`_dual_simplex`) or ``"highs"``
+        (an LP, where the dual simplex gave up).
+    basis : dict of numpy.ndarray
+        (n_hours,) object: the dual simplex's optimal basis of each hour it solved, else
+        None (to start a later solve of the same hours from, ``network_figures(warm=)``).
     """
 
     figure: dict[str, np.ndarray]
@@ -147,6 +155,7 @@ class NetworkFigures:
     dispatch: dict[str, np.ndarray]
     lp_hours: dict[str, np.ndarray]
     method: dict[str, np.ndarray]
+    basis: dict[str, np.ndarray]
 
 
 def halfplanes(vertices: np.ndarray, tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
@@ -192,6 +201,10 @@ def rating_sides(n: int = N_RATING_SIDES) -> tuple[np.ndarray, float]:
     return np.column_stack([np.cos(theta), np.sin(theta)]), float(np.cos(np.pi / n))
 
 
+#: :func:`rating_sides` of :data:`N_RATING_SIDES` sides, made once.
+_SIDES, _APOTHEM = rating_sides()
+
+
 def blind_optimum(
     sets: list[np.ndarray], direction: str, prefer: str = "least", tol: float = 1e-9
 ) -> np.ndarray:
@@ -225,7 +238,7 @@ def _network_rhs(net: LinearNetwork, t: int) -> np.ndarray:
     rhs = [np.maximum(v_max, v0) - v0, v0 - np.minimum(v_min, v0)]
     f0, g0 = np.asarray(net.f0[t], dtype=float), np.asarray(net.g0[t], dtype=float)
     if len(f0):
-        sides, apothem = rating_sides()
+        sides, apothem = _SIDES, _APOTHEM
         limit = np.asarray(net.rating, dtype=float) * apothem
         base = sides[:, :1] * f0 + sides[:, 1:] * g0  # (n_sides, n_branch)
         rhs.append((np.maximum(limit, base) - base).ravel())
@@ -240,7 +253,7 @@ def _network_lhs(net: LinearNetwork, t: int, x: np.ndarray) -> np.ndarray:
     dv = net.at("vp", t) @ dp + net.at("vq", t) @ dq
     out = [dv, -dv]
     if len(np.asarray(net.rating)):
-        sides, _ = rating_sides()
+        sides = _SIDES
         df = net.at("fp", t) @ dp + net.at("fq", t) @ dq
         dg = net.at("gp", t) @ dp + net.at("gq", t) @ dq
         out.append((sides[:, :1] * df + sides[:, 1:] * dg).ravel())
@@ -248,16 +261,17 @@ def _network_lhs(net: LinearNetwork, t: int, x: np.ndarray) -> np.ndarray:
 
 
 def _network_rows(
-    net: LinearNetwork, t: int, rows: np.ndarray | None = None
+    net: LinearNetwork, t: int, rows: np.ndarray | None = None, rhs: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Network rows ``A [dp; dq] <= b`` of hour t (:func:`row_label` names row k).
 
     Rows: ``v_max`` of each bus, ``v_min`` of each bus, then side 0 of every branch's rating
     polygon, side 1 of every branch, ... ``rows``: only these (indexes), in that order.
+    ``rhs``: :func:`_network_rhs` of the hour, if already made.
     """
     n_bus = np.shape(net.v0)[1]
     n_branch = len(np.asarray(net.rating))
-    rhs = _network_rhs(net, t)
+    rhs = _network_rhs(net, t) if rhs is None else rhs
     k = np.arange(len(rhs)) if rows is None else np.asarray(rows, dtype=int)
     vp, vq = net.at("vp", t), net.at("vq", t)
     n_res = vp.shape[1]
@@ -267,7 +281,7 @@ def _network_rows(
     b = k[bus] % n_bus
     out[bus] = sign * np.hstack([vp[b], vq[b]])
     if n_branch and (~bus).any():
-        sides, _ = rating_sides()
+        sides = _SIDES
         j, br = np.divmod(k[~bus] - 2 * n_bus, n_branch)
         c, s = sides[j, :1], sides[j, 1:]
         fp, fq, gp, gq = (net.at(n, t)[br] for n in ("fp", "fq", "gp", "gq"))
@@ -446,6 +460,273 @@ def _one_row_optimum(
     raise RuntimeError("the single-row dual found no optimum (zero deviation is feasible)")
 
 
+#: Pivots of :func:`_dual_simplex` before it gives the hour to HiGHS.
+MAX_PIVOTS = 2000
+
+#: Pivots after which :func:`_dual_simplex` inverts its basis afresh (round-off of the
+#: rank-one updates).
+REFACTOR_EVERY = 50
+
+#: Excess over a row's right-hand side that :func:`_dual_simplex` still pivots on
+#: (resource rows in MW or Mvar along a unit normal, network rows in their own units):
+#: well under :data:`FEASIBILITY_TOL`, so its dispatch keeps every limit as checked.
+PIVOT_TOL = 1e-10
+
+
+def _stacked(net: LinearNetwork, t: int) -> np.ndarray:
+    """The sensitivities of hour t stacked: ``[[vp, vq], [fp, fq], [gp, gq]]``, (n_bus + 2
+    n_branch, 2 n_res)."""
+    return np.vstack(
+        [
+            np.hstack([net.at("vp", t), net.at("vq", t)]),
+            np.hstack([net.at("fp", t), net.at("fq", t)]),
+            np.hstack([net.at("gp", t), net.at("gq", t)]),
+        ]
+    )
+
+
+class _HourRows:
+    """The rows ``G x <= h`` of one hour's programme, ``x = [dp; dq]``, by a global id:
+    ``i * k + e`` for edge (or box side) e of resource i's polygon (:func:`halfplanes`),
+    ``n_res * k + r`` for network row r (:func:`_network_rows`)."""
+
+    def __init__(
+        self,
+        vertices: np.ndarray,
+        net: LinearNetwork,
+        t: int,
+        net_b: np.ndarray | None = None,
+        stacked: np.ndarray | None = None,
+    ):
+        self.vertices = vertices
+        self.a, self.b = halfplanes(vertices)  # (n_res, k, 2), (n_res, k)
+        self.n, self.k = self.a.shape[:2]
+        self.net, self.t = net, t
+        self.net_b = _network_rhs(net, t) if net_b is None else net_b
+        self.norms = np.full(len(self.net_b), np.nan)  # of the network rows, as needed
+        self.stacked = _stacked(net, t) if stacked is None else stacked
+        self.n_bus = np.shape(net.v0)[1]
+        self.n_branch = len(np.asarray(net.rating))
+
+    def network_lhs(self, x: np.ndarray) -> np.ndarray:
+        """:func:`_network_lhs` of ``x`` from the stacked sensitivities (one product)."""
+        nb, nr = self.n_bus, self.n_branch
+        y = self.stacked @ x
+        dv, df, dg = y[:nb], y[nb : nb + nr], y[nb + nr :]
+        if not nr:
+            return np.concatenate([dv, -dv])
+        rating = _SIDES[:, :1] * df + _SIDES[:, 1:] * dg
+        return np.concatenate([dv, -dv, rating.ravel()])
+
+    def matrix(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ``ids`` as a dense (len(ids), 2 n_res) matrix and their right-hand sides."""
+        n, k = self.n, self.k
+        ids = np.asarray(ids, dtype=int)
+        out = np.zeros((len(ids), 2 * n))
+        rhs = np.empty(len(ids))
+        res = ids < n * k
+        pos = np.flatnonzero(res)
+        i, e = np.divmod(ids[res], k)
+        out[pos, i] = self.a[i, e, 0]
+        out[pos, n + i] = self.a[i, e, 1]
+        rhs[pos] = self.b[i, e]
+        if (~res).any():
+            q = ids[~res] - n * k
+            out[~res], rhs[~res] = _network_rows(self.net, self.t, q, self.net_b)
+        return out, rhs
+
+    def most_violated(self, x: np.ndarray) -> int | None:
+        """The id of the row ``x`` breaks furthest (network rows by distance: excess over
+        the row's norm), or None."""
+        n, k = self.n, self.k
+        excess = np.einsum("ike,ie->ik", self.a, np.column_stack([x[:n], x[n:]])) - self.b
+        j = int(np.argmax(excess))
+        best, far = (j, excess.flat[j]) if excess.flat[j] > PIVOT_TOL else (None, 0.0)
+        net_excess = self.network_lhs(x) - self.net_b
+        broken = np.flatnonzero(net_excess > PIVOT_TOL)
+        if len(broken):
+            unknown = broken[np.isnan(self.norms[broken])]
+            if len(unknown):
+                rows, _ = _network_rows(self.net, self.t, unknown, self.net_b)
+                self.norms[unknown] = np.maximum(np.linalg.norm(rows, axis=1), 1e-300)
+            distance = net_excess[broken] / self.norms[broken]
+            j = int(np.argmax(distance))
+            if distance[j] > far:
+                best = n * k + int(broken[j])
+        return best
+
+    def blind_basis(self, c: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+        """Two rows per resource, both active at its vertex furthest along ``c`` and
+        linearly independent, whose normals hold ``c`` in their cone: a basis whose duals
+        are >= 0 (the network-blind optimum)."""
+        n, k = self.n, self.k
+        v = self.vertices
+        best = np.argmax(v @ c, axis=1)
+        vertex = v[np.arange(n), best]  # (n, 2)
+        slack = self.b - np.einsum("ike,ie->ik", self.a, vertex)
+        normal = np.abs(self.a).sum(axis=2) > 0
+        active = normal & (np.abs(slack) <= tol * (1 + np.abs(self.b)))
+        ids = np.empty(2 * n, dtype=int)
+        for i in range(n):
+            rows = np.flatnonzero(active[i])
+            for p, q in itertools.combinations(range(len(rows)), 2):
+                m = self.a[i, [rows[p], rows[q]]]
+                det = m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0]
+                if abs(det) < 1e-9:
+                    continue
+                y = np.linalg.solve(m.T, c)
+                if (y >= -tol).all():
+                    ids[2 * i : 2 * i + 2] = i * k + rows[p], i * k + rows[q]
+                    break
+            else:
+                raise RuntimeError(f"resource {i}: no basis at its best vertex")
+        return ids
+
+
+def _basis_inverse(hour: _HourRows, ids: np.ndarray) -> np.ndarray:
+    """The inverse of the basis matrix of rows ``ids`` (2 n_res of them), from its
+    structure: each resource row has two nonzeros, so a resource with two rows in the basis
+    is fixed by them, one with a row keeps one free direction along it, one with none two,
+    and the network rows fix those m free directions through an m x m system ``K``. About
+    ``O(n_res m + m^3)`` instead of the ``O(n_res^3)`` of a general inverse.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        The rows are not a basis (a resource with more than two, or ``K`` singular).
+    """
+    n, k = hour.n, hour.k
+    d = 2 * n
+    ids = np.asarray(ids, dtype=int)
+    pos_res = np.flatnonzero(ids < n * k)
+    pos_net = np.flatnonzero(ids >= n * k)
+    res, edge = np.divmod(ids[pos_res], k)
+    normal = hour.a[res, edge]  # (r, 2)
+    count = np.bincount(res, minlength=n)
+    m = len(pos_net)
+    free = int((2 - count).clip(min=0).sum())
+    if count.max(initial=0) > 2 or free != m or (np.abs(normal).sum(axis=1) == 0).any():
+        raise np.linalg.LinAlgError("not a basis")  # (an empty row: a polygon's repeat)
+    # each resource row's column of the solution map for resource rows alone: (r, 2)
+    w = np.empty_like(normal)
+    one = count[res] == 1
+    w[one] = normal[one] / np.einsum("ij,ij->i", normal[one], normal[one])[:, None]
+    two = np.flatnonzero(count[res] == 2)
+    if len(two):
+        order = two[np.argsort(res[two], kind="stable")]
+        first, second = order[0::2], order[1::2]
+        a1, a2 = normal[first], normal[second]
+        det = a1[:, 0] * a2[:, 1] - a1[:, 1] * a2[:, 0]
+        if (np.abs(det) < 1e-14).any():
+            raise np.linalg.LinAlgError("two parallel rows of one resource")
+        w[first] = np.column_stack([a2[:, 1], -a2[:, 0]]) / det[:, None]
+        w[second] = np.column_stack([-a1[:, 1], a1[:, 0]]) / det[:, None]
+    # the free directions T (d, m): along the row of a resource with one, both axes of one
+    # with none
+    t_res = np.concatenate([res[one], np.flatnonzero(count == 0).repeat(2)])
+    t_dir = np.concatenate(
+        [
+            np.column_stack([-normal[one, 1], normal[one, 0]]),
+            np.tile(np.eye(2), (int((count == 0).sum()), 1)),
+        ]
+    )
+    order = np.argsort(t_res, kind="stable")
+    t_res, t_dir = t_res[order], t_dir[order]
+    inverse = np.zeros((d, d))
+    inverse[res, pos_res] = w[:, 0]
+    inverse[n + res, pos_res] = w[:, 1]
+    if m:
+        net_rows, _ = hour.matrix(ids[pos_net])  # (m, d)
+        t_mat = np.zeros((d, m))
+        t_mat[t_res, np.arange(m)] = t_dir[:, 0]
+        t_mat[n + t_res, np.arange(m)] = t_dir[:, 1]
+        k_mat = net_rows @ t_mat  # (m, m)
+        k_inv = np.linalg.inv(k_mat)
+        if not np.isfinite(k_inv).all():
+            raise np.linalg.LinAlgError("singular network block")
+        spread = t_mat @ k_inv  # (d, m)
+        nw = net_rows[:, res] * w[:, 0] + net_rows[:, n + res] * w[:, 1]  # (m, r)
+        inverse[:, pos_res] -= spread @ nw
+        inverse[:, pos_net] = spread
+    return inverse
+
+
+def _dual_simplex(
+    hour: _HourRows, c: np.ndarray, basis: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The hour's programme by the dual simplex method on its rows, exactly.
+
+    A basis is 2 n_res rows whose matrix ``M`` is invertible and whose duals
+    ``y = M^-T [c_p; c_q]`` are >= 0 (the objective is in their cone), so its vertex
+    ``x = M^-1 h`` is optimal for these rows alone. Each pivot adds the row that ``x``
+    breaks furthest and drops the basis row that the dual ratio test picks, keeping every
+    dual >= 0; when ``x`` breaks no row it is optimal for the whole programme (LP duality).
+    The start is ``basis`` (the last hour's, which usually needs a few pivots), else, or
+    if its duals are not >= 0 here, the network-blind optimum's
+    (:meth:`_HourRows.blind_basis`). ``M^-1`` is updated by rank-one changes and inverted
+    afresh every :data:`REFACTOR_EVERY` pivots.
+
+    Returns
+    -------
+    x : numpy.ndarray
+        (2 n_res,) the optimal ``[dp; dq]``.
+    basis : numpy.ndarray
+        The optimal basis's row ids (:class:`_HourRows`).
+    y : numpy.ndarray
+        Their duals (>= 0).
+
+    Raises
+    ------
+    RuntimeError
+        No optimum within :data:`MAX_PIVOTS` pivots, or a singular basis.
+    """
+    n = hour.n
+    objective = np.concatenate([np.full(n, c[0]), np.full(n, c[1])])
+    start = None
+    if basis is not None and len(basis) == 2 * n:
+        start = np.array(basis)
+        _, rhs = hour.matrix(start)
+        try:
+            inverse = _basis_inverse(hour, start)
+        except np.linalg.LinAlgError:
+            start = None
+        else:
+            y = inverse.T @ objective
+            if not (np.isfinite(y).all() and (y >= -1e-9).all()):
+                start = None
+    if start is None:
+        start = hour.blind_basis(c)
+        _, rhs = hour.matrix(start)
+        inverse = _basis_inverse(hour, start)
+        y = inverse.T @ objective
+    ids = start
+    for pivot in range(MAX_PIVOTS):
+        x = inverse @ rhs
+        enter = hour.most_violated(x)
+        if enter is None:
+            return x, ids, np.maximum(y, 0.0)
+        g, h = hour.matrix(np.array([enter]))
+        alpha = inverse.T @ g[0]
+        positive = alpha > 1e-12
+        if not positive.any():  # zero deviation is feasible: only round-off gets here
+            raise RuntimeError("the dual simplex found the programme infeasible")
+        ratio = np.where(positive, y / np.where(positive, alpha, 1.0), np.inf)
+        leave = int(np.argmin(ratio))  # ties: the first (a fixed order: the same bytes)
+        step = ratio[leave]
+        y = y - step * alpha
+        y[leave] = step
+        ids[leave], rhs[leave] = enter, h[0]
+        if (pivot + 1) % REFACTOR_EVERY == 0:
+            _, rhs = hour.matrix(ids)
+            inverse = _basis_inverse(hour, ids)
+            y = np.maximum(inverse.T @ objective, 0.0)
+        else:
+            column = inverse[:, leave].copy()
+            alpha[leave] -= 1.0
+            inverse -= np.outer(column, alpha / (alpha[leave] + 1.0))
+    raise RuntimeError(f"no optimum within {MAX_PIVOTS} pivots")
+
+
 #: Cutting-plane rounds of :func:`_solve_hour` before it gives up (each adds every network
 #: row the last solution broke; a round without any ends it).
 MAX_ROUNDS = 50
@@ -457,38 +738,71 @@ ONE_ROW_TRIES = 3
 
 
 def _solve_hour(
-    sets_t: list[np.ndarray], c: np.ndarray, net: LinearNetwork, t: int, start: np.ndarray
-) -> tuple[np.ndarray, str, str]:
-    """The programme of one hour and direction: the dispatch (n_res, 2), the binding label
-    and the method (``"dual"`` or ``"highs"``).
+    sets_t: list[np.ndarray],
+    c: np.ndarray,
+    net: LinearNetwork,
+    t: int,
+    start: np.ndarray,
+    basis: np.ndarray | None = None,
+    stacked: np.ndarray | None = None,
+) -> tuple[np.ndarray, str, str, np.ndarray | None]:
+    """The programme of one hour and direction: the dispatch (n_res, 2), the binding label,
+    the method (``"dual"``, ``"simplex"`` or ``"highs"``) and the basis to start the next
+    hour from (None: none). ``stacked``: :func:`_stacked` of the hour, if already made.
 
-    First the rows that ``start`` (the blind optimum, (n_res, 2)) breaks most are tried one
-    at a time, each alone with the resources' sets, solved exactly by its dual
-    (:func:`_one_row_optimum`): a solution that keeps every other row is optimal for the
-    whole programme (it is optimal for a relaxation of it). Otherwise an LP with HiGHS
-    (``scipy.optimize.linprog``), network rows entering lazily (cutting planes): every row
-    broken so far, then, round by round, every row the last solution breaks, until a
-    solution breaks none; it is then optimal, since the rows left out do not bind.
+    Without a ``basis`` (the last hour's), the rows that ``start`` (the blind optimum,
+    (n_res, 2)) breaks most are first tried one at a time, each alone with the resources'
+    sets, solved exactly by its dual (:func:`_one_row_optimum`): a solution that keeps every
+    other row is optimal for the whole programme (it is optimal for a relaxation of it).
+    Otherwise the dual simplex on the hour's rows (:func:`_dual_simplex`), from ``basis``
+    or the blind optimum's. Should it fail (round-off, or no optimum within its pivots),
+    an LP with HiGHS (``scipy.optimize.linprog``), network rows entering lazily (cutting
+    planes): every row broken so far, then, round by round, every row the last solution
+    breaks, until a solution breaks none; it is then optimal, since the rows left out do
+    not bind.
     """
-    from scipy.optimize import linprog
-    from scipy.sparse import csr_matrix, vstack
-
     n_res = len(sets_t)
     vertices = _padded(sets_t)
     net_b = _network_rhs(net, t)
     x = np.concatenate([start[:, 0], start[:, 1]])
     excess = _network_lhs(net, t, x) - net_b
     active = excess > FEASIBILITY_TOL
-    tried = np.flatnonzero(active)
-    rows, _ = _network_rows(net, t, tried)
-    distance = excess[tried] / np.maximum(np.linalg.norm(rows, axis=1), 1e-300)
-    for r in np.argsort(-distance, kind="stable")[:ONE_ROW_TRIES]:
-        one, lam = _one_row_optimum(vertices, c, rows[r], float(net_b[tried[r]]))
-        trial = np.concatenate([one[:, 0], one[:, 1]])
-        broken = _network_lhs(net, t, trial) > net_b + FEASIBILITY_TOL
-        if not broken.any():
-            return one, row_label(net, int(tried[r])) if lam > 1e-9 else "", "dual"
-        active |= broken
+    if basis is None:
+        tried = np.flatnonzero(active)
+        rows, _ = _network_rows(net, t, tried)
+        distance = excess[tried] / np.maximum(np.linalg.norm(rows, axis=1), 1e-300)
+        for r in np.argsort(-distance, kind="stable")[:ONE_ROW_TRIES]:
+            one, lam = _one_row_optimum(vertices, c, rows[r], float(net_b[tried[r]]))
+            trial = np.concatenate([one[:, 0], one[:, 1]])
+            broken = _network_lhs(net, t, trial) > net_b + FEASIBILITY_TOL
+            if not broken.any():
+                return one, row_label(net, int(tried[r])) if lam > 1e-9 else "", "dual", None
+            active |= broken
+    hour = _HourRows(vertices, net, t, net_b, stacked)
+    try:
+        x, ids, y = _dual_simplex(hour, c, basis)
+    except (RuntimeError, np.linalg.LinAlgError):
+        x, label = _highs_hour(vertices, c, net, t, active)
+        return np.column_stack([x[:n_res], x[n_res:]]), label, "highs", None
+    label = ""
+    on_network = ids >= hour.n * hour.k
+    if on_network.any() and y[on_network].max() > 1e-9:
+        k = int(np.argmax(np.where(on_network, y, -np.inf)))
+        label = row_label(net, int(ids[k] - hour.n * hour.k))
+    return np.column_stack([x[:n_res], x[n_res:]]), label, "simplex", ids
+
+
+def _highs_hour(
+    vertices: np.ndarray, c: np.ndarray, net: LinearNetwork, t: int, active: np.ndarray
+) -> tuple[np.ndarray, str]:
+    """The hour's LP with HiGHS and cutting planes from the network rows ``active``
+    (:func:`_solve_hour`): ``[dp; dq]`` and the binding label."""
+    from scipy.optimize import linprog
+    from scipy.sparse import csr_matrix, vstack
+
+    n_res = len(vertices)
+    net_b = _network_rhs(net, t)
+    active = active.copy()
     res_a, res_b = _resource_rows(vertices)
     objective = -np.concatenate([np.full(n_res, c[0]), np.full(n_res, c[1])])  # maximise
     for _ in range(MAX_ROUNDS):
@@ -510,11 +824,14 @@ def _solve_hour(
     k = int(np.argmax(duals))
     if duals[k] > 1e-9:
         label = row_label(net, int(np.flatnonzero(active)[k]))
-    return np.column_stack([x[:n_res], x[n_res:]]), label, "highs"
+    return x, label
 
 
 def network_figures(
-    sets: list[np.ndarray], net: LinearNetwork, directions: tuple[str, ...] = tuple(DIRECTIONS)
+    sets: list[np.ndarray],
+    net: LinearNetwork,
+    directions: tuple[str, ...] = tuple(DIRECTIONS),
+    warm: dict[str, np.ndarray] | None = None,
 ) -> NetworkFigures:
     """Network-aware figures of one PS for every hour and direction.
 
@@ -528,6 +845,10 @@ def network_figures(
         order as ``sets``.
     directions : tuple of str
         Keys of :data:`DIRECTIONS`.
+    warm : dict of numpy.ndarray, optional
+        By direction, (n_hours,) object array: a basis to start each hour's dual simplex
+        from (``NetworkFigures.basis`` of an earlier solve of these hours), or None (the
+        last hour's). The figures do not depend on it, only the time.
 
     Returns
     -------
@@ -539,8 +860,10 @@ def network_figures(
     loss_q = np.zeros(n_res) if net.loss_q is None else np.asarray(net.loss_q, dtype=float)
     out: dict[str, dict[str, np.ndarray]] = {
         k: {}
-        for k in ("figure", "blind", "binding", "loss_change", "dispatch", "lp_hours", "method")
-    }
+        for k in (
+            "figure", "blind", "binding", "loss_change", "dispatch", "lp_hours", "method", "basis"
+        )
+    }  # fmt: skip
     for direction in directions:
         c = np.array(DIRECTIONS[direction])
         dispatch = blind_optimum(sets, direction)  # (n_hours, n_res, 2)
@@ -557,9 +880,19 @@ def network_figures(
             broken &= ~fixed
         binding = np.full(n_hours, "", dtype=object)
         method = np.full(n_hours, "", dtype=object)
+        constant = all(np.ndim(getattr(net, m)) == 2 for m in ("vp", "vq", "fp", "fq", "gp", "gq"))
+        stacked = _stacked(net, 0) if constant and broken.any() else None
+        bases = np.full(n_hours, None, dtype=object)
+        given = warm.get(direction) if warm else None
+        basis = None  # the last hour's optimal basis: the next hour starts from it
         for t in np.flatnonzero(broken):
             sets_t = [np.asarray(v)[t] for v in sets]
-            x, binding[t], method[t] = _solve_hour(sets_t, c, net, int(t), dispatch[t])
+            start = given[t] if given is not None and given[t] is not None else basis
+            x, binding[t], method[t], found = _solve_hour(
+                sets_t, c, net, int(t), dispatch[t], start, stacked
+            )
+            basis = found if found is not None else basis
+            bases[t] = found
             dispatch[t] = x
         figure = np.minimum((dispatch @ c).sum(axis=1), blind)  # LP round-off only
         out["figure"][direction] = np.maximum(figure, 0.0)
@@ -569,6 +902,7 @@ def network_figures(
         out["dispatch"][direction] = dispatch
         out["lp_hours"][direction] = broken
         out["method"][direction] = method
+        out["basis"][direction] = bases
     return NetworkFigures(**out)
 
 
@@ -646,7 +980,7 @@ def corrected_figures(
                 f0=sub_net.f0 + (f_ac - f_lin),
                 g0=sub_net.g0 + (g_ac - g_lin),
             )
-            again = network_figures(sub_sets, sub_net, (d,))
-            for key in ("figure", "binding", "loss_change", "dispatch", "method"):
+            again = network_figures(sub_sets, sub_net, (d,), {d: result.basis[d][hours]})
+            for key in ("figure", "binding", "loss_change", "dispatch", "method", "basis"):
                 getattr(result, key)[d][hours] = getattr(again, key)[d]
     return result

@@ -370,3 +370,112 @@ def test_the_ac_correction_converges_to_the_nonlinear_limit():
     assert errors[2] < 1e-9
     result = corrected_figures(sets, net, ac_state, ("p_up",), rounds=20)
     assert result.binding["p_up"][0] == "v_max B1"
+
+
+def _all_rows_lp(vertices, c, net, t):
+    """The hour's optimum by HiGHS on every row at once (no cutting planes, no warm start)."""
+    from scipy.optimize import linprog
+
+    n_res = len(vertices)
+    a, b = halfplanes(vertices)
+    blocks = np.zeros((n_res, a.shape[1], 2 * n_res))
+    for i in range(n_res):
+        blocks[i, :, i], blocks[i, :, n_res + i] = a[i, :, 0], a[i, :, 1]
+    na, nb = loop_rows(net, t)
+    a_ub = np.vstack([blocks.reshape(-1, 2 * n_res), na])
+    b_ub = np.concatenate([b.ravel(), nb])
+    objective = -np.concatenate([np.full(n_res, c[0]), np.full(n_res, c[1])])
+    res = linprog(objective, A_ub=a_ub, b_ub=b_ub, bounds=(None, None), method="highs")
+    assert res.status == 0
+    return -res.fun
+
+
+def radial_feeder(rng, n_hours, n_res, n_bus=6, v0=1.04):
+    """Random sensitivities of a radial feeder: a resource raises the voltage of every bus,
+    most on its own branch (several v_max rows bind at once), and two rated branches."""
+    path = rng.uniform(0.002, 0.01, (n_bus, n_res)) * rng.uniform(0.2, 1.0, n_res)
+    return LinearNetwork(
+        v0=v0 + rng.uniform(-0.01, 0.008, (n_hours, n_bus)),
+        vp=path,
+        vq=path * rng.uniform(1.2, 2.5, n_res),
+        f0=rng.uniform(-1, 1, (n_hours, 2)),
+        g0=rng.uniform(-0.5, 0.5, (n_hours, 2)),
+        fp=-rng.uniform(0.5, 1.0, (2, n_res)),
+        fq=rng.uniform(-0.05, 0.05, (2, n_res)),
+        gp=rng.uniform(-0.05, 0.05, (2, n_res)),
+        gq=-rng.uniform(0.5, 1.0, (2, n_res)),
+        rating=np.array([3.0, 4.0]),
+    )
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_dual_simplex_against_an_lp_of_every_row(seed):
+    """Hours where several limits bind at once: the dual simplex, from the blind optimum's
+    basis and from the last hour's, gives HiGHS's optimum on every row, keeps every row, and
+    names a network limit that binds."""
+    from atlas.network.dispatch import _dual_simplex, _HourRows, _padded
+
+    rng = np.random.default_rng(100 + seed)
+    n_hours, n_res = 6, int(rng.integers(3, 12))
+    polygons = [random_polygon(rng, n_hours) for _ in range(n_res)]
+    if seed % 3 == 0:  # a segment (an EV without V2G) and a point, every hour
+        polygons[0][:] = [[-1.0, 0.0]] * 4 + [[0.0, 0.0]] * 5
+        polygons[1][:] = 0.0
+    net = radial_feeder(rng, n_hours, n_res)
+    for c in map(np.array, DIRECTIONS.values()):
+        basis = None
+        for t in range(n_hours):
+            vertices = _padded([p[t] for p in polygons])
+            hour = _HourRows(vertices, net, t)
+            for start in (None, basis):
+                x, ids, y = _dual_simplex(hour, c, start)
+                expected = _all_rows_lp(vertices, c, net, t)
+                assert (x[:n_res] * c[0] + x[n_res:] * c[1]).sum() == pytest.approx(
+                    expected, abs=1e-8
+                )
+                a, b = halfplanes(vertices)
+                xy = np.column_stack([x[:n_res], x[n_res:]])
+                assert (np.einsum("ikj,ij->ik", a, xy) <= b + 1e-9).all()
+                na, nb = loop_rows(net, t)
+                assert (na @ x <= nb + 1e-9).all()
+                assert (y >= 0).all() and len(set(ids)) == 2 * n_res
+            basis = ids
+
+
+def test_a_basis_inverse_from_its_structure_equals_the_general_one():
+    from atlas.network.dispatch import _basis_inverse, _dual_simplex, _HourRows, _padded
+
+    rng = np.random.default_rng(5)
+    polygons = [random_polygon(rng, 1) for _ in range(8)]
+    polygons[0][:] = 0.0  # a point: two box sides in every basis
+    net = radial_feeder(rng, 1, 8)
+    seen = 0
+    for c in map(np.array, DIRECTIONS.values()):
+        hour = _HourRows(_padded([p[0] for p in polygons]), net, 0)
+        for ids in (hour.blind_basis(c), _dual_simplex(hour, c)[1]):
+            matrix, _ = hour.matrix(ids)
+            assert_allclose(_basis_inverse(hour, ids), np.linalg.inv(matrix), atol=1e-10)
+            seen += int((ids >= hour.n * hour.k).sum())
+    assert seen > 0  # network rows in some basis
+    with pytest.raises(np.linalg.LinAlgError):  # three rows of one resource: no basis
+        _basis_inverse(hour, np.r_[0, 1, 2, np.arange(3, 2 * hour.n) * hour.k])
+
+
+def test_the_highs_fallback_gives_the_same_figures(monkeypatch):
+    """Where the dual simplex gives up (here: allowed no pivot), HiGHS solves the hour, to
+    the same figures."""
+    import atlas.network.dispatch as dispatch
+
+    rng = np.random.default_rng(8)
+    polygons = [random_polygon(rng, 4) for _ in range(6)]
+    net = radial_feeder(rng, 4, 6)
+    simplex = network_figures(polygons, net)
+    monkeypatch.setattr(dispatch, "MAX_PIVOTS", 0)
+    monkeypatch.setattr(dispatch, "ONE_ROW_TRIES", 0)
+    highs = network_figures(polygons, net)
+    solved = 0
+    for d in DIRECTIONS:
+        assert_allclose(highs.figure[d], simplex.figure[d], atol=1e-8)
+        assert set(highs.method[d][highs.lp_hours[d]]) <= {"highs"}
+        solved += int((simplex.method[d] == "simplex").sum())
+    assert solved > 0
