@@ -467,6 +467,13 @@ MAX_PIVOTS = 2000
 #: rank-one updates).
 REFACTOR_EVERY = 50
 
+#: Smallest pivot of :func:`_dual_simplex`'s ratio test, relative to the largest entry of
+#: the entering row in the basis (smaller ones would make the next basis near singular).
+PIVOT_ALPHA = 1e-9
+
+#: Negative dual, relative to the largest, that :func:`_dual_simplex` takes for round-off.
+DUAL_TOL = 1e-9
+
 #: Excess over a row's right-hand side that :func:`_dual_simplex` still pivots on
 #: (resource rows in MW or Mvar along a unit normal, network rows in their own units):
 #: well under :data:`FEASIBILITY_TOL`, so its dispatch keeps every limit as checked.
@@ -700,18 +707,31 @@ def _dual_simplex(
         inverse = _basis_inverse(hour, start)
         y = inverse.T @ objective
     ids = start
+    fresh = True  # the inverse, x and y as made from the basis itself, not updated
     for pivot in range(MAX_PIVOTS):
         x = inverse @ rhs
         enter = hour.most_violated(x)
         if enter is None:
-            return x, ids, np.maximum(y, 0.0)
+            if fresh:  # optimal: a feasible vertex, duals >= 0 (the basis's own, checked)
+                return x, ids, np.maximum(y, 0.0)
+            # the updates' round-off: the basis's own inverse decides
+            inverse = _basis_inverse(hour, ids)
+            y = inverse.T @ objective
+            if (y < -DUAL_TOL * (1.0 + np.abs(y).max())).any():
+                raise RuntimeError("the dual simplex lost dual feasibility to round-off")
+            fresh = True
+            continue
+        fresh = False
         g, h = hour.matrix(np.array([enter]))
         alpha = inverse.T @ g[0]
-        positive = alpha > 1e-12
+        positive = alpha > PIVOT_ALPHA * max(1.0, float(np.abs(alpha).max()))
         if not positive.any():  # zero deviation is feasible: only round-off gets here
             raise RuntimeError("the dual simplex found the programme infeasible")
-        ratio = np.where(positive, y / np.where(positive, alpha, 1.0), np.inf)
-        leave = int(np.argmin(ratio))  # ties: the first (a fixed order: the same bytes)
+        ratio = np.where(positive, np.maximum(y, 0.0) / np.where(positive, alpha, 1.0), np.inf)
+        least = ratio.min()
+        # among (nearly) tied rows, the largest pivot: the best-conditioned next basis
+        tied = ratio <= least + 1e-12 * (1.0 + least)
+        leave = int(np.argmax(np.where(tied, alpha, -np.inf)))
         step = ratio[leave]
         y = y - step * alpha
         y[leave] = step
@@ -719,7 +739,8 @@ def _dual_simplex(
         if (pivot + 1) % REFACTOR_EVERY == 0:
             _, rhs = hour.matrix(ids)
             inverse = _basis_inverse(hour, ids)
-            y = np.maximum(inverse.T @ objective, 0.0)
+            y = inverse.T @ objective
+            fresh = True
         else:
             column = inverse[:, leave].copy()
             alpha[leave] -= 1.0
