@@ -479,3 +479,40 @@ def test_the_highs_fallback_gives_the_same_figures(monkeypatch):
         assert set(highs.method[d][highs.lp_hours[d]]) <= {"highs"}
         solved += int((simplex.method[d] == "simplex").sum())
     assert solved > 0
+
+
+def test_warm_starts_over_a_stressed_feeder_give_highs_figures(monkeypatch):
+    """A line feeder of 150 buses pushed near v_max, 50 resources, every hour and direction
+    broken by the blind optimum, ratings binding too (benchmarks/bench_network_lp.py's
+    stress case): hour after hour from the last hour's basis, many pivots each, the figures
+    are HiGHS's (round-off once led a warm start to a suboptimal vertex here)."""
+    import atlas.network.dispatch as dispatch
+
+    rng = np.random.default_rng(1)
+    n_bus, n_hours = 150, 20
+    at = np.arange(2, n_bus, 3)
+    depth = np.arange(1, n_bus + 1)
+    shared = np.minimum(depth[:, None], depth[at][None, :])
+    theta = np.linspace(0, 2 * np.pi, 17)[:-1]
+    disc = 0.5 * np.column_stack([np.cos(theta), np.sin(theta)])
+    sets = [np.repeat(disc[None], n_hours, axis=0) for _ in at]
+    flows = (np.arange(n_bus)[:, None] <= at[None, :]).astype(float)
+    zeros = np.zeros((n_bus, len(at)))
+    net = LinearNetwork(
+        v0=1.0 + 0.05 * rng.uniform(0.4, 1.0, (n_hours, 1)) * depth[None, :] / n_bus,
+        vp=2e-4 * shared,
+        vq=1e-4 * shared,
+        f0=rng.uniform(0, 5, (n_hours, n_bus)),
+        g0=np.zeros((n_hours, n_bus)),
+        fp=flows,
+        fq=zeros,
+        gp=zeros,
+        gq=flows.copy(),
+        rating=np.full(n_bus, 10.0),
+    )
+    simplex = network_figures(sets, net, ("p_up",))
+    assert (simplex.method["p_up"] == "simplex").sum() > n_hours / 2
+    monkeypatch.setattr(dispatch, "MAX_PIVOTS", 0)
+    monkeypatch.setattr(dispatch, "ONE_ROW_TRIES", 0)
+    highs = network_figures(sets, net, ("p_up",))
+    assert_allclose(simplex.figure["p_up"], highs.figure["p_up"], atol=1e-8)
