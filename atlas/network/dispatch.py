@@ -34,7 +34,7 @@ Conventions
   solved one by one (:func:`_solve_hour`), exactly: by the dual of a single broken row where
   one row binds (:func:`_one_row_optimum`), else by a dual simplex on the hour's rows
   (:func:`_dual_simplex`) started from the last hour's optimal basis, or, in a correction
-  round, from the same hour's (a few pivots each, about 1 ms, where HiGHS through
+  round, from the same hour's (5-15 pivots, 2-5 ms on SimBench's grids, where HiGHS through
   ``scipy.optimize.linprog`` took 15-25 ms: benchmarks/RESULTS.md); HiGHS, the network rows
   entering as cutting planes, solves an hour where the dual simplex gives up.
 """
