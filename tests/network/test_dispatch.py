@@ -292,8 +292,9 @@ def test_padded_polygons_give_the_same_halfplanes():
     assert_allclose(pb[keep], b)
 
 
-def _lp_optimum(vertices, c, row, rhs):
-    """The same single-row programme by HiGHS on every half-plane."""
+def _lp_optimum(vertices, c, rows, rhs):
+    """The programme of the polygons and network rows ``rows x <= rhs`` (one row or
+    several) by HiGHS on every half-plane."""
     from scipy.optimize import linprog
 
     n_res = len(vertices)
@@ -301,8 +302,8 @@ def _lp_optimum(vertices, c, row, rhs):
     blocks = np.zeros((n_res, a.shape[1], 2 * n_res))
     for i in range(n_res):
         blocks[i, :, i], blocks[i, :, n_res + i] = a[i, :, 0], a[i, :, 1]
-    a_ub = np.vstack([blocks.reshape(-1, 2 * n_res), row[None]])
-    b_ub = np.concatenate([b.ravel(), [rhs]])
+    a_ub = np.vstack([blocks.reshape(-1, 2 * n_res), np.atleast_2d(rows)])
+    b_ub = np.concatenate([b.ravel(), np.atleast_1d(rhs)])
     objective = -np.concatenate([np.full(n_res, c[0]), np.full(n_res, c[1])])
     res = linprog(objective, A_ub=a_ub, b_ub=b_ub, bounds=(None, None), method="highs")
     assert res.status == 0
@@ -374,20 +375,8 @@ def test_the_ac_correction_converges_to_the_nonlinear_limit():
 
 def _all_rows_lp(vertices, c, net, t):
     """The hour's optimum by HiGHS on every row at once (no cutting planes, no warm start)."""
-    from scipy.optimize import linprog
-
-    n_res = len(vertices)
-    a, b = halfplanes(vertices)
-    blocks = np.zeros((n_res, a.shape[1], 2 * n_res))
-    for i in range(n_res):
-        blocks[i, :, i], blocks[i, :, n_res + i] = a[i, :, 0], a[i, :, 1]
     na, nb = loop_rows(net, t)
-    a_ub = np.vstack([blocks.reshape(-1, 2 * n_res), na])
-    b_ub = np.concatenate([b.ravel(), nb])
-    objective = -np.concatenate([np.full(n_res, c[0]), np.full(n_res, c[1])])
-    res = linprog(objective, A_ub=a_ub, b_ub=b_ub, bounds=(None, None), method="highs")
-    assert res.status == 0
-    return -res.fun
+    return _lp_optimum(vertices, c, na, nb)
 
 
 def radial_feeder(rng, n_hours, n_res, n_bus=6, v0=1.04):
