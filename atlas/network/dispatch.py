@@ -542,6 +542,16 @@ class _HourRows:
             out[~res], rhs[~res] = _network_rows(self.net, self.t, q, self.net_b)
         return out, rhs
 
+    def rhs(self, ids: np.ndarray) -> np.ndarray:
+        """The right-hand sides of rows ``ids`` alone (:meth:`matrix` without the rows)."""
+        n, k = self.n, self.k
+        ids = np.asarray(ids, dtype=int)
+        res = ids < n * k
+        out = np.empty(len(ids))
+        out[res] = self.b.reshape(-1)[ids[res]]
+        out[~res] = self.net_b[ids[~res] - n * k]
+        return out
+
     def most_violated(self, x: np.ndarray) -> int | None:
         """The id of the row ``x`` breaks furthest (network rows by distance: excess over
         the row's norm), or None."""
@@ -692,7 +702,7 @@ def _dual_simplex(
     start = None
     if basis is not None and len(basis) == 2 * n:
         start = np.array(basis)
-        _, rhs = hour.matrix(start)
+        rhs = hour.rhs(start)
         try:
             inverse = _basis_inverse(hour, start)
         except np.linalg.LinAlgError:
@@ -703,7 +713,7 @@ def _dual_simplex(
                 start = None
     if start is None:
         start = hour.blind_basis(c)
-        _, rhs = hour.matrix(start)
+        rhs = hour.rhs(start)
         inverse = _basis_inverse(hour, start)
         y = inverse.T @ objective
     ids = start
@@ -737,7 +747,7 @@ def _dual_simplex(
         y[leave] = step
         ids[leave], rhs[leave] = enter, h[0]
         if (pivot + 1) % REFACTOR_EVERY == 0:
-            _, rhs = hour.matrix(ids)
+            rhs = hour.rhs(ids)
             inverse = _basis_inverse(hour, ids)
             y = inverse.T @ objective
             fresh = True
