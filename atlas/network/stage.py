@@ -73,14 +73,15 @@ PLACEMENT_COLUMNS = (
 
 
 def require_network_extra(what: str) -> None:
-    """Raise a clear error when pandapower or simbench is missing."""
+    """Raise a clear error when pandapower, simbench or numba is missing."""
     try:
+        import numba  # noqa: F401
         import pandapower  # noqa: F401
     except ImportError:
         raise AtlasInputError(
             None,
             what,
-            'needs the network extra (pandapower, SimBench), expected it installed: pip install ".[network]"',
+            'needs the network extra (pandapower, SimBench, numba), expected it installed: pip install ".[network]"',
         ) from None
 
 

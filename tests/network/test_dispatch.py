@@ -21,6 +21,10 @@ from atlas.network.dispatch import (
     rating_sides,
 )
 
+# the dual simplex's pivots are compiled with numba (the network extra)
+pytest.importorskip("numba", reason="the network extra is not installed")
+pytestmark = pytest.mark.network
+
 
 def box(p_lo, p_hi, q_lo, q_hi, n_hours=1):
     v = np.array([[p_lo, q_lo], [p_hi, q_lo], [p_hi, q_hi], [p_lo, q_hi]], dtype=float)
@@ -448,6 +452,34 @@ def test_a_basis_inverse_from_its_structure_equals_the_general_one():
     assert seen > 0  # network rows in some basis
     with pytest.raises(np.linalg.LinAlgError):  # three rows of one resource: no basis
         _basis_inverse(hour, np.r_[0, 1, 2, np.arange(3, 2 * hour.n) * hour.k])
+
+
+def test_a_block_of_hours_is_made_as_each_hour_alone():
+    """The polygons and network limits of many hours at once (network_figures' blocks) equal
+    those made hour by hour, polygons of different vertex counts padded alike."""
+    from atlas.network.dispatch import _network_rhs, _padded
+
+    rng = np.random.default_rng(9)
+    polygons = [random_polygon(rng, 5) for _ in range(4)] + [box(0, 1, -1, 1, 5)]
+    net = radial_feeder(rng, 5, 5)
+    hours = np.array([4, 0, 2])
+    block = _padded([p[hours] for p in polygons])
+    rhs = _network_rhs(net, hours)
+    for j, t in enumerate(hours):
+        assert_allclose(block[j], _padded([p[t] for p in polygons]), rtol=0, atol=0)
+        assert_allclose(rhs[j], _network_rhs(net, int(t)), rtol=0, atol=0)
+    # by hand: v_max and v_min rows of each bus, then side j of branch l's rating polygon at
+    # 2 n_bus + j n_branch + l
+    sides, apothem = rating_sides()
+    n_bus = net.v0.shape[1]
+    t = 2
+    assert_allclose(rhs[2][:n_bus], np.maximum(1.05, net.v0[t]) - net.v0[t], atol=1e-15)
+    assert_allclose(rhs[2][n_bus : 2 * n_bus], net.v0[t] - np.minimum(0.95, net.v0[t]), atol=1e-15)
+    for j, (cos, sin) in enumerate(sides):
+        for branch in range(2):
+            base = cos * net.f0[t, branch] + sin * net.g0[t, branch]
+            room = max(net.rating[branch] * apothem, base) - base
+            assert rhs[2][2 * n_bus + 2 * j + branch] == pytest.approx(room, abs=1e-14)
 
 
 def test_the_highs_fallback_gives_the_same_figures(monkeypatch):
