@@ -534,23 +534,6 @@ class _HourRows:
         rating polygon's side normals."""
         return self.stacked, self.n_bus, self.n_branch, _SIDES
 
-    def matrix(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Rows ``ids`` as a dense (len(ids), 2 n_res) matrix and their right-hand sides."""
-        n, k = self.n, self.k
-        ids = np.asarray(ids, dtype=int)
-        out = np.zeros((len(ids), 2 * n))
-        rhs = np.empty(len(ids))
-        res = ids < n * k
-        pos = np.flatnonzero(res)
-        i, e = np.divmod(ids[res], k)
-        out[pos, i] = self.a[i, e, 0]
-        out[pos, n + i] = self.a[i, e, 1]
-        rhs[pos] = self.b[i, e]
-        if (~res).any():
-            q = ids[~res] - n * k
-            out[~res], rhs[~res] = _network_rows(self.net, self.t, q, self.net_b)
-        return out, rhs
-
     def blind_basis(self, c: np.ndarray, tol: float = 1e-9) -> np.ndarray:
         """Two rows per resource, both active at its vertex furthest along ``c`` and
         linearly independent, whose normals hold ``c`` in their cone: a basis whose duals
