@@ -119,7 +119,9 @@ def local_day_types(
     dates = local.normalize().tz_localize(None)
     years = sorted(set(dates.year))
     calendar = holidays.country_holidays(country, subdiv=subdiv, years=years)
-    is_holiday = np.array([d in calendar for d in dates.date])
+    # one lookup per day of the calendar, not per hour: the holidays of every year spanned
+    days = np.array(list(calendar.keys()), dtype="datetime64[D]")
+    is_holiday = np.isin(dates.to_numpy().astype("datetime64[D]"), days)
     working = (dates.day_of_week.to_numpy() < 5) & ~is_holiday
     return np.asarray(local.hour), working
 

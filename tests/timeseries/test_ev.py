@@ -56,6 +56,24 @@ def test_holiday_shapes_apply_on_holidays_including_sant_ambrogio():
     assert not w_mi[d29.to_numpy()].any() and w_it[d29.to_numpy()].all()
 
 
+@pytest.mark.parametrize(
+    ("year", "timezone", "country", "subdiv"),
+    [(2030, "Europe/Rome", "IT", "MI"), (2024, "America/New_York", "US", "NY")],
+)
+def test_working_days_match_the_calendar_date_by_date(year, timezone, country, subdiv):
+    """The vectorised lookup against the holidays calendar asked one local date at a time
+    (the UTC year's first or last local hours fall in the year before or after)."""
+    import holidays
+
+    axis = hourly_axis(year)
+    hour, working = local_day_types(axis, timezone, country, subdiv)
+    local = axis.tz_convert(timezone)
+    calendar = holidays.country_holidays(country, subdiv=subdiv, years=[year - 1, year, year + 1])
+    expected = [d.weekday() < 5 and d not in calendar for d in local.date]
+    assert working.tolist() == expected
+    assert hour.tolist() == list(local.hour)
+
+
 def test_allocation_by_location_and_weight():
     shares = {"home": 0.5, "work": 0.3, "b2c": 0.0, "public": 0.2}
     weights = np.array([[1.0, 0.0, 0.0, 0.0], [3.0, 2.0, 0.0, 0.0]])  # no public point anywhere
