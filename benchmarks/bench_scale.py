@@ -150,6 +150,14 @@ def main() -> None:
             print(f"{n} PS: chunk stage alone {c[1] / c[2]:.2f}x faster with 2 workers (median "
                   f"{c[1]:.1f} s / {c[2]:.1f} s); outside the chunks {rest[1]:.1f} s with 1 "
                   f"worker, {rest[2]:.1f} s with 2")  # fmt: skip
+            # Amdahl's ceiling: the chunks split perfectly (the busier of two workers runs
+            # ceil(k / 2) of the k equal chunks, each as fast as alone, no start-up of its
+            # own), everything else as measured with 2 workers
+            k = m["engine"]["chunks"]
+            split = c[1] * -(-k // 2) / k
+            print(f"{n} PS: ceiling with a perfect split of the {k} chunks: "
+                  f"{median[1] / (rest[2] + split):.2f}x ({median[1]:.1f} s / "
+                  f"({rest[2]:.1f} s + {split:.1f} s))")  # fmt: skip
             diff = same_data(out / f"{n}-w1", out / f"{n}-w2")
             print(f"outputs of 1 and 2 workers: {'identical' if not diff else diff[:5]}")
             if args.dask:
