@@ -117,6 +117,25 @@ def part_files(path: Path) -> list[Path]:
     return [p for _, _, p in sorted(parts)]
 
 
+def dataset_columns(path: Path) -> list[str]:
+    """The columns of a dataset (of its first part file, which every part shares).
+
+    Raises
+    ------
+    AtlasInputError
+        No such dataset, or a first part that is not Parquet.
+    """
+    import pyarrow.parquet as pq
+
+    first = part_files(path)[:1]
+    if not first:
+        return []
+    try:
+        return list(pq.read_schema(first[0]).names)
+    except Exception as exc:  # pyarrow raises several types for a file that is not parquet
+        raise AtlasInputError(first[0], "", f"cannot be read as parquet ({exc})") from None
+
+
 def chunk_indexes(path: Path) -> list[int]:
     """The chunk indexes a dataset holds, in order (``[0]`` for a single file)."""
     path = Path(path)
@@ -201,17 +220,19 @@ def read_dataset(path: Path, columns: list[str] | None = None, filters=None) -> 
     return read_parts(part_files(path), columns, filters)
 
 
-def read_chunk(path: Path, chunk_index: int) -> pd.DataFrame:
-    """Every scenario's part of one chunk of substations, scenario after scenario."""
+def read_chunk(path: Path, chunk_index: int, columns: list[str] | None = None) -> pd.DataFrame:
+    """Every scenario's part of one chunk of substations, scenario after scenario (only
+    ``columns``, in the files' order, if given)."""
     path = Path(path)
     if path.is_file():
-        return read_parts([path])
+        return read_parts([path], columns)
     files = [p for p in part_files(path) if _PART.match(p.name).group(2) == f"{chunk_index:05d}"]  # type: ignore[union-attr]
-    return read_parts(files)
+    return read_parts(files, columns)
 
 
-def iter_chunks(path: Path) -> Iterator[tuple[int, pd.DataFrame]]:
+def iter_chunks(path: Path, columns: list[str] | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
     """``(chunk index, its rows of every scenario)`` for each chunk of a dataset, in order:
-    memory bounded by one chunk."""
+    memory bounded by one chunk. ``columns``: only those (a fraction of the reading for a
+    few of the hourly table's many columns)."""
     for c in chunk_indexes(path):
-        yield c, read_chunk(path, c)
+        yield c, read_chunk(path, c, columns)

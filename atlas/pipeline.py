@@ -24,7 +24,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from atlas.analysis.stats import analyse, rank_screening, screening, screening_settings
+from atlas.analysis.stats import (
+    ARRAY_COLUMNS,
+    analyse,
+    rank_screening,
+    screening,
+    screening_settings,
+)
 from atlas.batch import (
     CHUNK_SIZE,
     ChunkTask,
@@ -518,7 +524,10 @@ def screen_run(
         settings["threshold_mvar"],
         settings["availability"],
     )
-    parts = [screening(hourly, names, t_mw, t_mvar, avail, rated) for hourly in run.hourly_chunks()]
+    parts = [
+        screening(hourly, names, t_mw, t_mvar, avail, rated)
+        for hourly in run.hourly_chunks(ARRAY_COLUMNS)
+    ]
     table = rank_screening(pd.concat(parts, ignore_index=True), run.scenarios, run.ps_ids)
     table = with_basis(table, run.network_hourly, basis, settings, names, run.scenarios, run.ps_ids)
     in_memory = run.hourly_table is not None

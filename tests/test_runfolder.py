@@ -245,6 +245,28 @@ def test_screen_run_api_matches_a_fresh_run(register_study, saved):
     pd.testing.assert_frame_equal(rescreened.statistics, run.statistics)
 
 
+def test_screen_run_of_a_folder_reads_a_few_columns_and_matches_memory(saved):
+    """Screening a loaded run reads 9 of the hourly table's columns, chunk by chunk; the
+    screening and the restated statistics equal those of the run in memory."""
+    from atlas.analysis.stats import ARRAY_COLUMNS
+
+    run, folder = saved
+    loaded = Run.load(folder)
+    (chunk,) = list(loaded.hourly_chunks(ARRAY_COLUMNS))  # the tiny study: one chunk
+    assert list(chunk.columns) == list(ARRAY_COLUMNS)
+    whole = run.hourly[list(ARRAY_COLUMNS)]
+    pd.testing.assert_frame_equal(chunk, whole)
+    missing = next(loaded.hourly_chunks(["ps_id", "not_a_column"]))
+    assert list(missing.columns) == ["ps_id"]  # columns the dataset lacks are skipped
+    for threshold in (None, 3.0, 0.5):
+        mine, theirs = (
+            screen_run(loaded, threshold_mw=threshold),
+            screen_run(run, threshold_mw=threshold),
+        )
+        pd.testing.assert_frame_equal(mine.screening, theirs.screening)
+        pd.testing.assert_frame_equal(mine.statistics, theirs.statistics)
+
+
 # ---- the folder is one unit ---------------------------------------------------------------------
 
 

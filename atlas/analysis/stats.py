@@ -170,6 +170,18 @@ class HourlyArrays:
     daylight: np.ndarray | None
 
 
+#: The hourly table's columns that :func:`hourly_arrays` reads (the two flags only where the
+#: table has them): all that :func:`screening` and :func:`statistics` need of it.
+ARRAY_COLUMNS: tuple[str, ...] = (
+    "scenario",
+    "ps_id",
+    "time",
+    *(col for col, _ in DIRECTIONS.values()),
+    "over_rating",
+    "daylight",
+)
+
+
 def hourly_arrays(hourly: pd.DataFrame | HourlyArrays) -> HourlyArrays:
     """Reshape the hourly table into arrays, checking that it is a full grid.
 
@@ -182,16 +194,18 @@ def hourly_arrays(hourly: pd.DataFrame | HourlyArrays) -> HourlyArrays:
     """
     if isinstance(hourly, HourlyArrays):
         return hourly
-    scenarios = list(pd.unique(hourly["scenario"].astype(str)))
-    ps_ids = list(pd.unique(hourly["ps_id"].astype(str)))
-    sc = pd.Categorical(hourly["scenario"].astype(str), categories=scenarios)
-    ps = pd.Categorical(hourly["ps_id"].astype(str), categories=ps_ids)
+    # codes in order of first appearance (the run's order), as pandas.unique lists them
+    sc_codes, sc_names = pd.factorize(hourly["scenario"].astype(str))
+    ps_codes, ps_names = pd.factorize(hourly["ps_id"].astype(str))
+    if len(hourly) and min(sc_codes.min(), ps_codes.min()) < 0:
+        raise ValueError("the hourly table has rows without a scenario or a ps_id")
+    scenarios, ps_ids = [str(s) for s in sc_names], [str(p) for p in ps_names]
     time = pd.DatetimeIndex(hourly["time"])
     # the run writes the table in grid order: check that in O(n) before sorting
-    key = sc.codes.astype(np.int64) * len(ps_ids) + ps.codes
+    key = sc_codes.astype(np.int64) * len(ps_ids) + ps_codes
     t8 = time.asi8
     in_order = bool(np.all((np.diff(key) > 0) | ((np.diff(key) == 0) & (np.diff(t8) > 0))))
-    order = np.arange(len(hourly)) if in_order else np.lexsort((t8, ps.codes, sc.codes))
+    order = np.arange(len(hourly)) if in_order else np.lexsort((t8, ps_codes, sc_codes))
     n_sc, n_ps = len(scenarios), len(ps_ids)
     n = len(hourly) // max(n_sc * n_ps, 1)
     t_sorted = time.asi8[order]

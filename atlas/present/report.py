@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from atlas.analysis.stats import (
+    ARRAY_COLUMNS,
     DIRECTIONS,
     HourlyArrays,
     daily_maxima,
@@ -602,7 +603,8 @@ def redraw_threshold_figures(run: Run, folder: Path, workers: int = 1) -> list[P
     settings = run.screening_settings
     envelopes = {(r.scenario, r.ps_id, r.kind): r.geometry for r in run.envelopes.itertuples()}
     written: list[Path] = []
-    for hourly in run.hourly_chunks():  # memory bounded by a chunk of PS
+    # memory bounded by a chunk of PS; the figures' columns only
+    for hourly in run.hourly_chunks([*ARRAY_COLUMNS, "p_mw", "q_mvar"]):
         arrays = hourly_arrays(hourly)
         n_ps, n = len(arrays.ps_ids), len(arrays.time)
         first = hourly[hourly["scenario"] == arrays.scenarios[0]]

@@ -258,3 +258,11 @@ def test_incomplete_table_is_refused():
     table = _grid_table(n_ps=2)
     with pytest.raises(ValueError, match="not one full grid"):
         screening(table.iloc[1:])
+
+
+def test_rows_without_an_id_are_refused():
+    table = _grid_table(n_ps=2)
+    table["ps_id"] = table["ps_id"].astype(object)
+    table.loc[5, "ps_id"] = None
+    with pytest.raises(ValueError, match="without a scenario or a ps_id"):
+        screening(table)
