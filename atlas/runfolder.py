@@ -679,9 +679,9 @@ class Run:
         """The hourly table chunk of substations by chunk, every scenario of the chunk's PS
         together: memory bounded by a chunk.
 
-        ``columns``: only those the folder's dataset has, read from it (screening and
-        statistics need 9 of its 47 columns, :data:`atlas.analysis.stats.ARRAY_COLUMNS`,
-        read in about a fifth of the time); every column from a table in memory.
+        ``columns``: only those of them the folder's dataset has, read from it (screening
+        and statistics need 9 of its columns, :data:`atlas.analysis.stats.ARRAY_COLUMNS`,
+        read in about a fifth of the time of them all); every column from a table in memory.
         """
         from atlas.dataset import dataset_columns, iter_chunks
 
@@ -692,7 +692,8 @@ class Run:
             raise ValueError("this run has no hourly table and no folder to read it from")
         path = self.folder / HOURLY_PARQUET
         if columns is not None:
-            columns = [c for c in columns if c in dataset_columns(path)]
+            have = set(dataset_columns(path))
+            columns = [c for c in columns if c in have]
         for _, hourly in iter_chunks(path, None if columns is None else list(columns)):
             yield conform_hourly(hourly)
 

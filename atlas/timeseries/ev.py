@@ -119,7 +119,7 @@ def local_day_types(
     dates = local.normalize().tz_localize(None)
     years = sorted(set(dates.year))
     calendar = holidays.country_holidays(country, subdiv=subdiv, years=years)
-    # one lookup per day of the calendar, not per hour: the holidays of every year spanned
+    # the holidays of every year spanned, matched to every hour's local date at once
     days = np.array(list(calendar.keys()), dtype="datetime64[D]")
     is_holiday = np.isin(dates.to_numpy().astype("datetime64[D]"), days)
     working = (dates.day_of_week.to_numpy() < 5) & ~is_holiday
