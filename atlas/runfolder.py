@@ -358,8 +358,9 @@ def _csv_cells(table: pd.DataFrame):
             columns.append(pa.array(s.array))
         elif s.dtype == np.float64:
             values = s.to_numpy()
-            cells = np.array([repr(v) for v in values.tolist()], dtype=object)
-            cells[np.isnan(values)] = None
+            cells = np.full(len(values), None, dtype=object)  # missing: an empty cell
+            given = ~np.isnan(values)
+            cells[given] = [repr(v) for v in values[given].tolist()]
             columns.append(pa.array(cells, type=pa.string()))
         elif s.dtype == "Int64":
             text = [None if v is pd.NA else str(v) for v in s.astype(object).tolist()]
