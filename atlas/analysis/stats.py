@@ -194,11 +194,11 @@ def hourly_arrays(hourly: pd.DataFrame | HourlyArrays) -> HourlyArrays:
     """
     if isinstance(hourly, HourlyArrays):
         return hourly
+    if hourly["scenario"].isna().any() or hourly["ps_id"].isna().any():
+        raise ValueError("the hourly table has rows without a scenario or a ps_id")
     # codes in order of first appearance (the run's order), as pandas.unique lists them
     sc_codes, sc_names = pd.factorize(hourly["scenario"].astype(str))
     ps_codes, ps_names = pd.factorize(hourly["ps_id"].astype(str))
-    if len(hourly) and min(sc_codes.min(), ps_codes.min()) < 0:
-        raise ValueError("the hourly table has rows without a scenario or a ps_id")
     scenarios, ps_ids = [str(s) for s in sc_names], [str(p) for p in ps_names]
     time = pd.DatetimeIndex(hourly["time"])
     # the run writes the table in grid order: check that in O(n) before sorting
