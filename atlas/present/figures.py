@@ -612,10 +612,21 @@ class _BoxCanvas:
             row_b, row_l = [], []
             for s, scenario in enumerate(scenarios):
                 color = SCENARIO_COLORS[s % 6]
+                # cap and join styles given (matplotlib's defaults): a collection without
+                # them takes the renderer's, which a library may change for the whole
+                # process (pandapower.plotting makes every cap round on import)
                 boxes = PolyCollection(
-                    [], facecolors=color, alpha=0.35, edgecolors=color, label=plain(scenario)
+                    [],
+                    facecolors=color,
+                    alpha=0.35,
+                    edgecolors=color,
+                    label=plain(scenario),
+                    capstyle="butt",
+                    joinstyle="round",
                 )
-                lines = LineCollection([], colors=color, linewidths=1.2)
+                lines = LineCollection(
+                    [], colors=color, linewidths=1.2, capstyle="butt", joinstyle="round"
+                )
                 ax.add_collection(boxes)
                 ax.add_collection(lines)
                 row_b.append(boxes)

@@ -136,6 +136,31 @@ def test_figure_folders_are_safe_and_unique(tmp_path):
     )
 
 
+def test_figures_do_not_depend_on_the_renderers_cap_style(tmp_path, monkeypatch):
+    """Every figure gives the same bytes when a library changed matplotlib's default cap
+    style for the whole process, as importing pandapower.plotting does (round caps): a
+    run's figures drawn in this process and in a fresh worker are the same files."""
+    from matplotlib.backend_bases import GraphicsContextBase, RendererBase
+
+    from atlas.present import figures
+
+    _, data = _tiny_figure_data(["A"], {})
+    plain = write_figures(data, tmp_path / "plain", "all", workers=1)["A"]
+
+    def round_caps(self):
+        gc = GraphicsContextBase()
+        gc.set_capstyle("round")
+        return gc
+
+    monkeypatch.setattr(RendererBase, "new_gc", round_caps)
+    monkeypatch.setattr(figures, "_CANVASES", {})  # canvases made again, under round caps
+    rounded = write_figures(data, tmp_path / "round", "all", workers=1)["A"]
+    assert [p.name for p in plain] == [p.name for p in rounded] and len(plain) >= 5
+    assert [
+        p.name for p, q in zip(plain, rounded, strict=True) if p.read_bytes() != q.read_bytes()
+    ] == []
+
+
 def test_report_escapes_user_text(tmp_path):
     evil = "<img src=x onerror=\"document.body.setAttribute('data-pwned',1)\">"
     hourly, data = _tiny_figure_data(["<b>id</b>", "ok"], {"ok": evil})
