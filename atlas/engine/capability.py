@@ -786,6 +786,9 @@ def _bess_vertices(sn: float, p_min: np.ndarray, p_max: np.ndarray) -> np.ndarra
     out[:, 2 * n + 1] = np.stack([p_max, height_r], axis=-1)
     out[:, 3 * n + 1] = (0.0, sn)
     out[:, 4 * n + 1] = np.stack([p_min, height_l], axis=-1)
+    # an arc of a span near zero (p_max or p_min within rounding of 0) may put its points
+    # a few 1e-16 MW beyond its vertical side, a self-intersecting sliver: onto the side
+    np.clip(out[..., 0], p_min[:, None], p_max[:, None], out=out[..., 0])
     return out
 
 

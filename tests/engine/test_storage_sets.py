@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 import shapely
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
@@ -126,6 +126,15 @@ def test_rounding_at_the_limits_is_not_an_excursion():
     eta_c=st.sampled_from([1.0, 0.95, 0.8]),
     eta_d=st.sampled_from([1.0, 0.95, 0.85]),
     pu=st.lists(st.floats(-1, 1) | st.sampled_from([-1.0, 0.0, 1.0]), min_size=6, max_size=6),
+)
+# found by hypothesis: 1.1e-16 MWh stored, the right arc's points computed beyond p_max
+@example(
+    sn=0.5,
+    energy=0.05,
+    e_init=0.0,
+    eta_c=1.0,
+    eta_d=1.0,
+    pu=[0, 0, 0, 0, -2.220446049250313e-16, 0],
 )
 def test_battery_set_is_the_box_cut_from_the_disc(sn, energy, e_init, eta_c, eta_d, pu):
     p0 = feasible_schedule(pu, sn, energy, e_init, eta_c, eta_d)
