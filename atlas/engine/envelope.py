@@ -191,7 +191,8 @@ def convex_hull(points: np.ndarray) -> BaseGeometry:
     """Convex hull of points (n, 2): a Polygon, or a LineString or Point if degenerate.
 
     Qhull (scipy) for full-dimensional sets, shapely (GEOS) when the points are collinear
-    or coincident.
+    or coincident (given each once: GEOS 3.14's hull of points with repeats can be wrong,
+    :func:`atlas.testing.bruteforce_sum_hour`).
     """
     # imported here: the main process of a run on worker processes never builds a hull
     from scipy.spatial import ConvexHull, QhullError
@@ -200,7 +201,7 @@ def convex_hull(points: np.ndarray) -> BaseGeometry:
     try:
         hull = ConvexHull(pts)
     except (QhullError, ValueError):
-        return shapely.convex_hull(shapely.multipoints(pts))
+        return shapely.convex_hull(shapely.multipoints(unique_points(pts)))
     return shapely.Polygon(pts[hull.vertices])  # counter-clockwise
 
 

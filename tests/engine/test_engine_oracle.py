@@ -183,6 +183,22 @@ def test_vectorised_agrees_with_bruteforce_oracle(groups):
             )
 
 
+def test_oracle_sum_of_a_thin_polygon_with_itself_is_its_double():
+    """A + A = 2A for a convex A: area 4 area(A). The tap changer's thin polygon that
+    hypothesis found, whose pairwise vertex sums (each sum but the doubles twice) GEOS 3.14
+    hulled wrongly before the oracle gave it each point once."""
+    t = np.arange(-8, 9) / 16.0  # p from -0.5 to 1 MW, 8 steps on each side of 0
+    p = np.where(t < 0, t, 2.0 * t)
+    q = np.array([1.025, 0.89414062, 0.7640625, 0.63476562, 0.50625, 0.37851562, 0.2515625,
+                  0.12539063, 0.0, -0.2484375, -0.49375, -0.7359375, -0.975, -1.2109375,
+                  -1.44375, -1.6734375, -1.9])  # fmt: skip
+    a = np.column_stack([p, q])
+    assert shoelace_area(a[None])[0] > 0.05  # counter-clockwise, convex, thin
+    total = bruteforce_minkowski([a[None], a[None]])[0]
+    assert total.is_valid
+    assert total.area == pytest.approx(4.0 * shapely.Polygon(a).area, rel=1e-12)
+
+
 @settings(max_examples=40, deadline=None)
 @given(groups())
 def test_figures_add_up(groups):
