@@ -1289,8 +1289,7 @@ def build_map(run: Run, scenario: str | None = None, offline: bool = False) -> f
         m.add_child(AtlasLayer(core, "derLayer", d["tech"], label, True, False))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     m.add_child(AtlasControls(core))
-    # keep the study clear of the title, the metric switch and the layer control (right)
-    m.fit_bounds(payload["bounds"], padding_top_left=(50, 30), padding_bottom_right=(300, 30))
+    # the study is fitted into view by addControls (atlas_map.js), without an animation
     m.atlas_offline = offline  # type: ignore[attr-defined]  # our mark, read by render_map's check
     return m
 

@@ -496,6 +496,10 @@ function atlasInit(map, dataId) {
     A.legend = new Legend().addTo(map);
     if (D.attribution) map.attributionControl.addAttribution(D.attribution);
     restyle();
+    // the study in view, clear of the title, the metric switch and the layer control
+    // (right): at once, not a zoom animation from the provisional view the page starts in
+    map.fitBounds(D.bounds, {paddingTopLeft: [50, 30], paddingBottomRight: [300, 30],
+                             animate: false});
   };
   window.atlasApp = A;
   return A;
