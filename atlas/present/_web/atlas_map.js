@@ -497,7 +497,8 @@ function atlasInit(map, dataId) {
     if (D.attribution) map.attributionControl.addAttribution(D.attribution);
     restyle();
     // the study in view, clear of the title, the metric switch and the layer control
-    // (right): at once, not a zoom animation from the provisional view the page starts in
+    // (right; paddings in screen pixels): at once, not a zoom animation from the
+    // provisional view the page starts in
     map.fitBounds(D.bounds, {paddingTopLeft: [50, 30], paddingBottomRight: [300, 30],
                              animate: false});
   };
